@@ -1,0 +1,2 @@
+//! The `stepline` command-line tool.
+fn main() {}

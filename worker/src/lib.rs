@@ -1,0 +1,1 @@
+//! The Stepline worker SDK: poll tasks over gRPC, heartbeat, and report results.
