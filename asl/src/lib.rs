@@ -7,8 +7,10 @@
 pub mod choice;
 pub mod definition;
 pub mod diagnostic;
+pub mod engine;
 pub mod env;
 pub mod failure;
+pub mod integrations;
 pub mod intrinsics;
 pub mod jsonata;
 pub mod jsonpath;

@@ -5,10 +5,13 @@
 //! CONTRACT (the engine owner fills in the body; callers rely on these shapes):
 //! `simulate(machine, input, &options, &mut handler) -> Outcome`.
 
-use chrono::{DateTime, Utc};
+use std::collections::{BTreeSet, VecDeque};
+
+use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 use crate::definition::StateMachine;
+use crate::engine::{Command, Event, Execution, ExecutionInfo, TimerId, step};
 
 /// One Task invocation the handler must answer.
 #[derive(Debug, Clone)]
@@ -100,17 +103,119 @@ impl Default for SimulationOptions {
 }
 
 /// Runs `machine` on `input` to the end with a virtual clock.
+///
+/// Tasks are answered at once by `tasks`; timers fire in time order, the clock jumping
+/// to each; the execution's `TimeoutSeconds` is enforced on the virtual clock.
 pub fn simulate(
-    _machine: &StateMachine,
-    _input: Value,
-    _options: &SimulationOptions,
-    _tasks: &mut dyn FnMut(&TaskRequest) -> TaskResult,
+    machine: &StateMachine,
+    input: Value,
+    options: &SimulationOptions,
+    tasks: &mut dyn FnMut(&TaskRequest) -> TaskResult,
 ) -> Outcome {
+    let info = ExecutionInfo {
+        execution_arn: format!(
+            "arn:aws:states:us-east-1:123456789012:execution:{}:{}",
+            options.state_machine_name, options.execution_name
+        ),
+        name: options.execution_name.clone(),
+        state_machine_arn: format!(
+            "arn:aws:states:us-east-1:123456789012:stateMachine:{}",
+            options.state_machine_name
+        ),
+        state_machine_name: options.state_machine_name.clone(),
+        role_arn: "arn:aws:iam::123456789012:role/stepline".to_string(),
+        start_time: options.start_time,
+        input,
+        redrive_count: 0,
+    };
+    let mut exec = Execution::new(info, options.seed);
+    let mut now = options.start_time;
+    let deadline = machine
+        .timeout_seconds
+        .map(|s| now + Duration::seconds(s.min(i64::MAX as u64 / 2_000) as i64));
+    let mut queue = VecDeque::from([Event::Start]);
+    let mut timers: BTreeSet<(DateTime<Utc>, TimerId)> = BTreeSet::new();
+    while !exec.is_finished() {
+        while let Some(event) = queue.pop_front() {
+            for command in step(machine, &mut exec, event, now) {
+                match command {
+                    Command::ScheduleTask(task) => {
+                        let request = TaskRequest {
+                            state_name: task.state_name,
+                            resource: task.resource,
+                            input: task.input,
+                            attempt: task.attempt,
+                            token: task.token.clone(),
+                        };
+                        queue.push_back(Event::TaskStarted {
+                            token: task.token.clone(),
+                        });
+                        queue.push_back(match tasks(&request) {
+                            TaskResult::Success(output) => Event::TaskSucceeded {
+                                token: task.token,
+                                output,
+                            },
+                            TaskResult::Failure { error, cause } => Event::TaskFailed {
+                                token: task.token,
+                                error,
+                                cause,
+                            },
+                        });
+                    }
+                    Command::StartTimer { timer, at } => {
+                        timers.insert((at, timer));
+                    }
+                    Command::CancelTimer { timer } => timers.retain(|(_, t)| *t != timer),
+                    Command::CancelTask { .. } | Command::Finished => {}
+                }
+            }
+            if exec.transitions > options.max_transitions && !exec.is_finished() {
+                step(
+                    machine,
+                    &mut exec,
+                    Event::Stop {
+                        error: Some("States.Runtime".into()),
+                        cause: Some(format!(
+                            "The execution exceeded {} state transitions",
+                            options.max_transitions
+                        )),
+                    },
+                    now,
+                );
+                queue.clear();
+            }
+        }
+        if exec.is_finished() {
+            break;
+        }
+        let Some((at, timer)) = timers.pop_first() else {
+            // Nothing can wake the execution: a bug in the engine, reported rather than hung.
+            step(
+                machine,
+                &mut exec,
+                Event::Stop {
+                    error: Some("States.Runtime".into()),
+                    cause: Some("The execution has nothing left to wait for".into()),
+                },
+                now,
+            );
+            break;
+        };
+        if let Some(d) = deadline {
+            if at > d {
+                now = d;
+                step(machine, &mut exec, Event::ExecutionTimedOut, now);
+                break;
+            }
+        }
+        now = now.max(at);
+        queue.push_back(Event::TimerFired { timer });
+    }
     Outcome {
-        status: ExecutionStatus::Failed,
-        output: None,
-        error: Some("States.Runtime".into()),
-        cause: Some("engine not implemented".into()),
-        history: vec![],
+        status: exec.status,
+        output: exec.output.clone(),
+        error: exec.error.clone(),
+        cause: exec.cause.clone(),
+        history: exec.history.iter().map(|e| e.to_aws_json()).collect(),
     }
 }

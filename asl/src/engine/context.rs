@@ -1,0 +1,159 @@
+//! The evaluation environment of one state: variables through the frame chain, the
+//! context object (built only when asked for), `$states` for JSONata, and seeded randomness.
+
+use std::cell::{Cell, OnceCell};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+
+use super::{ExecutionInfo, Frame, FrameId};
+use crate::env::Environment;
+
+/// Formats a time the way the context object and history show it.
+pub fn iso_millis(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// One step of splitmix64: small, fast and good enough for jitter and `States.MathRandom`.
+pub fn next_random(state: &Cell<u64>) -> u64 {
+    let s = state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+    state.set(s);
+    let mut z = s;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The environment in which one state's fields are evaluated.
+pub struct StateEnv<'a> {
+    pub info: &'a ExecutionInfo,
+    pub frames: &'a BTreeMap<FrameId, Frame>,
+    pub frame: FrameId,
+    pub state_name: &'a str,
+    pub entered_time: DateTime<Utc>,
+    pub retry_count: Option<u32>,
+    pub task_token: Option<&'a str>,
+    /// `$$.Map.Item` while a Map state builds an iteration's input.
+    pub map_item: Option<(usize, &'a Value)>,
+    pub rng: &'a Cell<u64>,
+    pub now: DateTime<Utc>,
+    /// `$states` for JSONata: `input`, `result`, `errorOutput` (context is added on demand).
+    pub states: Option<Map<String, Value>>,
+    context: OnceCell<Value>,
+    states_value: OnceCell<Value>,
+}
+
+impl<'a> StateEnv<'a> {
+    /// An environment for `frame` in state `state_name`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        info: &'a ExecutionInfo,
+        frames: &'a BTreeMap<FrameId, Frame>,
+        frame: FrameId,
+        state_name: &'a str,
+        entered_time: DateTime<Utc>,
+        retry_count: Option<u32>,
+        rng: &'a Cell<u64>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        StateEnv {
+            info,
+            frames,
+            frame,
+            state_name,
+            entered_time,
+            retry_count,
+            task_token: None,
+            map_item: None,
+            rng,
+            now,
+            states: None,
+            context: OnceCell::new(),
+            states_value: OnceCell::new(),
+        }
+    }
+
+    /// Sets `$states` (JSONata) to the given fields.
+    pub fn with_states(mut self, states: Map<String, Value>) -> Self {
+        self.states = Some(states);
+        self
+    }
+
+    fn build_context(&self) -> Value {
+        let info = self.info;
+        let mut state = Map::new();
+        state.insert("Name".into(), Value::String(self.state_name.to_string()));
+        state.insert(
+            "EnteredTime".into(),
+            Value::String(iso_millis(self.entered_time)),
+        );
+        if let Some(n) = self.retry_count {
+            state.insert("RetryCount".into(), json!(n));
+        }
+        let mut ctx = json!({
+            "Execution": {
+                "Id": info.execution_arn,
+                "Input": info.input,
+                "StartTime": iso_millis(info.start_time),
+                "Name": info.name,
+                "RoleArn": info.role_arn,
+                "RedriveCount": info.redrive_count,
+            },
+            "StateMachine": {"Id": info.state_machine_arn, "Name": info.state_machine_name},
+            "State": Value::Object(state),
+        });
+        if let Some(token) = self.task_token {
+            ctx["Task"] = json!({ "Token": token });
+        }
+        if let Some((index, value)) = self.map_item {
+            ctx["Map"] = json!({"Item": {"Index": index, "Value": value}});
+        }
+        ctx
+    }
+}
+
+impl Environment for StateEnv<'_> {
+    fn variable(&self, name: &str) -> Option<&Value> {
+        if name == "states" {
+            if let Some(states) = &self.states {
+                return Some(self.states_value.get_or_init(|| {
+                    let mut s = states.clone();
+                    s.insert("context".into(), self.context().clone());
+                    Value::Object(s)
+                }));
+            }
+        }
+        let mut id = Some(self.frame);
+        while let Some(f) = id.and_then(|i| self.frames.get(&i)) {
+            if let Some(v) = f.variables.get(name) {
+                return Some(v);
+            }
+            id = f.parent.map(|(p, _)| p);
+        }
+        None
+    }
+
+    fn context(&self) -> &Value {
+        self.context.get_or_init(|| self.build_context())
+    }
+
+    fn random(&self) -> f64 {
+        (next_random(self.rng) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn uuid(&self) -> String {
+        let hi = next_random(self.rng);
+        let lo = next_random(self.rng);
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&hi.to_be_bytes());
+        bytes[8..].copy_from_slice(&lo.to_be_bytes());
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string()
+    }
+
+    fn now_millis(&self) -> i64 {
+        self.now.timestamp_millis()
+    }
+}

@@ -1,0 +1,521 @@
+//! Parallel branches and Map iterations: starting children up to MaxConcurrency,
+//! collecting results in order, tolerated failures, and aborting the rest on failure.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::eval::{compact, quote_value, type_name};
+use super::states::{Outcome, Run};
+use super::{FrameEnd, FrameId, Phase};
+use crate::definition::{Dynamic, ItemSelector, MachineId, MapSpec, PathField, State, StateKind};
+use crate::env::Environment;
+use crate::failure::Failure;
+
+/// Which state type owns the children.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FanoutKind {
+    /// Parallel branches.
+    Parallel,
+    /// Map iterations; distributed ones are recorded as a map run.
+    Map {
+        /// `ProcessorConfig.Mode: DISTRIBUTED`.
+        distributed: bool,
+    },
+}
+
+/// Progress of a Parallel or Map state's children.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Fanout {
+    kind: FanoutKind,
+    inputs: Vec<Option<(MachineId, Value)>>,
+    next: usize,
+    running: usize,
+    results: Vec<Value>,
+    failures: usize,
+    max_concurrency: usize,
+    tolerance: Option<Tolerance>,
+    last_failure: Option<(String, String)>,
+}
+
+/// Map's ToleratedFailureCount and ToleratedFailurePercentage.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Tolerance {
+    count: Option<u64>,
+    percentage: Option<f64>,
+}
+
+impl Run<'_, '_> {
+    /// Starts a Parallel's branches or a Map's iterations.
+    pub fn start_fanout(
+        &mut self,
+        fid: FrameId,
+        state: &State,
+        kind: FanoutKind,
+        inputs: Vec<(MachineId, Value)>,
+        max_concurrency: Option<usize>,
+        tolerance: Option<Tolerance>,
+    ) -> Result<Outcome, Failure> {
+        let total = inputs.len();
+        match kind {
+            FanoutKind::Parallel => {
+                self.record("ParallelStateStarted", None);
+            }
+            FanoutKind::Map { distributed } => {
+                self.record("MapStateStarted", Some(json!({"length": total})));
+                if distributed {
+                    self.record("MapRunStarted", Some(json!({"mapRunArn": format!("{}/{}", self.exec.info.execution_arn.replace(":execution:", ":mapRun:"), state.name)})));
+                }
+            }
+        }
+        let fanout = Fanout {
+            kind,
+            inputs: inputs.into_iter().map(Some).collect(),
+            next: 0,
+            running: 0,
+            results: vec![Value::Null; total],
+            failures: 0,
+            max_concurrency: max_concurrency.unwrap_or(0),
+            tolerance,
+            last_failure: None,
+        };
+        if total == 0 {
+            self.fanout_succeeded(fid, kind, Vec::new());
+            return Ok(Outcome::Parked);
+        }
+        if let Some(f) = self.exec.frames.get_mut(&fid) {
+            f.phase = Phase::Fanout(Box::new(fanout));
+        }
+        self.start_more(fid);
+        Ok(Outcome::Parked)
+    }
+
+    /// Starts children while concurrency allows; the first started runs first.
+    fn start_more(&mut self, fid: FrameId) {
+        let mut started = Vec::new();
+        loop {
+            let Some(f) = self.exec.frames.get_mut(&fid) else {
+                return;
+            };
+            let Phase::Fanout(fan) = &mut f.phase else {
+                return;
+            };
+            if fan.next >= fan.inputs.len()
+                || (fan.max_concurrency > 0 && fan.running >= fan.max_concurrency)
+            {
+                break;
+            }
+            let index = fan.next;
+            fan.next += 1;
+            fan.running += 1;
+            let Some((machine, input)) = fan.inputs[index].take() else {
+                continue;
+            };
+            let kind = fan.kind;
+            started.push((index, machine, input, kind));
+        }
+        let state_name = self
+            .exec
+            .frames
+            .get(&fid)
+            .map(|f| f.state.clone())
+            .unwrap_or_default();
+        let mut ids = Vec::new();
+        for (index, machine, input, kind) in started {
+            let start_at = self.machine.machine(machine).start_at.clone();
+            if kind == (FanoutKind::Map { distributed: false }) {
+                self.record(
+                    "MapIterationStarted",
+                    Some(json!({"name": state_name, "index": index})),
+                );
+            }
+            ids.push(self.new_frame(machine, Some((fid, index)), start_at, input));
+        }
+        for id in ids.into_iter().rev() {
+            self.ready.push(id);
+        }
+    }
+
+    /// A child frame ended.
+    pub fn child_done(&mut self, parent: FrameId, index: usize, end: FrameEnd) {
+        let state_name = self
+            .exec
+            .frames
+            .get(&parent)
+            .map(|f| f.state.clone())
+            .unwrap_or_default();
+        let Some(Phase::Fanout(fan)) = self.exec.frames.get_mut(&parent).map(|f| &mut f.phase)
+        else {
+            return;
+        };
+        fan.running = fan.running.saturating_sub(1);
+        let kind = fan.kind;
+        let inline_map = kind == FanoutKind::Map { distributed: false };
+        let total = fan.inputs.len();
+        let mut fail = None;
+        match end {
+            FrameEnd::Succeeded(v) => {
+                if let Some(slot) = fan.results.get_mut(index) {
+                    *slot = v;
+                }
+            }
+            FrameEnd::Failed { error, cause } => {
+                fan.failures += 1;
+                fan.last_failure = Some((error.clone(), cause.clone()));
+                match fan.tolerance {
+                    Some(t) => {
+                        let over_count = t.count.is_none_or(|c| fan.failures as u64 > c);
+                        let over_pct = t
+                            .percentage
+                            .is_none_or(|p| fan.failures as f64 * 100.0 / total as f64 > p);
+                        if over_count && over_pct {
+                            fail = Some(Failure::new(
+                                "States.ExceedToleratedFailureThreshold",
+                                "The specified tolerated failure threshold was exceeded",
+                            ));
+                        }
+                    }
+                    None => fail = Some(Failure::new(error, cause)),
+                }
+            }
+        }
+        let failed_now = fail.is_some();
+        let done = fan.running == 0 && fan.next >= total;
+        if inline_map {
+            let t = if failed_now || matches!(self.last_end_failed(parent), Some(true)) {
+                "MapIterationFailed"
+            } else {
+                "MapIterationSucceeded"
+            };
+            self.record(t, Some(json!({"name": state_name, "index": index})));
+        }
+        if let Some(failure) = fail {
+            self.abort_children(parent);
+            match kind {
+                FanoutKind::Parallel => self.record("ParallelStateFailed", None),
+                FanoutKind::Map { distributed } => {
+                    if distributed {
+                        self.record("MapRunFailed", None);
+                    }
+                    self.record("MapStateFailed", None)
+                }
+            };
+            self.fail_state(parent, failure);
+            return;
+        }
+        if done {
+            let results = match self.exec.frames.get_mut(&parent).map(|f| &mut f.phase) {
+                Some(Phase::Fanout(fan)) => std::mem::take(&mut fan.results),
+                _ => Vec::new(),
+            };
+            self.fanout_succeeded(parent, kind, results);
+        } else {
+            self.start_more(parent);
+        }
+    }
+
+    fn last_end_failed(&self, parent: FrameId) -> Option<bool> {
+        match self.exec.frames.get(&parent).map(|f| &f.phase) {
+            Some(Phase::Fanout(fan)) => Some(fan.last_failure.is_some() && fan.results.is_empty()),
+            _ => None,
+        }
+    }
+
+    fn fanout_succeeded(&mut self, fid: FrameId, kind: FanoutKind, results: Vec<Value>) {
+        match kind {
+            FanoutKind::Parallel => {
+                self.record("ParallelStateSucceeded", None);
+            }
+            FanoutKind::Map { distributed } => {
+                if distributed {
+                    self.record("MapRunSucceeded", None);
+                }
+                self.record("MapStateSucceeded", None);
+            }
+        }
+        self.complete(fid, Value::Array(results));
+    }
+
+    /// Map in JSONPath mode: items from ItemsPath, each through ItemSelector.
+    pub fn start_map_jsonpath(
+        &mut self,
+        fid: FrameId,
+        state: &State,
+        spec: &MapSpec,
+        effective: Value,
+    ) -> Result<Outcome, Failure> {
+        let items = match &spec.items_path {
+            PathField::Path(p) => self.with_env(fid, None, None, |env| {
+                p.select_for_field(&effective, env, "ItemsPath")
+            })?,
+            _ => effective.clone(),
+        };
+        let Value::Array(items) = items else {
+            return Err(Failure::runtime(format!(
+                "Map state input must be an array but was: {}",
+                compact(&items)
+            )));
+        };
+        let (max_concurrency, tolerance) = self.map_limits(fid, spec, &effective)?;
+        let mut inputs = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let input = match &spec.item_selector {
+                Some(ItemSelector::JsonPath(t)) => {
+                    self.with_env(fid, None, Some((i, item)), |env| {
+                        t.evaluate(&effective, env)
+                    })?
+                }
+                _ => item.clone(),
+            };
+            inputs.push((spec.processor, input));
+        }
+        let inputs = self.batch(fid, spec, inputs, &effective)?;
+        self.start_fanout(
+            fid,
+            state,
+            FanoutKind::Map {
+                distributed: spec.distributed,
+            },
+            inputs,
+            max_concurrency,
+            tolerance,
+        )
+    }
+
+    /// Map in JSONata mode: items from `Items` (default the input), each through ItemSelector.
+    pub fn start_map_jsonata(
+        &mut self,
+        fid: FrameId,
+        state: &State,
+        spec: &MapSpec,
+    ) -> Result<Outcome, Failure> {
+        let input = self.exec.frames[&fid].input.clone();
+        let items = match &spec.items {
+            Some(t) => {
+                let v = self.with_env(fid, Some(self.states_base(fid, None)), None, |env| {
+                    super::eval::jsonata(t, env, "Items")
+                })?;
+                if !v.is_array() {
+                    let src = match t {
+                        crate::definition::JsonataTemplate::Expression(e) => e.source().to_string(),
+                        _ => compact(&v),
+                    };
+                    return Err(Failure::query(format!(
+                        "The JSONata expression '{src}' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was '{}' for value: {}",
+                        type_name(&v),
+                        compact(&v)
+                    )));
+                }
+                v
+            }
+            None => input.clone(),
+        };
+        let Value::Array(items) = items else {
+            return Err(Failure::query(format!(
+                "Map state input must be an array but was: {}",
+                compact(&items)
+            )));
+        };
+        let (max_concurrency, tolerance) = self.map_limits(fid, spec, &input)?;
+        let mut inputs = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let child_input = match &spec.item_selector {
+                Some(ItemSelector::Jsonata(t)) => {
+                    let states = self.states_base(fid, None);
+                    self.with_env(fid, Some(states), Some((i, item)), |env| {
+                        super::eval::jsonata(t, env, "ItemSelector")
+                    })?
+                }
+                _ => item.clone(),
+            };
+            inputs.push((spec.processor, child_input));
+        }
+        let inputs = self.batch(fid, spec, inputs, &input)?;
+        self.start_fanout(
+            fid,
+            state,
+            FanoutKind::Map {
+                distributed: spec.distributed,
+            },
+            inputs,
+            max_concurrency,
+            tolerance,
+        )
+    }
+
+    fn batch(
+        &mut self,
+        fid: FrameId,
+        spec: &MapSpec,
+        inputs: Vec<(MachineId, Value)>,
+        input: &Value,
+    ) -> Result<Vec<(MachineId, Value)>, Failure> {
+        let Some(b) = &spec.item_batcher else {
+            return Ok(inputs);
+        };
+        let size = match &b.max_items_per_batch {
+            Some(d) => self
+                .dynamic_number(fid, d, input, "MaxItemsPerBatchPath")?
+                .max(1) as usize,
+            None => usize::MAX,
+        };
+        let mut out = Vec::new();
+        let mut iter = inputs.into_iter().peekable();
+        while iter.peek().is_some() {
+            let chunk: Vec<Value> = iter.by_ref().take(size).map(|(_, v)| v).collect();
+            let mut obj = serde_json::Map::new();
+            if let Some(Value::Object(extra)) = &b.batch_input {
+                obj.insert("BatchInput".into(), Value::Object(extra.clone()));
+            }
+            obj.insert("Items".into(), Value::Array(chunk));
+            out.push((spec.processor, Value::Object(obj)));
+        }
+        Ok(out)
+    }
+
+    fn dynamic_number(
+        &mut self,
+        fid: FrameId,
+        d: &Dynamic<i64>,
+        input: &Value,
+        path_field: &str,
+    ) -> Result<i64, Failure> {
+        match d {
+            Dynamic::Fixed(n) => Ok(*n),
+            Dynamic::Path(p) => {
+                let v = self.with_env(fid, None, None, |env| p.select(input, env));
+                match v.as_ref().and_then(value_as_int) {
+                    Some(n) => Ok(n),
+                    None => Err(Failure::runtime(format!(
+                        "The {path_field} field refers to value \"{}\" which is not a valid integer: {}",
+                        v.as_ref().map(quote_value).unwrap_or_else(|| "null".into()),
+                        p.text()
+                    ))),
+                }
+            }
+            Dynamic::Jsonata(e) => {
+                let states = self.states_base(fid, None);
+                let v = self.with_env(fid, Some(states), None, |env| e.evaluate(None, env));
+                match v {
+                    Ok(Some(v)) => value_as_int(&v).ok_or_else(|| {
+                        Failure::query(format!(
+                            "The JSONata expression '{}' returned an unexpected result type: {}",
+                            e.source(),
+                            compact(&v)
+                        ))
+                    }),
+                    Ok(None) => Err(Failure::query(format!(
+                        "The JSONata expression '{}' returned nothing (undefined).",
+                        e.source()
+                    ))),
+                    Err(err) => Err(Failure::query(format!(
+                        "The JSONata expression '{}' threw an error during evaluation. {err}",
+                        e.source()
+                    ))),
+                }
+            }
+            Dynamic::Intrinsic(_) => Ok(0),
+        }
+    }
+
+    fn map_limits(
+        &mut self,
+        fid: FrameId,
+        spec: &MapSpec,
+        input: &Value,
+    ) -> Result<(Option<usize>, Option<Tolerance>), Failure> {
+        let max = match &spec.max_concurrency {
+            Some(d) => Some(
+                self.dynamic_number(fid, d, input, "MaxConcurrencyPath")?
+                    .max(0) as usize,
+            ),
+            None => None,
+        };
+        let count = match &spec.tolerated_failure_count {
+            Some(d) => {
+                let n = self.dynamic_number(fid, d, input, "ToleratedFailureCountPath")?;
+                if n < 0 {
+                    return Err(Failure::runtime(
+                        "ToleratedFailureCount cannot be negative.",
+                    ));
+                }
+                Some(n as u64)
+            }
+            None => None,
+        };
+        let percentage = match &spec.tolerated_failure_percentage {
+            Some(d) => {
+                let p = self.dynamic_float(fid, d, input)?;
+                if !(0.0..=100.0).contains(&p) {
+                    return Err(Failure::runtime(
+                        "ToleratedFailurePercentage must be between 0 and 100.",
+                    ));
+                }
+                Some(p)
+            }
+            None => None,
+        };
+        let tolerance = if count.is_some() || percentage.is_some() {
+            Some(Tolerance { count, percentage })
+        } else {
+            None
+        };
+        Ok((max, tolerance))
+    }
+
+    fn dynamic_float(
+        &mut self,
+        fid: FrameId,
+        d: &Dynamic<f64>,
+        input: &Value,
+    ) -> Result<f64, Failure> {
+        match d {
+            Dynamic::Fixed(n) => Ok(*n),
+            Dynamic::Path(p) => {
+                let v = self.with_env(fid, None, None, |env| p.select(input, env));
+                match v.as_ref().and_then(Value::as_f64) {
+                    Some(n) => Ok(n),
+                    None => Err(Failure::runtime(format!(
+                        "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {}",
+                        v.as_ref().map(quote_value).unwrap_or_else(|| "null".into()),
+                        p.text()
+                    ))),
+                }
+            }
+            Dynamic::Jsonata(e) => {
+                let states = self.states_base(fid, None);
+                let v = self.with_env(fid, Some(states), None, |env| e.evaluate(None, env));
+                match v {
+                    Ok(Some(v)) => v.as_f64().ok_or_else(|| {
+                        Failure::query(format!(
+                            "The JSONata expression '{}' returned a non-number",
+                            e.source()
+                        ))
+                    }),
+                    _ => Err(Failure::query(format!(
+                        "The JSONata expression '{}' returned nothing (undefined).",
+                        e.source()
+                    ))),
+                }
+            }
+            Dynamic::Intrinsic(_) => Ok(0.0),
+        }
+    }
+}
+
+/// An integer from a JSON number (integral floats allowed), as AWS reads `...Path` integers.
+fn value_as_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        _ => None,
+    }
+}
+
+/// Whether a state kind runs children.
+pub fn has_children(kind: &StateKind) -> bool {
+    matches!(kind, StateKind::Parallel { .. } | StateKind::Map(_))
+}
+
+#[allow(dead_code)]
+fn _env_is_object_safe(_: &dyn Environment) {}

@@ -1,0 +1,274 @@
+//! The step function: `step(machine, &mut Execution, Event, now) -> Vec<Command>`.
+//!
+//! An execution is a tree of *frames*: the top-level flow, and one frame per running
+//! Parallel branch or Map iteration. Each event wakes one frame; the engine then runs
+//! every frame it can (Pass, Choice, and the bookkeeping of Parallel and Map) until each
+//! one either ends or parks on something durable: a task, a timer, or its children.
+//! What must happen outside (schedule a task, start a timer, cancel) comes back as
+//! commands; the history grows in `Execution::history`.
+
+mod context;
+mod eval;
+mod fanout;
+mod history;
+mod jsonata_states;
+mod retry;
+mod states;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::definition::{MachineId, StateMachine};
+pub use crate::simulate::ExecutionStatus;
+pub use history::HistoryEvent;
+
+/// Identifies a frame within one execution.
+pub type FrameId = u64;
+
+/// Identifies a timer within one execution.
+pub type TimerId = u64;
+
+/// Facts about an execution that the context object exposes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecutionInfo {
+    /// The execution ARN (`$$.Execution.Id`).
+    pub execution_arn: String,
+    /// The execution name.
+    pub name: String,
+    /// The state machine ARN.
+    pub state_machine_arn: String,
+    /// The state machine name.
+    pub state_machine_name: String,
+    /// The role ARN (`$$.Execution.RoleArn`).
+    pub role_arn: String,
+    /// When the execution started.
+    pub start_time: DateTime<Utc>,
+    /// The execution input.
+    pub input: Value,
+    /// How often it was redriven.
+    pub redrive_count: u32,
+}
+
+/// What happened that the engine must react to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The execution starts (its input is in `ExecutionInfo`).
+    Start,
+    /// A worker picked up the task.
+    TaskStarted {
+        /// The task token.
+        token: String,
+    },
+    /// The task's resource returned a value.
+    TaskSucceeded {
+        /// The task token.
+        token: String,
+        /// The result.
+        output: Value,
+    },
+    /// The task's resource failed.
+    TaskFailed {
+        /// The task token.
+        token: String,
+        /// Error name.
+        error: String,
+        /// Cause text.
+        cause: String,
+    },
+    /// The task ran past its TimeoutSeconds.
+    TaskTimedOut {
+        /// The task token.
+        token: String,
+    },
+    /// The task sent no heartbeat within HeartbeatSeconds.
+    HeartbeatTimedOut {
+        /// The task token.
+        token: String,
+    },
+    /// A timer started with `Command::StartTimer` fired.
+    TimerFired {
+        /// The timer.
+        timer: TimerId,
+    },
+    /// A user stopped the execution.
+    Stop {
+        /// Error name given to StopExecution.
+        error: Option<String>,
+        /// Cause given to StopExecution.
+        cause: Option<String>,
+    },
+    /// The execution ran past its TimeoutSeconds.
+    ExecutionTimedOut,
+}
+
+/// A task for a worker to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskCommand {
+    /// The token that identifies this attempt.
+    pub token: String,
+    /// The Task state's name.
+    pub state_name: String,
+    /// The resource ARN.
+    pub resource: String,
+    /// The effective input (for `lambda:invoke`, the Parameters/Arguments object).
+    pub input: Value,
+    /// Attempt number, from 0.
+    pub attempt: u32,
+    /// Seconds before the task times out.
+    pub timeout_seconds: Option<u64>,
+    /// Seconds allowed between heartbeats.
+    pub heartbeat_seconds: Option<u64>,
+}
+
+/// What the engine asks its driver to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Put a task on its queue.
+    ScheduleTask(TaskCommand),
+    /// Withdraw a task that is no longer wanted (its branch was aborted).
+    CancelTask {
+        /// The task token.
+        token: String,
+    },
+    /// Fire `TimerFired { timer }` at `at`.
+    StartTimer {
+        /// The timer.
+        timer: TimerId,
+        /// When it fires.
+        at: DateTime<Utc>,
+    },
+    /// Forget a timer.
+    CancelTimer {
+        /// The timer.
+        timer: TimerId,
+    },
+    /// The execution reached a final status (see `Execution::status`).
+    Finished,
+}
+
+/// Everything durable about one execution.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Execution {
+    /// Facts for the context object.
+    pub info: ExecutionInfo,
+    /// Current status.
+    pub status: ExecutionStatus,
+    /// Output once SUCCEEDED.
+    pub output: Option<Value>,
+    /// Error once failed.
+    pub error: Option<String>,
+    /// Cause once failed.
+    pub cause: Option<String>,
+    /// Every history event so far.
+    pub history: Vec<HistoryEvent>,
+    /// State transitions so far.
+    pub transitions: u64,
+    frames: BTreeMap<FrameId, Frame>,
+    next_id: u64,
+    rng: u64,
+}
+
+/// One flow in progress: the top level, a Parallel branch or a Map iteration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Frame {
+    machine: MachineId,
+    parent: Option<(FrameId, usize)>,
+    variables: Map<String, Value>,
+    state: String,
+    entered_event: u64,
+    entered_time: DateTime<Utc>,
+    input: Value,
+    retry_counts: Vec<u32>,
+    phase: Phase,
+}
+
+/// What a frame is doing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Phase {
+    /// About to enter `state` with `input`.
+    Enter,
+    /// About to run the state's work again after a retry delay.
+    Rerun,
+    /// Waiting for a task.
+    Task {
+        token: String,
+        attempt: u32,
+        lambda: bool,
+        started: bool,
+    },
+    /// Waiting for a Wait state's timer.
+    Wait { timer: TimerId, output: Value },
+    /// Waiting out a retry delay.
+    Backoff { timer: TimerId },
+    /// Waiting for Parallel branches or Map iterations.
+    Fanout(Box<fanout::Fanout>),
+}
+
+/// How a frame ended.
+#[derive(Debug, Clone)]
+enum FrameEnd {
+    Succeeded(Value),
+    Failed { error: String, cause: String },
+}
+
+impl Execution {
+    /// A new execution, not yet started: feed it `Event::Start`.
+    pub fn new(info: ExecutionInfo, seed: u64) -> Execution {
+        Execution {
+            info,
+            status: ExecutionStatus::Running,
+            output: None,
+            error: None,
+            cause: None,
+            history: Vec::new(),
+            transitions: 0,
+            frames: BTreeMap::new(),
+            next_id: 1,
+            rng: seed ^ 0x9E37_79B9_7F4A_7C15,
+        }
+    }
+
+    /// Whether the execution has ended.
+    pub fn is_finished(&self) -> bool {
+        self.status != ExecutionStatus::Running
+    }
+
+    /// Tokens of the tasks currently awaited.
+    pub fn pending_tokens(&self) -> Vec<String> {
+        self.frames
+            .values()
+            .filter_map(|f| match &f.phase {
+                Phase::Task { token, .. } => Some(token.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn fresh_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+}
+
+/// Applies `event` to `exec` at time `now`, returning what the driver must do.
+pub fn step(
+    machine: &StateMachine,
+    exec: &mut Execution,
+    event: Event,
+    now: DateTime<Utc>,
+) -> Vec<Command> {
+    let mut run = states::Run {
+        machine,
+        exec,
+        now,
+        commands: Vec::new(),
+        ready: Vec::new(),
+    };
+    run.handle(event);
+    run.drain();
+    run.commands
+}
