@@ -15,16 +15,8 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic with the given code and message at `location`.
-    pub fn new(
-        code: &'static str,
-        message: impl Into<String>,
-        location: impl Into<String>,
-    ) -> Self {
-        Diagnostic {
-            code,
-            message: message.into(),
-            location: location.into(),
-        }
+    pub fn new(code: &'static str, message: impl Into<String>, location: impl Into<String>) -> Self {
+        Diagnostic { code, message: message.into(), location: location.into() }
     }
 
     /// A `SCHEMA_VALIDATION_FAILED` diagnostic.

@@ -16,10 +16,7 @@ pub struct Failure {
 impl Failure {
     /// A failure with the given error name and cause.
     pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
-        Failure {
-            error: error.into(),
-            cause: cause.into(),
-        }
+        Failure { error: error.into(), cause: cause.into() }
     }
 
     /// A `States.Runtime` failure.

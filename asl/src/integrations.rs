@@ -53,10 +53,7 @@ pub fn lambda_invoke_response_at(payload: Value, request_id: &str, date: DateTim
             "HttpStatusCode": 200
         }),
     );
-    response.insert(
-        "SdkResponseMetadata".into(),
-        json!({ "RequestId": request_id }),
-    );
+    response.insert("SdkResponseMetadata".into(), json!({ "RequestId": request_id }));
     response.insert("StatusCode".into(), json!(200));
     Value::Object(response)
 }
@@ -70,12 +67,7 @@ fn trace_id_for(request_id: &str) -> String {
         .chain(std::iter::repeat('0'))
         .take(48)
         .collect();
-    format!(
-        "Root=1-{}-{};Parent={};Sampled=0",
-        &hex[0..8],
-        &hex[8..32],
-        &hex[32..48]
-    )
+    format!("Root=1-{}-{};Parent={};Sampled=0", &hex[0..8], &hex[8..32], &hex[32..48])
 }
 
 /// `json.dumps(value)` as Python writes it: `", "` and `": "` separators, non-ASCII
@@ -151,20 +143,8 @@ mod tests {
     #[test]
     fn top_level_keys_in_aws_order() {
         let v = lambda_invoke_response(json!({}), "r-1");
-        let keys: Vec<&str> = v
-            .as_object()
-            .map(|m| m.keys().map(String::as_str).collect())
-            .unwrap_or_default();
-        assert_eq!(
-            keys,
-            [
-                "ExecutedVersion",
-                "Payload",
-                "SdkHttpMetadata",
-                "SdkResponseMetadata",
-                "StatusCode"
-            ]
-        );
+        let keys: Vec<&str> = v.as_object().map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default();
+        assert_eq!(keys, ["ExecutedVersion", "Payload", "SdkHttpMetadata", "SdkResponseMetadata", "StatusCode"]);
         assert_eq!(v["StatusCode"], 200);
         assert_eq!(v["ExecutedVersion"], "$LATEST");
         assert_eq!(v["SdkHttpMetadata"]["HttpStatusCode"], 200);
@@ -181,10 +161,7 @@ mod tests {
         let v = lambda_invoke_response(json!(1), "abc");
         assert_eq!(v["SdkResponseMetadata"]["RequestId"], "abc");
         assert_eq!(headers(&v)["x-amzn-RequestId"], "abc");
-        assert_eq!(
-            v["SdkHttpMetadata"]["AllHttpHeaders"]["x-amzn-RequestId"],
-            json!(["abc"])
-        );
+        assert_eq!(v["SdkHttpMetadata"]["AllHttpHeaders"]["x-amzn-RequestId"], json!(["abc"]));
     }
 
     #[test]
@@ -196,10 +173,7 @@ mod tests {
             (json!({"body": "string body"}), "23"),
             (json!({"status": "running"}), "21"),
             (json!(["string-literal"]), "18"),
-            (
-                json!({"input_value": "string literal", "input_values": [1, 2, 3]}),
-                "60",
-            ),
+            (json!({"input_value": "string literal", "input_values": [1, 2, 3]}), "60"),
             (json!(0), "1"),
             (json!(0.0), "3"),
             (json!(true), "4"),
@@ -208,10 +182,7 @@ mod tests {
         for (payload, expected) in cases {
             let v = lambda_invoke_response(payload.clone(), "r");
             assert_eq!(headers(&v)["Content-Length"], expected, "{payload}");
-            assert_eq!(
-                v["SdkHttpMetadata"]["AllHttpHeaders"]["Content-Length"],
-                json!([expected])
-            );
+            assert_eq!(v["SdkHttpMetadata"]["AllHttpHeaders"]["Content-Length"], json!([expected]));
         }
     }
 
@@ -235,10 +206,8 @@ mod tests {
                 "Content-Type"
             ]
         );
-        let sorted: Vec<&str> = headers(&v)
-            .as_object()
-            .map(|m| m.keys().map(String::as_str).collect())
-            .unwrap_or_default();
+        let sorted: Vec<&str> =
+            headers(&v).as_object().map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default();
         let mut resorted = sorted.clone();
         resorted.sort_by_key(|k| k.to_ascii_lowercase());
         assert_eq!(sorted, resorted);
@@ -246,9 +215,8 @@ mod tests {
 
     #[test]
     fn date_header_is_http_date() {
-        let date = DateTime::parse_from_rfc3339("2024-11-04T11:40:47Z")
-            .map(|d| d.with_timezone(&Utc))
-            .unwrap_or_default();
+        let date =
+            DateTime::parse_from_rfc3339("2024-11-04T11:40:47Z").map(|d| d.with_timezone(&Utc)).unwrap_or_default();
         let v = lambda_invoke_response_at(json!(1), "r", date);
         assert_eq!(headers(&v)["Date"], "Mon, 04 Nov 2024 11:40:47 GMT");
         let epoch = lambda_invoke_response(json!(1), "r");
@@ -259,10 +227,7 @@ mod tests {
     fn trace_id_is_deterministic_and_well_formed() {
         let a = lambda_invoke_response(json!(1), "6f2c1b1e-0000-4000-8000-123456789abc");
         let b = lambda_invoke_response(json!(1), "6f2c1b1e-0000-4000-8000-123456789abc");
-        assert_eq!(
-            headers(&a)["X-Amzn-Trace-Id"],
-            headers(&b)["X-Amzn-Trace-Id"]
-        );
+        assert_eq!(headers(&a)["X-Amzn-Trace-Id"], headers(&b)["X-Amzn-Trace-Id"]);
         let t = headers(&a)["X-Amzn-Trace-Id"].as_str().unwrap_or_default();
         assert!(t.starts_with("Root=1-6f2c1b1e-"), "{t}");
         assert!(t.ends_with(";Sampled=0"), "{t}");
@@ -276,10 +241,7 @@ mod tests {
         assert_eq!(python_json_dumps(&json!("é")), "\"\\u00e9\"");
         assert_eq!(python_json_dumps(&json!("😀")), "\"\\ud83d\\ude00\"");
         assert_eq!(python_json_dumps(&json!("a\"b\\c\n")), "\"a\\\"b\\\\c\\n\"");
-        assert_eq!(
-            python_json_dumps(&json!({"a": 1, "b": [1, 2]})),
-            "{\"a\": 1, \"b\": [1, 2]}"
-        );
+        assert_eq!(python_json_dumps(&json!({"a": 1, "b": [1, 2]})), "{\"a\": 1, \"b\": [1, 2]}");
         assert_eq!(python_json_dumps(&json!("\u{7f}")), "\"\\u007f\"");
     }
 }

@@ -16,3 +16,4 @@ pub mod jsonata;
 pub mod jsonpath;
 pub mod payload;
 pub mod simulate;
+pub mod timestamp;

@@ -38,9 +38,7 @@ enum Node {
 impl PayloadTemplate {
     /// Compiles a template; the error is a message for a definition diagnostic.
     pub fn compile(template: &Value) -> Result<PayloadTemplate, String> {
-        Ok(PayloadTemplate {
-            root: compile_node(template)?,
-        })
+        Ok(PayloadTemplate { root: compile_node(template)? })
     }
 
     /// Whether the template has no `.$` keys (its output never depends on the input).
@@ -68,23 +66,12 @@ fn compile_node(value: &Value) -> Result<Node, String> {
                 dynamic |= !matches!(node.1, Node::Literal(_));
                 members.push(node);
             }
-            Ok(if dynamic {
-                Node::Object(members)
-            } else {
-                Node::Literal(value.clone())
-            })
+            Ok(if dynamic { Node::Object(members) } else { Node::Literal(value.clone()) })
         }
         Value::Array(items) => {
-            let nodes = items
-                .iter()
-                .map(compile_node)
-                .collect::<Result<Vec<_>, _>>()?;
+            let nodes = items.iter().map(compile_node).collect::<Result<Vec<_>, _>>()?;
             let dynamic = nodes.iter().any(|n| !matches!(n, Node::Literal(_)));
-            Ok(if dynamic {
-                Node::Array(nodes)
-            } else {
-                Node::Literal(value.clone())
-            })
+            Ok(if dynamic { Node::Array(nodes) } else { Node::Literal(value.clone()) })
         }
         other => Ok(Node::Literal(other.clone())),
     }
@@ -92,27 +79,19 @@ fn compile_node(value: &Value) -> Result<Node, String> {
 
 /// Compiles the value of a `key.$` member: a path or an intrinsic call.
 fn compile_dynamic(field: &str, value: &Value) -> Result<Node, String> {
-    let invalid = || {
-        format!(
-            "The value for the field '{field}' must be a valid JSONPath or a valid intrinsic function call"
-        )
-    };
+    let invalid =
+        || format!("The value for the field '{field}' must be a valid JSONPath or a valid intrinsic function call");
     let Value::String(text) = value else {
         return Err(invalid());
     };
     let text = text.trim();
     if text.starts_with("States.") {
         let call = Intrinsic::parse(text).map_err(|e| format!("{} ({e})", invalid()))?;
-        return Ok(Node::Intrinsic {
-            call: Box::new(call),
-        });
+        return Ok(Node::Intrinsic { call: Box::new(call) });
     }
     if text.starts_with('$') {
         let path = JsonPath::parse(text).map_err(|e| format!("{} ({e})", invalid()))?;
-        return Ok(Node::Path {
-            field: field.to_string(),
-            path,
-        });
+        return Ok(Node::Path { field: field.to_string(), path });
     }
     Err(invalid())
 }
@@ -127,18 +106,12 @@ fn evaluate_node(node: &Node, input: &Value, env: &dyn Environment) -> Result<Va
             }
             Ok(Value::Object(out))
         }
-        Node::Array(items) => items
-            .iter()
-            .map(|item| evaluate_node(item, input, env))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Value::Array),
+        Node::Array(items) => {
+            items.iter().map(|item| evaluate_node(item, input, env)).collect::<Result<Vec<_>, _>>().map(Value::Array)
+        }
         Node::Path { field, path } => match path.select_ref(input, env) {
             Some(value) => Ok(value.into_owned()),
-            None => Err(Failure::runtime(jsonpath::not_found_cause(
-                path.text(),
-                field,
-                input,
-            ))),
+            None => Err(Failure::runtime(jsonpath::not_found_cause(path.text(), field, input))),
         },
         Node::Intrinsic { call } => call.evaluate(input, env),
     }
@@ -152,14 +125,10 @@ mod tests {
     use crate::env::StaticEnv;
 
     fn run(template: Value, input: Value) -> Result<Value, Failure> {
-        let mut env = StaticEnv {
-            context: json!({"Execution": {"Input": {"int-literal": 0}}}),
-            ..StaticEnv::default()
-        };
+        let mut env =
+            StaticEnv { context: json!({"Execution": {"Input": {"int-literal": 0}}}), ..StaticEnv::default() };
         env.variables.insert("v".into(), json!({"x": 5}));
-        PayloadTemplate::compile(&template)
-            .unwrap()
-            .evaluate(&input, &env)
+        PayloadTemplate::compile(&template).unwrap().evaluate(&input, &env)
     }
 
     #[test]
@@ -170,16 +139,8 @@ mod tests {
 
     #[test]
     fn static_template_is_flagged_static() {
-        assert!(
-            PayloadTemplate::compile(&json!({"a": 1}))
-                .unwrap()
-                .is_static()
-        );
-        assert!(
-            !PayloadTemplate::compile(&json!({"a.$": "$"}))
-                .unwrap()
-                .is_static()
-        );
+        assert!(PayloadTemplate::compile(&json!({"a": 1})).unwrap().is_static());
+        assert!(!PayloadTemplate::compile(&json!({"a.$": "$"})).unwrap().is_static());
     }
 
     #[test]
@@ -202,11 +163,7 @@ mod tests {
 
     #[test]
     fn nested_objects_and_arrays_are_walked() {
-        let out = run(
-            json!({"o": {"p.$": "$.x"}, "arr": [{"q.$": "$.x"}, 3]}),
-            json!({"x": "y"}),
-        )
-        .unwrap();
+        let out = run(json!({"o": {"p.$": "$.x"}, "arr": [{"q.$": "$.x"}, 3]}), json!({"x": "y"})).unwrap();
         assert_eq!(out, json!({"o": {"p": "y"}, "arr": [{"q": "y"}, 3]}));
     }
 
@@ -219,11 +176,8 @@ mod tests {
 
     #[test]
     fn missing_path_fails_with_aws_cause() {
-        let err = run(
-            json!({"value.$": "$$.Execution.Input.no_such_jsonpath"}),
-            json!({"int-literal": 0}),
-        )
-        .unwrap_err();
+        let err =
+            run(json!({"value.$": "$$.Execution.Input.no_such_jsonpath"}), json!({"int-literal": 0})).unwrap_err();
         assert_eq!(err.error, "States.Runtime");
         assert_eq!(
             err.cause,

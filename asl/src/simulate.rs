@@ -118,10 +118,7 @@ pub fn simulate(
             options.state_machine_name, options.execution_name
         ),
         name: options.execution_name.clone(),
-        state_machine_arn: format!(
-            "arn:aws:states:us-east-1:123456789012:stateMachine:{}",
-            options.state_machine_name
-        ),
+        state_machine_arn: format!("arn:aws:states:us-east-1:123456789012:stateMachine:{}", options.state_machine_name),
         state_machine_name: options.state_machine_name.clone(),
         role_arn: "arn:aws:iam::123456789012:role/stepline".to_string(),
         start_time: options.start_time,
@@ -130,9 +127,7 @@ pub fn simulate(
     };
     let mut exec = Execution::new(info, options.seed);
     let mut now = options.start_time;
-    let deadline = machine
-        .timeout_seconds
-        .map(|s| now + Duration::seconds(s.min(i64::MAX as u64 / 2_000) as i64));
+    let deadline = machine.timeout_seconds.map(|s| now + Duration::seconds(s.min(i64::MAX as u64 / 2_000) as i64));
     let mut queue = VecDeque::from([Event::Start]);
     let mut timers: BTreeSet<(DateTime<Utc>, TimerId)> = BTreeSet::new();
     while !exec.is_finished() {
@@ -147,19 +142,12 @@ pub fn simulate(
                             attempt: task.attempt,
                             token: task.token.clone(),
                         };
-                        queue.push_back(Event::TaskStarted {
-                            token: task.token.clone(),
-                        });
+                        queue.push_back(Event::TaskStarted { token: task.token.clone() });
                         queue.push_back(match tasks(&request) {
-                            TaskResult::Success(output) => Event::TaskSucceeded {
-                                token: task.token,
-                                output,
-                            },
-                            TaskResult::Failure { error, cause } => Event::TaskFailed {
-                                token: task.token,
-                                error,
-                                cause,
-                            },
+                            TaskResult::Success(output) => Event::TaskSucceeded { token: task.token, output },
+                            TaskResult::Failure { error, cause } => {
+                                Event::TaskFailed { token: task.token, error, cause }
+                            }
                         });
                     }
                     Command::StartTimer { timer, at } => {
@@ -175,10 +163,7 @@ pub fn simulate(
                     &mut exec,
                     Event::Stop {
                         error: Some("States.Runtime".into()),
-                        cause: Some(format!(
-                            "The execution exceeded {} state transitions",
-                            options.max_transitions
-                        )),
+                        cause: Some(format!("The execution exceeded {} state transitions", options.max_transitions)),
                     },
                     now,
                 );

@@ -96,15 +96,8 @@ struct ConformanceArgs {
 }
 
 fn parse_percent(s: &str) -> Result<f64, String> {
-    let v: f64 = s
-        .trim_end_matches('%')
-        .parse()
-        .map_err(|_| format!("'{s}' is not a percentage"))?;
-    if (0.0..=100.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!("{v} is not between 0 and 100"))
-    }
+    let v: f64 = s.trim_end_matches('%').parse().map_err(|_| format!("'{s}' is not a percentage"))?;
+    if (0.0..=100.0).contains(&v) { Ok(v) } else { Err(format!("{v} is not between 0 and 100")) }
 }
 
 /// Parses the arguments and runs the command; the exit code tells success.
@@ -128,9 +121,7 @@ pub fn main() -> ExitCode {
 pub fn read_limited(path: &Path, limit: u64, what: &str) -> Result<String> {
     let file = fs::File::open(path).with_context(|| format!("cannot open {what} {}", path.display()))?;
     let mut bytes = Vec::new();
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read {what} {}", path.display()))?;
+    file.take(limit + 1).read_to_end(&mut bytes).with_context(|| format!("cannot read {what} {}", path.display()))?;
     if bytes.len() as u64 > limit {
         bail!(
             "{what} {} is larger than {limit} bytes (the Step Functions limit); refusing to parse it",
@@ -219,10 +210,7 @@ fn run(args: &RunArgs) -> Result<ExitCode> {
         };
         TaskResult::Failure {
             error: NO_MOCK_ERROR.into(),
-            cause: format!(
-                "Task state '{}' ({}) cannot run locally: {hint}",
-                req.state_name, req.resource
-            ),
+            cause: format!("Task state '{}' ({}) cannot run locally: {hint}", req.state_name, req.resource),
         }
     };
     let outcome = conformance::guarded(|| simulate(&machine, input, &options, &mut handler))
@@ -243,12 +231,9 @@ fn run(args: &RunArgs) -> Result<ExitCode> {
 }
 
 fn conformance_run(args: &ConformanceArgs) -> Result<ExitCode> {
-    let text = fs::read_to_string(&args.cases)
-        .with_context(|| format!("cannot read corpus {}", args.cases.display()))?;
-    let options = RunOptions {
-        filter: args.filter.clone(),
-        max_transitions: args.max_transitions,
-    };
+    let text =
+        fs::read_to_string(&args.cases).with_context(|| format!("cannot read corpus {}", args.cases.display()))?;
+    let options = RunOptions { filter: args.filter.clone(), max_transitions: args.max_transitions };
     let mut out = match &args.results {
         Some(path) => Some(std::io::BufWriter::new(
             fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
@@ -294,10 +279,7 @@ fn conformance_run(args: &ConformanceArgs) -> Result<ExitCode> {
     if let Some(min) = args.min_pass_rate
         && summary.total.pass_rate() < min
     {
-        eprintln!(
-            "pass rate {:.1}% is below the minimum {min:.1}%",
-            summary.total.pass_rate()
-        );
+        eprintln!("pass rate {:.1}% is below the minimum {min:.1}%", summary.total.pass_rate());
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)

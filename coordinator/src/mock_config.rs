@@ -90,22 +90,17 @@ pub struct MockConfig {
 impl MockConfig {
     /// Parses and checks a MockConfigFile given as JSON text.
     pub fn from_json_str(text: &str) -> Result<MockConfig, MockConfigError> {
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| MockConfigError::Json(e.to_string()))?;
+        let value: Value = serde_json::from_str(text).map_err(|e| MockConfigError::Json(e.to_string()))?;
         MockConfig::from_value(&value)
     }
 
     /// Parses and checks a MockConfigFile.
     pub fn from_value(value: &Value) -> Result<MockConfig, MockConfigError> {
         let shape = |m: String| MockConfigError::Shape(m);
-        let root = value
-            .as_object()
-            .ok_or_else(|| shape("the top level must be an object".into()))?;
+        let root = value.as_object().ok_or_else(|| shape("the top level must be an object".into()))?;
         let mut responses = BTreeMap::new();
         if let Some(r) = root.get("MockedResponses") {
-            let r = r
-                .as_object()
-                .ok_or_else(|| shape("MockedResponses must be an object".into()))?;
+            let r = r.as_object().ok_or_else(|| shape("MockedResponses must be an object".into()))?;
             for (name, resp) in r {
                 responses.insert(name.clone(), parse_response(name, resp)?);
             }
@@ -122,15 +117,13 @@ impl MockConfig {
                 .ok_or_else(|| shape(format!("StateMachines.{machine}.TestCases must be an object")))?;
             let mut parsed_cases = BTreeMap::new();
             for (case, states) in cases {
-                let states = states.as_object().ok_or_else(|| {
-                    shape(format!("StateMachines.{machine}.TestCases.{case} must be an object"))
-                })?;
+                let states = states
+                    .as_object()
+                    .ok_or_else(|| shape(format!("StateMachines.{machine}.TestCases.{case} must be an object")))?;
                 let mut parsed_states = BTreeMap::new();
                 for (state, response) in states {
                     let response = response.as_str().ok_or_else(|| {
-                        shape(format!(
-                            "StateMachines.{machine}.TestCases.{case}.{state} must name a mocked response"
-                        ))
+                        shape(format!("StateMachines.{machine}.TestCases.{case}.{state} must name a mocked response"))
                     })?;
                     if !responses.contains_key(response) {
                         return Err(shape(format!(
@@ -148,86 +141,56 @@ impl MockConfig {
 
     /// The mocks of one test case. `machine` may be omitted when the file configures a
     /// single state machine.
-    pub fn test_case(
-        &self,
-        machine: Option<&str>,
-        case: &str,
-    ) -> Result<MockedTestCase, MockConfigError> {
-        let known = |names: Vec<&String>| {
-            names
-                .into_iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+    pub fn test_case(&self, machine: Option<&str>, case: &str) -> Result<MockedTestCase, MockConfigError> {
+        let known = |names: Vec<&String>| names.into_iter().map(String::as_str).collect::<Vec<_>>().join(", ");
         let (machine_name, cases) = match machine {
-            Some(name) => self.machines.get_key_value(name).ok_or_else(|| {
-                MockConfigError::UnknownStateMachine {
-                    name: name.to_string(),
-                    known: known(self.machines.keys().collect()),
-                }
+            Some(name) => self.machines.get_key_value(name).ok_or_else(|| MockConfigError::UnknownStateMachine {
+                name: name.to_string(),
+                known: known(self.machines.keys().collect()),
             })?,
             None => {
                 let mut it = self.machines.iter();
                 match (it.next(), it.next()) {
                     (Some(only), None) => only,
                     (None, _) => {
-                        return Err(MockConfigError::Shape(
-                            "StateMachines is empty".to_string(),
-                        ));
+                        return Err(MockConfigError::Shape("StateMachines is empty".to_string()));
                     }
                     _ => {
-                        return Err(MockConfigError::AmbiguousStateMachine(known(
-                            self.machines.keys().collect(),
-                        )));
+                        return Err(MockConfigError::AmbiguousStateMachine(known(self.machines.keys().collect())));
                     }
                 }
             }
         };
-        let states = cases
-            .get(case)
-            .ok_or_else(|| MockConfigError::UnknownTestCase {
-                machine: machine_name.clone(),
-                case: case.to_string(),
-                known: known(cases.keys().collect()),
-            })?;
+        let states = cases.get(case).ok_or_else(|| MockConfigError::UnknownTestCase {
+            machine: machine_name.clone(),
+            case: case.to_string(),
+            known: known(cases.keys().collect()),
+        })?;
         let mocks = states
             .iter()
-            .filter_map(|(state, name)| {
-                self.responses
-                    .get(name)
-                    .map(|r| (state.clone(), r.clone()))
-            })
+            .filter_map(|(state, name)| self.responses.get(name).map(|r| (state.clone(), r.clone())))
             .collect();
-        Ok(MockedTestCase {
-            mocks,
-            invocations: HashMap::new(),
-        })
+        Ok(MockedTestCase { mocks, invocations: HashMap::new() })
     }
 }
 
 /// Parses one `MockedResponses` entry.
 fn parse_response(name: &str, value: &Value) -> Result<MockedResponse, MockConfigError> {
     let shape = |m: String| MockConfigError::Shape(format!("MockedResponses.{name}: {m}"));
-    let obj = value
-        .as_object()
-        .ok_or_else(|| shape("must be an object keyed by attempt".into()))?;
+    let obj = value.as_object().ok_or_else(|| shape("must be an object keyed by attempt".into()))?;
     if obj.is_empty() {
         return Err(shape("needs at least one attempt".into()));
     }
     let mut ranges = Vec::new();
     for (key, answer) in obj {
-        let (lo, hi) = parse_range(key)
-            .ok_or_else(|| shape(format!("'{key}' is not an attempt number or range like \"1-2\"")))?;
+        let (lo, hi) =
+            parse_range(key).ok_or_else(|| shape(format!("'{key}' is not an attempt number or range like \"1-2\"")))?;
         ranges.push((lo, hi, parse_answer(answer).map_err(|m| shape(format!("\"{key}\": {m}")))?));
     }
     ranges.sort_by_key(|(lo, _, _)| *lo);
     for pair in ranges.windows(2) {
         if pair[1].0 <= pair[0].1 {
-            return Err(shape(format!(
-                "attempt ranges overlap at attempt {}",
-                pair[1].0
-            )));
+            return Err(shape(format!("attempt ranges overlap at attempt {}", pair[1].0)));
         }
     }
     Ok(MockedResponse { ranges })
@@ -252,26 +215,18 @@ pub fn parse_range(key: &str) -> Option<(u32, u32)> {
 }
 
 fn parse_answer(value: &Value) -> Result<MockedAnswer, String> {
-    let obj = value
-        .as_object()
-        .ok_or("must be an object with Return or Throw")?;
+    let obj = value.as_object().ok_or("must be an object with Return or Throw")?;
     match (obj.get("Return"), obj.get("Throw")) {
         (Some(_), Some(_)) => Err("has both Return and Throw".into()),
         (Some(v), None) => Ok(MockedAnswer::Return(v.clone())),
         (None, Some(t)) => {
-            let error = t
-                .get("Error")
-                .and_then(Value::as_str)
-                .ok_or("Throw needs a string Error")?;
+            let error = t.get("Error").and_then(Value::as_str).ok_or("Throw needs a string Error")?;
             let cause = match t.get("Cause") {
                 None | Some(Value::Null) => String::new(),
                 Some(Value::String(s)) => s.clone(),
                 Some(other) => other.to_string(),
             };
-            Ok(MockedAnswer::Throw {
-                error: error.to_string(),
-                cause,
-            })
+            Ok(MockedAnswer::Throw { error: error.to_string(), cause })
         }
         (None, None) => Err("needs Return or Throw".into()),
     }
@@ -296,19 +251,13 @@ impl MockedTestCase {
     /// and revisits both count), as Step Functions Local numbers them.
     pub fn respond(&mut self, request: &TaskRequest) -> Option<TaskResult> {
         let response = self.mocks.get(&request.state_name)?;
-        let n = self
-            .invocations
-            .entry(request.state_name.clone())
-            .or_insert(0);
+        let n = self.invocations.entry(request.state_name.clone()).or_insert(0);
         let answer = response.answer(*n);
         *n = n.saturating_add(1);
         let answer = answer?;
         Some(match answer {
             MockedAnswer::Return(v) => TaskResult::Success(unwrap_lambda_payload(&request.resource, v)),
-            MockedAnswer::Throw { error, cause } => TaskResult::Failure {
-                error: error.clone(),
-                cause: cause.clone(),
-            },
+            MockedAnswer::Throw { error, cause } => TaskResult::Failure { error: error.clone(), cause: cause.clone() },
         })
     }
 }
@@ -326,11 +275,7 @@ pub fn unwrap_lambda_payload(resource: &str, value: &Value) -> Value {
 
 /// Whether `resource` is the optimised Lambda integration (any of its patterns).
 pub fn is_lambda_invoke(resource: &str) -> bool {
-    let rest = resource
-        .strip_prefix("arn:")
-        .and_then(|r| r.split_once(':'))
-        .map(|(_, r)| r)
-        .unwrap_or_default();
+    let rest = resource.strip_prefix("arn:").and_then(|r| r.split_once(':')).map(|(_, r)| r).unwrap_or_default();
     rest.starts_with("states:::lambda:invoke")
 }
 
@@ -407,12 +352,7 @@ mod tests {
             .collect();
         assert_eq!(
             errors,
-            [
-                "Lambda.ResourceNotReadyException",
-                "Lambda.TimeoutException",
-                "Lambda.TimeoutException",
-                "ok"
-            ]
+            ["Lambda.ResourceNotReadyException", "Lambda.TimeoutException", "Lambda.TimeoutException", "ok"]
         );
         // Past the last range the last answer repeats.
         assert!(matches!(t.respond(&req("LambdaState", INVOKE)), Some(TaskResult::Success(_))));
@@ -441,10 +381,7 @@ mod tests {
     #[test]
     fn unknown_machine_and_case_are_errors() {
         let c = MockConfig::from_json_str(AWS_EXAMPLE).expect("valid");
-        assert!(matches!(
-            c.test_case(Some("Nope"), "HappyPath"),
-            Err(MockConfigError::UnknownStateMachine { .. })
-        ));
+        assert!(matches!(c.test_case(Some("Nope"), "HappyPath"), Err(MockConfigError::UnknownStateMachine { .. })));
         let e = c.test_case(None, "Nope").err().map(|e| e.to_string()).unwrap_or_default();
         assert!(e.contains("HappyPath") && e.contains("Nope"), "{e}");
     }

@@ -40,9 +40,7 @@ impl Pattern {
         let Some((last, middle)) = rest.split_last() else {
             return text == first;
         };
-        if text.len() < first.len() + last.len()
-            || !text.starts_with(first.as_str())
-            || !text.ends_with(last.as_str())
+        if text.len() < first.len() + last.len() || !text.starts_with(first.as_str()) || !text.ends_with(last.as_str())
         {
             return false;
         }

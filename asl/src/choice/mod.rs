@@ -10,7 +10,6 @@
 //! execution with `States.Runtime`, except under `IsPresent`, which is then false.
 
 mod matcher;
-mod timestamp;
 
 #[cfg(test)]
 mod aws_cases;
@@ -27,8 +26,8 @@ use crate::env::Environment;
 use crate::failure::Failure;
 use crate::jsonpath::JsonPath;
 
+use crate::timestamp::{self, Instant};
 use matcher::Pattern;
-use timestamp::Instant;
 
 /// A compiled JSONPath-mode boolean rule.
 #[derive(Debug, Clone, PartialEq)]
@@ -227,17 +226,9 @@ const STATE_FIELDS: [&str; 3] = ["Next", "Assign", "Output"];
 const LOGICAL: [&str; 3] = ["And", "Or", "Not"];
 
 /// Parses a rule, pushing every problem found; `None` when the rule is unusable.
-fn parse_rule(
-    rule: &Value,
-    location: &str,
-    nested: bool,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> Option<Node> {
+fn parse_rule(rule: &Value, location: &str, nested: bool, diagnostics: &mut Vec<Diagnostic>) -> Option<Node> {
     let Some(fields) = rule.as_object() else {
-        diagnostics.push(Diagnostic::schema(
-            "Expected value of type Object for a Choice Rule",
-            location,
-        ));
+        diagnostics.push(Diagnostic::schema("Expected value of type Object for a Choice Rule", location));
         return None;
     };
     let mut operators = Vec::new();
@@ -269,10 +260,7 @@ fn parse_rule(
         many => {
             let names = many.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>();
             diagnostics.push(Diagnostic::schema(
-                format!(
-                    "The Choice Rule must contain exactly one operator, found {}",
-                    names.join(", ")
-                ),
+                format!("The Choice Rule must contain exactly one operator, found {}", names.join(", ")),
                 location,
             ));
             return None;
@@ -290,42 +278,19 @@ fn parse_rule(
         return parse_logical(operator_name, operand, &operand_location, diagnostics);
     }
     let variable = match fields.get("Variable") {
-        Some(text) => parse_path(
-            text,
-            "Variable",
-            &format!("{location}/Variable"),
-            diagnostics,
-        ),
+        Some(text) => parse_path(text, "Variable", &format!("{location}/Variable"), diagnostics),
         None => {
-            diagnostics.push(Diagnostic::schema(
-                "These fields are required: [Variable]",
-                location,
-            ));
+            diagnostics.push(Diagnostic::schema("These fields are required: [Variable]", location));
             None
         }
     };
     let (kind, is_path) = operator(operator_name)?;
-    let test = parse_test(
-        kind,
-        is_path,
-        operator_name,
-        operand,
-        &operand_location,
-        diagnostics,
-    );
-    Some(Node::Test {
-        variable: variable?,
-        test: test?,
-    })
+    let test = parse_test(kind, is_path, operator_name, operand, &operand_location, diagnostics);
+    Some(Node::Test { variable: variable?, test: test? })
 }
 
 /// Parses the operand of `And`, `Or` (non-empty arrays of rules) or `Not` (one rule).
-fn parse_logical(
-    name: &str,
-    operand: &Value,
-    location: &str,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> Option<Node> {
+fn parse_logical(name: &str, operand: &Value, location: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<Node> {
     if name == "Not" {
         let inner = parse_rule(operand, location, true, diagnostics)?;
         return Some(Node::Not(Box::new(inner)));
@@ -335,10 +300,8 @@ fn parse_logical(
         return None;
     };
     if rules.is_empty() {
-        diagnostics.push(Diagnostic::schema(
-            format!("The field '{name}' must contain at least one Choice Rule"),
-            location,
-        ));
+        diagnostics
+            .push(Diagnostic::schema(format!("The field '{name}' must contain at least one Choice Rule"), location));
         return None;
     }
     let before = diagnostics.len();
@@ -350,31 +313,17 @@ fn parse_logical(
     if diagnostics.len() != before || nodes.len() != rules.len() {
         return None;
     }
-    Some(if name == "And" {
-        Node::And(nodes)
-    } else {
-        Node::Or(nodes)
-    })
+    Some(if name == "And" { Node::And(nodes) } else { Node::Or(nodes) })
 }
 
 /// Parses a `Variable` or `*Path` operand: a Reference Path (`$.x`, `$$.x`, `$var.x`).
-fn parse_path(
-    value: &Value,
-    field: &str,
-    location: &str,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> Option<JsonPath> {
+fn parse_path(value: &Value, field: &str, location: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<JsonPath> {
     let invalid = |diagnostics: &mut Vec<Diagnostic>, kind: &str| {
-        diagnostics.push(Diagnostic::schema(
-            format!("The value for the field '{field}' must be a valid {kind}"),
-            location,
-        ));
+        diagnostics
+            .push(Diagnostic::schema(format!("The value for the field '{field}' must be a valid {kind}"), location));
     };
     let Some(text) = value.as_str() else {
-        diagnostics.push(Diagnostic::schema(
-            "Expected value of type String",
-            location,
-        ));
+        diagnostics.push(Diagnostic::schema("Expected value of type String", location));
         return None;
     };
     if !text.starts_with('$') {
@@ -436,9 +385,7 @@ fn parse_test(
                 Some(instant) => Test::Timestamp(cmp, Operand::Literal(instant)),
                 None => {
                     diagnostics.push(Diagnostic::schema(
-                        format!(
-                            "The value for the field '{name}' must be a valid ISO-8601 extended offset date-time"
-                        ),
+                        format!("The value for the field '{name}' must be a valid ISO-8601 extended offset date-time"),
                         location,
                     ));
                     return None;
@@ -455,10 +402,7 @@ fn parse_test(
 
 /// Records an operand of the wrong JSON type.
 fn wrong_type(diagnostics: &mut Vec<Diagnostic>, location: &str, expected: &str) -> Option<Test> {
-    diagnostics.push(Diagnostic::schema(
-        format!("Expected value of type {expected}"),
-        location,
-    ));
+    diagnostics.push(Diagnostic::schema(format!("Expected value of type {expected}"), location));
     None
 }
 
@@ -471,13 +415,8 @@ fn invalid_path(path: &JsonPath) -> Failure {
 }
 
 /// The value at `path` (borrowed when it can be), or the failure for a path that selects nothing.
-fn select<'a>(
-    path: &JsonPath,
-    input: &'a Value,
-    env: &'a dyn Environment,
-) -> Result<Cow<'a, Value>, Failure> {
-    path.select_ref(input, env)
-        .ok_or_else(|| invalid_path(path))
+fn select<'a>(path: &JsonPath, input: &'a Value, env: &'a dyn Environment) -> Result<Cow<'a, Value>, Failure> {
+    path.select_ref(input, env).ok_or_else(|| invalid_path(path))
 }
 
 /// Orders strings as Java's `String.compareTo` does (by UTF-16 code units), which
@@ -539,12 +478,7 @@ impl Node {
 
 impl Test {
     /// Applies the test to `value`, the `Variable`'s value (already known to exist).
-    fn evaluate(
-        &self,
-        value: &Value,
-        input: &Value,
-        env: &dyn Environment,
-    ) -> Result<bool, Failure> {
+    fn evaluate(&self, value: &Value, input: &Value, env: &dyn Environment) -> Result<bool, Failure> {
         Ok(match self {
             Test::String(cmp, operand) => {
                 let selected;
@@ -577,8 +511,7 @@ impl Test {
                 matches!((value.as_bool(), other), (Some(a), Some(b)) if a == b)
             }
             Test::Timestamp(cmp, operand) => {
-                let other =
-                    operand.resolve(input, env, |v| v.as_str().and_then(timestamp::parse))?;
+                let other = operand.resolve(input, env, |v| v.as_str().and_then(timestamp::parse))?;
                 match (value.as_str().and_then(timestamp::parse), other) {
                     (Some(a), Some(b)) => cmp.holds(a.cmp(&b)),
                     _ => false,

@@ -317,14 +317,9 @@ pub struct Catcher {
 pub fn error_matches(error_equals: &[String], error: &str) -> bool {
     error_equals.iter().any(|e| {
         e == error
-            || (e == "States.ALL"
-                && error != "States.Runtime"
-                && error != "States.DataLimitExceeded")
+            || (e == "States.ALL" && error != "States.Runtime" && error != "States.DataLimitExceeded")
             || (e == "States.TaskFailed"
-                && !matches!(
-                    error,
-                    "States.Timeout" | "States.Runtime" | "States.DataLimitExceeded"
-                ))
+                && !matches!(error, "States.Timeout" | "States.Runtime" | "States.DataLimitExceeded"))
     })
 }
 
@@ -333,19 +328,12 @@ impl StateMachine {
     pub fn from_json_str(text: &str) -> Result<StateMachine, Vec<Diagnostic>> {
         if text.len() > MAX_DEFINITION_BYTES {
             return Err(vec![Diagnostic::schema(
-                format!(
-                    "The definition is {} bytes, more than the limit of {MAX_DEFINITION_BYTES} bytes",
-                    text.len()
-                ),
+                format!("The definition is {} bytes, more than the limit of {MAX_DEFINITION_BYTES} bytes", text.len()),
                 "/",
             )]);
         }
         let value: Value = serde_json::from_str(text).map_err(|e| {
-            vec![Diagnostic::new(
-                "INVALID_JSON_DESCRIPTION",
-                format!("The definition is not valid JSON: {e}"),
-                "/",
-            )]
+            vec![Diagnostic::new("INVALID_JSON_DESCRIPTION", format!("The definition is not valid JSON: {e}"), "/")]
         })?;
         StateMachine::parse(&value)
     }
@@ -354,11 +342,7 @@ impl StateMachine {
     pub fn parse(definition: &Value) -> Result<StateMachine, Vec<Diagnostic>> {
         let machine = parse::parse_definition(definition)?;
         let problems = validate::validate(&machine);
-        if problems.is_empty() {
-            Ok(machine)
-        } else {
-            Err(problems)
-        }
+        if problems.is_empty() { Ok(machine) } else { Err(problems) }
     }
 
     /// The top-level machine.

@@ -40,60 +40,27 @@ struct Parser {
 /// Parses a whole definition.
 pub(super) fn parse_definition(definition: &Value) -> Result<StateMachine, Vec<Diagnostic>> {
     let Some(obj) = definition.as_object() else {
-        return Err(vec![Diagnostic::schema(
-            "The definition must be a JSON object",
-            "/",
-        )]);
+        return Err(vec![Diagnostic::schema("The definition must be a JSON object", "/")]);
     };
-    let mut p = Parser {
-        machines: Vec::new(),
-        problems: Vec::new(),
-    };
+    let mut p = Parser { machines: Vec::new(), problems: Vec::new() };
     let query_language = match obj.get("QueryLanguage") {
         None => QueryLanguage::JsonPath,
-        Some(v) => p
-            .query_language(v, "/QueryLanguage")
-            .unwrap_or(QueryLanguage::JsonPath),
+        Some(v) => p.query_language(v, "/QueryLanguage").unwrap_or(QueryLanguage::JsonPath),
     };
     for key in obj.keys() {
-        if ![
-            "StartAt",
-            "States",
-            "Comment",
-            "Version",
-            "TimeoutSeconds",
-            "QueryLanguage",
-        ]
-        .contains(&key.as_str())
-        {
-            p.problems.push(Diagnostic::schema(
-                format!("These fields are not allowed: {key}"),
-                "/",
-            ));
+        if !["StartAt", "States", "Comment", "Version", "TimeoutSeconds", "QueryLanguage"].contains(&key.as_str()) {
+            p.problems.push(Diagnostic::schema(format!("These fields are not allowed: {key}"), "/"));
         }
     }
     let timeout_seconds = match obj.get("TimeoutSeconds") {
         None => None,
         Some(v) => p.positive_int(v, "/TimeoutSeconds").map(|n| n as u64),
     };
-    let comment = obj
-        .get("Comment")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    p.machines.push(Machine {
-        start_at: String::new(),
-        states: IndexMap::new(),
-        location: String::new(),
-    });
+    let comment = obj.get("Comment").and_then(Value::as_str).map(str::to_string);
+    p.machines.push(Machine { start_at: String::new(), states: IndexMap::new(), location: String::new() });
     p.machine_into(0, obj, "", query_language);
     if p.problems.is_empty() {
-        Ok(StateMachine {
-            source: definition.clone(),
-            comment,
-            timeout_seconds,
-            query_language,
-            machines: p.machines,
-        })
+        Ok(StateMachine { source: definition.clone(), comment, timeout_seconds, query_language, machines: p.machines })
     } else {
         Err(p.problems)
     }
@@ -142,16 +109,8 @@ impl Parser {
     }
 
     /// Parses `{StartAt, States}` into the pre-allocated machine slot `id`.
-    fn machine_into(
-        &mut self,
-        id: MachineId,
-        obj: &Map<String, Value>,
-        loc: &str,
-        ql: QueryLanguage,
-    ) {
-        let start_at = self
-            .string(obj.get("StartAt"), &format!("{loc}/StartAt"), true)
-            .unwrap_or_default();
+    fn machine_into(&mut self, id: MachineId, obj: &Map<String, Value>, loc: &str, ql: QueryLanguage) {
+        let start_at = self.string(obj.get("StartAt"), &format!("{loc}/StartAt"), true).unwrap_or_default();
         let mut states = IndexMap::new();
         match obj.get("States") {
             Some(Value::Object(map)) => {
@@ -171,26 +130,16 @@ impl Parser {
             Some(_) => self.err("States must be an object", format!("{loc}/States")),
             None => self.err("The field is required", format!("{loc}/States")),
         }
-        self.machines[id] = Machine {
-            start_at,
-            states,
-            location: loc.to_string(),
-        };
+        self.machines[id] = Machine { start_at, states, location: loc.to_string() };
     }
 
     fn sub_machine(&mut self, v: &Value, loc: &str, ql: QueryLanguage) -> MachineId {
         let id = self.machines.len();
-        self.machines.push(Machine {
-            start_at: String::new(),
-            states: IndexMap::new(),
-            location: loc.to_string(),
-        });
+        self.machines.push(Machine { start_at: String::new(), states: IndexMap::new(), location: loc.to_string() });
         match v.as_object() {
             Some(obj) => {
                 let ql = match obj.get("QueryLanguage") {
-                    Some(q) => self
-                        .query_language(q, &format!("{loc}/QueryLanguage"))
-                        .unwrap_or(ql),
+                    Some(q) => self.query_language(q, &format!("{loc}/QueryLanguage")).unwrap_or(ql),
                     None => ql,
                 };
                 self.machine_into(id, obj, loc, ql)
@@ -215,10 +164,7 @@ impl Parser {
                 }
             },
             Some(_) => {
-                self.err(
-                    format!("The value for the field '{key}' must be a valid JSONPath"),
-                    format!("{loc}/{key}"),
-                );
+                self.err(format!("The value for the field '{key}' must be a valid JSONPath"), format!("{loc}/{key}"));
                 PathField::Default
             }
         }
@@ -228,21 +174,13 @@ impl Parser {
         match v.as_str().map(JsonPath::parse) {
             Some(Ok(p)) => Some(p),
             _ => {
-                self.err(
-                    format!("The value for the field '{key}' must be a valid JSONPath"),
-                    format!("{loc}/{key}"),
-                );
+                self.err(format!("The value for the field '{key}' must be a valid JSONPath"), format!("{loc}/{key}"));
                 None
             }
         }
     }
 
-    fn payload(
-        &mut self,
-        obj: &Map<String, Value>,
-        key: &str,
-        loc: &str,
-    ) -> Option<PayloadTemplate> {
+    fn payload(&mut self, obj: &Map<String, Value>, key: &str, loc: &str) -> Option<PayloadTemplate> {
         let v = obj.get(key)?;
         match PayloadTemplate::compile(v) {
             Ok(t) => Some(t),
@@ -263,12 +201,7 @@ impl Parser {
         }
     }
 
-    fn field_template(
-        &mut self,
-        obj: &Map<String, Value>,
-        key: &str,
-        loc: &str,
-    ) -> Option<JsonataTemplate> {
+    fn field_template(&mut self, obj: &Map<String, Value>, key: &str, loc: &str) -> Option<JsonataTemplate> {
         let v = obj.get(key)?;
         self.jsonata_template(v, &format!("{loc}/{key}"))
     }
@@ -277,10 +210,7 @@ impl Parser {
         match Expression::compile(src) {
             Ok(e) => Some(e),
             Err(e) => {
-                self.err(
-                    format!("The JSONata expression '{src}' is invalid: {e}"),
-                    loc,
-                );
+                self.err(format!("The JSONata expression '{src}' is invalid: {e}"), loc);
                 None
             }
         }
@@ -295,14 +225,8 @@ impl Parser {
         };
         for name in map.keys() {
             let bare = name.strip_suffix(".$").unwrap_or(name);
-            if bare == "states"
-                || bare.is_empty()
-                || !bare.chars().all(|c| c.is_alphanumeric() || c == '_')
-            {
-                self.err(
-                    format!("The variable name '{bare}' is not valid"),
-                    format!("{aloc}/{name}"),
-                );
+            if bare == "states" || bare.is_empty() || !bare.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                self.err(format!("The variable name '{bare}' is not valid"), format!("{aloc}/{name}"));
             }
         }
         match ql {
@@ -328,10 +252,7 @@ impl Parser {
         let path_key = format!("{key}Path");
         if let Some(p) = obj.get(&path_key) {
             if obj.contains_key(key) {
-                self.err(
-                    format!("Only one of {key} and {path_key} may be given"),
-                    format!("{loc}/{key}"),
-                );
+                self.err(format!("Only one of {key} and {path_key} may be given"), format!("{loc}/{key}"));
             }
             return self.json_path(p, &path_key, loc).map(Dynamic::Path);
         }
@@ -339,29 +260,22 @@ impl Parser {
             Value::Number(n) => match n.as_i64() {
                 Some(i) => Some(Dynamic::Fixed(i)),
                 None => {
+                    self.err(format!("The value for the field '{key}' must be an integer"), format!("{loc}/{key}"));
+                    None
+                }
+            },
+            Value::String(s) if ql == QueryLanguage::Jsonata => match template::expression_text(s) {
+                Some(src) => self.expression(src, &format!("{loc}/{key}")).map(Dynamic::Jsonata),
+                None => {
                     self.err(
-                        format!("The value for the field '{key}' must be an integer"),
+                        format!("The value for the field '{key}' must be an integer or a JSONata expression"),
                         format!("{loc}/{key}"),
                     );
                     None
                 }
             },
-            Value::String(s) if ql == QueryLanguage::Jsonata => {
-                match template::expression_text(s) {
-                    Some(src) => self
-                        .expression(src, &format!("{loc}/{key}"))
-                        .map(Dynamic::Jsonata),
-                    None => {
-                        self.err(format!("The value for the field '{key}' must be an integer or a JSONata expression"), format!("{loc}/{key}"));
-                        None
-                    }
-                }
-            }
             _ => {
-                self.err(
-                    format!("The value for the field '{key}' must be an integer"),
-                    format!("{loc}/{key}"),
-                );
+                self.err(format!("The value for the field '{key}' must be an integer"), format!("{loc}/{key}"));
                 None
             }
         }
@@ -380,25 +294,15 @@ impl Parser {
         }
         match obj.get(key)? {
             Value::Number(n) => n.as_f64().map(Dynamic::Fixed),
-            Value::String(s) if ql == QueryLanguage::Jsonata => {
-                match template::expression_text(s) {
-                    Some(src) => self
-                        .expression(src, &format!("{loc}/{key}"))
-                        .map(Dynamic::Jsonata),
-                    None => {
-                        self.err(
-                            format!("The value for the field '{key}' must be a number"),
-                            format!("{loc}/{key}"),
-                        );
-                        None
-                    }
+            Value::String(s) if ql == QueryLanguage::Jsonata => match template::expression_text(s) {
+                Some(src) => self.expression(src, &format!("{loc}/{key}")).map(Dynamic::Jsonata),
+                None => {
+                    self.err(format!("The value for the field '{key}' must be a number"), format!("{loc}/{key}"));
+                    None
                 }
-            }
+            },
             _ => {
-                self.err(
-                    format!("The value for the field '{key}' must be a number"),
-                    format!("{loc}/{key}"),
-                );
+                self.err(format!("The value for the field '{key}' must be a number"), format!("{loc}/{key}"));
                 None
             }
         }
@@ -414,10 +318,7 @@ impl Parser {
         let path_key = format!("{key}Path");
         if let Some(p) = obj.get(&path_key) {
             if obj.contains_key(key) {
-                self.err(
-                    format!("Only one of {key} and {path_key} may be given"),
-                    format!("{loc}/{key}"),
-                );
+                self.err(format!("Only one of {key} and {path_key} may be given"), format!("{loc}/{key}"));
             }
             // Fail's ErrorPath/CausePath also accept intrinsic functions; keep the raw text.
             return match p.as_str() {
@@ -433,16 +334,13 @@ impl Parser {
         }
         match obj.get(key)? {
             Value::String(s) => match (ql, template::expression_text(s)) {
-                (QueryLanguage::Jsonata, Some(src)) => self
-                    .expression(src, &format!("{loc}/{key}"))
-                    .map(Dynamic::Jsonata),
+                (QueryLanguage::Jsonata, Some(src)) => {
+                    self.expression(src, &format!("{loc}/{key}")).map(Dynamic::Jsonata)
+                }
                 _ => Some(Dynamic::Fixed(s.clone())),
             },
             _ => {
-                self.err(
-                    format!("The value for the field '{key}' must be a string"),
-                    format!("{loc}/{key}"),
-                );
+                self.err(format!("The value for the field '{key}' must be a string"), format!("{loc}/{key}"));
                 None
             }
         }
@@ -467,34 +365,22 @@ impl Parser {
             let num = |k: &str| r.get(k).and_then(Value::as_f64);
             let interval_seconds = num("IntervalSeconds").unwrap_or(1.0);
             if interval_seconds < 1.0 || interval_seconds.fract() != 0.0 {
-                self.err(
-                    "IntervalSeconds must be a positive integer",
-                    format!("{rloc}/IntervalSeconds"),
-                );
+                self.err("IntervalSeconds must be a positive integer", format!("{rloc}/IntervalSeconds"));
             }
             let max_attempts = num("MaxAttempts").unwrap_or(3.0);
             if max_attempts < 0.0 || max_attempts.fract() != 0.0 {
-                self.err(
-                    "MaxAttempts must be a non-negative integer",
-                    format!("{rloc}/MaxAttempts"),
-                );
+                self.err("MaxAttempts must be a non-negative integer", format!("{rloc}/MaxAttempts"));
             }
             let backoff_rate = num("BackoffRate").unwrap_or(2.0);
             if backoff_rate < 1.0 {
-                self.err(
-                    "BackoffRate must be at least 1.0",
-                    format!("{rloc}/BackoffRate"),
-                );
+                self.err("BackoffRate must be at least 1.0", format!("{rloc}/BackoffRate"));
             }
             let max_delay_seconds = num("MaxDelaySeconds");
             let full_jitter = match r.get("JitterStrategy").and_then(Value::as_str) {
                 None | Some("NONE") => false,
                 Some("FULL") => true,
                 Some(_) => {
-                    self.err(
-                        "JitterStrategy must be FULL or NONE",
-                        format!("{rloc}/JitterStrategy"),
-                    );
+                    self.err("JitterStrategy must be FULL or NONE", format!("{rloc}/JitterStrategy"));
                     false
                 }
             };
@@ -512,26 +398,17 @@ impl Parser {
 
     fn error_equals(&mut self, r: &Map<String, Value>, loc: &str) -> Vec<String> {
         let list: Vec<String> = match r.get("ErrorEquals").and_then(Value::as_array) {
-            Some(a) => a
-                .iter()
-                .filter_map(|e| e.as_str().map(str::to_string))
-                .collect(),
+            Some(a) => a.iter().filter_map(|e| e.as_str().map(str::to_string)).collect(),
             None => {
                 self.err("ErrorEquals is required", format!("{loc}/ErrorEquals"));
                 return Vec::new();
             }
         };
         if list.is_empty() {
-            self.err(
-                "ErrorEquals must not be empty",
-                format!("{loc}/ErrorEquals"),
-            );
+            self.err("ErrorEquals must not be empty", format!("{loc}/ErrorEquals"));
         }
         if list.iter().any(|e| e == "States.ALL") && list.len() > 1 {
-            self.err(
-                "States.ALL must appear alone in ErrorEquals",
-                format!("{loc}/ErrorEquals"),
-            );
+            self.err("States.ALL must appear alone in ErrorEquals", format!("{loc}/ErrorEquals"));
         }
         list
     }
@@ -552,30 +429,16 @@ impl Parser {
                 continue;
             };
             let error_equals = self.error_equals(c, &cloc);
-            let next = self
-                .string(c.get("Next"), &format!("{cloc}/Next"), true)
-                .unwrap_or_default();
+            let next = self.string(c.get("Next"), &format!("{cloc}/Next"), true).unwrap_or_default();
             let result_path = self.path_field(c, "ResultPath", &cloc);
             let assign = self.assign(c, &cloc, ql);
             let output = self.field_template(c, "Output", &cloc);
-            out.push(Catcher {
-                error_equals,
-                next,
-                result_path,
-                assign,
-                output,
-            });
+            out.push(Catcher { error_equals, next, result_path, assign, output });
         }
         out
     }
 
-    fn state(
-        &mut self,
-        name: &str,
-        v: &Value,
-        loc: &str,
-        parent_ql: QueryLanguage,
-    ) -> Option<State> {
+    fn state(&mut self, name: &str, v: &Value, loc: &str, parent_ql: QueryLanguage) -> Option<State> {
         let Some(obj) = v.as_object() else {
             self.err("A state must be an object", loc);
             return None;
@@ -585,10 +448,7 @@ impl Parser {
             None => parent_ql,
         };
         if parent_ql == QueryLanguage::Jsonata && ql == QueryLanguage::JsonPath {
-            self.err(
-                "A state cannot use JSONPath when the state machine uses JSONata",
-                format!("{loc}/QueryLanguage"),
-            );
+            self.err("A state cannot use JSONPath when the state machine uses JSONata", format!("{loc}/QueryLanguage"));
         }
         let type_name = self.string(obj.get("Type"), &format!("{loc}/Type"), true)?;
         let forbidden: &[&str] = match ql {
@@ -597,11 +457,7 @@ impl Parser {
         };
         for key in obj.keys() {
             if forbidden.contains(&key.as_str()) && !(key == "Items" && type_name != "Map") {
-                let lang = if ql == QueryLanguage::Jsonata {
-                    "JSONata"
-                } else {
-                    "JSONPath"
-                };
+                let lang = if ql == QueryLanguage::Jsonata { "JSONata" } else { "JSONPath" };
                 self.err(
                     format!("The field '{key}' is not supported when QueryLanguage is {lang}"),
                     format!("{loc}/{key}"),
@@ -612,10 +468,7 @@ impl Parser {
         if let Some(allowed) = allowed {
             for key in obj.keys() {
                 if !COMMON.contains(&key.as_str()) && !allowed.contains(&key.as_str()) {
-                    self.err(
-                        format!("Field '{key}' is not supported for {type_name} states"),
-                        format!("{loc}/{key}"),
-                    );
+                    self.err(format!("Field '{key}' is not supported for {type_name} states"), format!("{loc}/{key}"));
                 }
             }
         }
@@ -631,24 +484,16 @@ impl Parser {
         };
         if !terminal_type {
             match (&next, end) {
-                (Some(_), true) => self.err(
-                    "A state cannot have both Next and End",
-                    format!("{loc}/End"),
-                ),
+                (Some(_), true) => self.err("A state cannot have both Next and End", format!("{loc}/End")),
                 (None, false) => self.err("This state must have either Next or End: true", loc),
                 _ => {}
             }
         } else if next.is_some() || obj.contains_key("End") {
             let key = if next.is_some() { "Next" } else { "End" };
-            self.err(
-                format!("Field '{key}' is not supported for {type_name} states"),
-                format!("{loc}/{key}"),
-            );
+            self.err(format!("Field '{key}' is not supported for {type_name} states"), format!("{loc}/{key}"));
         }
         let kind = match type_name.as_str() {
-            "Pass" => StateKind::Pass {
-                result: obj.get("Result").cloned(),
-            },
+            "Pass" => StateKind::Pass { result: obj.get("Result").cloned() },
             "Task" => self.task(obj, loc, ql)?,
             "Choice" => self.choice(obj, loc, ql)?,
             "Wait" => self.wait(obj, loc, ql)?,
@@ -665,10 +510,7 @@ impl Parser {
                         .map(|(i, b)| self.sub_machine(b, &format!("{loc}/Branches/{i}"), ql))
                         .collect(),
                     _ => {
-                        self.err(
-                            "Branches must be a non-empty array",
-                            format!("{loc}/Branches"),
-                        );
+                        self.err("Branches must be a non-empty array", format!("{loc}/Branches"));
                         return None;
                     }
                 };
@@ -676,19 +518,12 @@ impl Parser {
             }
             "Map" => self.map(obj, loc, ql)?,
             other => {
-                self.err(
-                    format!("'{other}' is not a valid state type"),
-                    format!("{loc}/Type"),
-                );
+                self.err(format!("'{other}' is not a valid state type"), format!("{loc}/Type"));
                 return None;
             }
         };
         let is_map = matches!(kind, StateKind::Map(_));
-        let parameters = if is_map {
-            None
-        } else {
-            self.payload(obj, "Parameters", loc)
-        };
+        let parameters = if is_map { None } else { self.payload(obj, "Parameters", loc) };
         Some(State {
             name: name.to_string(),
             query_language: ql,
@@ -707,31 +542,16 @@ impl Parser {
         })
     }
 
-    fn task(
-        &mut self,
-        obj: &Map<String, Value>,
-        loc: &str,
-        ql: QueryLanguage,
-    ) -> Option<StateKind> {
+    fn task(&mut self, obj: &Map<String, Value>, loc: &str, ql: QueryLanguage) -> Option<StateKind> {
         let resource = self.string(obj.get("Resource"), &format!("{loc}/Resource"), true)?;
         if !resource.starts_with("arn:") && !resource.starts_with("stepline:") {
-            self.err(
-                format!("Resource '{resource}' is not a valid ARN"),
-                format!("{loc}/Resource"),
-            );
+            self.err(format!("Resource '{resource}' is not a valid ARN"), format!("{loc}/Resource"));
         }
         let timeout_seconds = self.dynamic_int(obj, "TimeoutSeconds", loc, ql).map(to_u64);
-        let heartbeat_seconds = self
-            .dynamic_int(obj, "HeartbeatSeconds", loc, ql)
-            .map(to_u64);
-        if let (Some(Dynamic::Fixed(t)), Some(Dynamic::Fixed(h))) =
-            (&timeout_seconds, &heartbeat_seconds)
-        {
+        let heartbeat_seconds = self.dynamic_int(obj, "HeartbeatSeconds", loc, ql).map(to_u64);
+        if let (Some(Dynamic::Fixed(t)), Some(Dynamic::Fixed(h))) = (&timeout_seconds, &heartbeat_seconds) {
             if h >= t {
-                self.err(
-                    "HeartbeatSeconds must be smaller than TimeoutSeconds",
-                    format!("{loc}/HeartbeatSeconds"),
-                );
+                self.err("HeartbeatSeconds must be smaller than TimeoutSeconds", format!("{loc}/HeartbeatSeconds"));
             }
         }
         Some(StateKind::Task(Box::new(TaskSpec {
@@ -742,21 +562,9 @@ impl Parser {
         })))
     }
 
-    fn choice(
-        &mut self,
-        obj: &Map<String, Value>,
-        loc: &str,
-        ql: QueryLanguage,
-    ) -> Option<StateKind> {
-        let Some(rules) = obj
-            .get("Choices")
-            .and_then(Value::as_array)
-            .filter(|a| !a.is_empty())
-        else {
-            self.err(
-                "Choices must be a non-empty array",
-                format!("{loc}/Choices"),
-            );
+    fn choice(&mut self, obj: &Map<String, Value>, loc: &str, ql: QueryLanguage) -> Option<StateKind> {
+        let Some(rules) = obj.get("Choices").and_then(Value::as_array).filter(|a| !a.is_empty()) else {
+            self.err("Choices must be a non-empty array", format!("{loc}/Choices"));
             return None;
         };
         let mut choices = Vec::new();
@@ -766,9 +574,7 @@ impl Parser {
                 self.err("A choice rule must be an object", rloc);
                 continue;
             };
-            let next = self
-                .string(r.get("Next"), &format!("{rloc}/Next"), true)
-                .unwrap_or_default();
+            let next = self.string(r.get("Next"), &format!("{rloc}/Next"), true).unwrap_or_default();
             let condition = match ql {
                 QueryLanguage::Jsonata => match r.get("Condition") {
                     Some(Value::Bool(b)) => ChoiceCondition::Constant(*b),
@@ -786,10 +592,7 @@ impl Parser {
                         }
                     },
                     _ => {
-                        self.err(
-                            "A JSONata choice rule must have a Condition",
-                            format!("{rloc}/Condition"),
-                        );
+                        self.err("A JSONata choice rule must have a Condition", format!("{rloc}/Condition"));
                         continue;
                     }
                 },
@@ -803,23 +606,13 @@ impl Parser {
             };
             let assign = self.assign(r, &rloc, ql);
             let output = self.field_template(r, "Output", &rloc);
-            choices.push(ChoiceBranch {
-                condition,
-                next,
-                assign,
-                output,
-            });
+            choices.push(ChoiceBranch { condition, next, assign, output });
         }
         let default = self.string(obj.get("Default"), &format!("{loc}/Default"), false);
         Some(StateKind::Choice(Box::new(ChoiceSpec { choices, default })))
     }
 
-    fn wait(
-        &mut self,
-        obj: &Map<String, Value>,
-        loc: &str,
-        ql: QueryLanguage,
-    ) -> Option<StateKind> {
+    fn wait(&mut self, obj: &Map<String, Value>, loc: &str, ql: QueryLanguage) -> Option<StateKind> {
         let given: Vec<&str> = ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"]
             .into_iter()
             .filter(|k| obj.contains_key(*k))
@@ -829,16 +622,12 @@ impl Parser {
             return None;
         }
         if obj.contains_key("Seconds") || obj.contains_key("SecondsPath") {
-            self.dynamic_int(obj, "Seconds", loc, ql)
-                .map(|d| StateKind::Wait(WaitSpec::Seconds(d)))
+            self.dynamic_int(obj, "Seconds", loc, ql).map(|d| StateKind::Wait(WaitSpec::Seconds(d)))
         } else {
             let d = self.dynamic_string(obj, "Timestamp", loc, ql)?;
             if let Dynamic::Fixed(ts) = &d {
                 if chrono::DateTime::parse_from_rfc3339(ts).is_err() {
-                    self.err(
-                        format!("The value '{ts}' is not a valid ISO-8601 timestamp"),
-                        format!("{loc}/Timestamp"),
-                    );
+                    self.err(format!("The value '{ts}' is not a valid ISO-8601 timestamp"), format!("{loc}/Timestamp"));
                 }
             }
             Some(StateKind::Wait(WaitSpec::Timestamp(d)))
@@ -850,10 +639,7 @@ impl Parser {
             (Some(p), None) => ("ItemProcessor", p),
             (None, Some(p)) => ("Iterator", p),
             _ => {
-                self.err(
-                    "A Map state must have exactly one of ItemProcessor and Iterator",
-                    loc,
-                );
+                self.err("A Map state must have exactly one of ItemProcessor and Iterator", loc);
                 return None;
             }
         };
@@ -865,37 +651,25 @@ impl Parser {
         let processor = self.sub_machine(proc, &format!("{loc}/{key}"), ql);
         let item_selector = match (obj.get("ItemSelector"), obj.get("Parameters")) {
             (Some(v), _) => match ql {
-                QueryLanguage::JsonPath => self
-                    .payload(obj, "ItemSelector", loc)
-                    .map(ItemSelector::JsonPath),
-                QueryLanguage::Jsonata => self
-                    .jsonata_template(v, &format!("{loc}/ItemSelector"))
-                    .map(ItemSelector::Jsonata),
+                QueryLanguage::JsonPath => self.payload(obj, "ItemSelector", loc).map(ItemSelector::JsonPath),
+                QueryLanguage::Jsonata => {
+                    self.jsonata_template(v, &format!("{loc}/ItemSelector")).map(ItemSelector::Jsonata)
+                }
             },
-            (None, Some(_)) => self
-                .payload(obj, "Parameters", loc)
-                .map(ItemSelector::JsonPath),
+            (None, Some(_)) => self.payload(obj, "Parameters", loc).map(ItemSelector::JsonPath),
             (None, None) => None,
         };
-        let item_batcher = obj
-            .get("ItemBatcher")
-            .and_then(Value::as_object)
-            .map(|b| ItemBatcher {
-                max_items_per_batch: self.dynamic_int(
-                    b,
-                    "MaxItemsPerBatch",
-                    &format!("{loc}/ItemBatcher"),
-                    ql,
-                ),
-                batch_input: b.get("BatchInput").cloned(),
-            });
+        let item_batcher = obj.get("ItemBatcher").and_then(Value::as_object).map(|b| ItemBatcher {
+            max_items_per_batch: self.dynamic_int(b, "MaxItemsPerBatch", &format!("{loc}/ItemBatcher"), ql),
+            batch_input: b.get("BatchInput").cloned(),
+        });
         let label = obj.get("Label").and_then(Value::as_str).map(str::to_string);
         if let Some(l) = &label {
-            if l.chars().count() > 40
-                || l.chars()
-                    .any(|c| " <>{}[]?*\"#%\\^|~`$&,;:/".contains(c) || c.is_control())
-            {
-                self.err("Label contains characters that are not allowed or is longer than 40 characters", format!("{loc}/Label"));
+            if l.chars().count() > 40 || l.chars().any(|c| " <>{}[]?*\"#%\\^|~`$&,;:/".contains(c) || c.is_control()) {
+                self.err(
+                    "Label contains characters that are not allowed or is longer than 40 characters",
+                    format!("{loc}/Label"),
+                );
             }
         }
         Some(StateKind::Map(Box::new(MapSpec {
@@ -906,12 +680,7 @@ impl Parser {
             item_selector,
             max_concurrency: self.dynamic_int(obj, "MaxConcurrency", loc, ql),
             tolerated_failure_count: self.dynamic_int(obj, "ToleratedFailureCount", loc, ql),
-            tolerated_failure_percentage: self.dynamic_float(
-                obj,
-                "ToleratedFailurePercentage",
-                loc,
-                ql,
-            ),
+            tolerated_failure_percentage: self.dynamic_float(obj, "ToleratedFailurePercentage", loc, ql),
             item_batcher,
             label,
         })))
@@ -930,15 +699,7 @@ fn to_u64(d: Dynamic<i64>) -> Dynamic<u64> {
 /// Type-specific fields allowed besides the common ones; `None` for an unknown type.
 fn allowed_fields(type_name: &str) -> Option<&'static [&'static str]> {
     Some(match type_name {
-        "Pass" => &[
-            "InputPath",
-            "OutputPath",
-            "Assign",
-            "Output",
-            "Parameters",
-            "ResultPath",
-            "Result",
-        ],
+        "Pass" => &["InputPath", "OutputPath", "Assign", "Output", "Parameters", "ResultPath", "Result"],
         "Task" => &[
             "InputPath",
             "OutputPath",
@@ -957,24 +718,10 @@ fn allowed_fields(type_name: &str) -> Option<&'static [&'static str]> {
             "Catch",
             "Credentials",
         ],
-        "Choice" => &[
-            "InputPath",
-            "OutputPath",
-            "Assign",
-            "Output",
-            "Choices",
-            "Default",
-        ],
-        "Wait" => &[
-            "InputPath",
-            "OutputPath",
-            "Assign",
-            "Output",
-            "Seconds",
-            "SecondsPath",
-            "Timestamp",
-            "TimestampPath",
-        ],
+        "Choice" => &["InputPath", "OutputPath", "Assign", "Output", "Choices", "Default"],
+        "Wait" => {
+            &["InputPath", "OutputPath", "Assign", "Output", "Seconds", "SecondsPath", "Timestamp", "TimestampPath"]
+        }
         "Succeed" => &["InputPath", "OutputPath", "Output"],
         "Fail" => &["Error", "ErrorPath", "Cause", "CausePath"],
         "Parallel" => &[

@@ -53,11 +53,7 @@ impl JsonataTemplate {
                     dynamic |= !matches!(t, JsonataTemplate::Literal(_));
                     fields.push((k.clone(), t));
                 }
-                if dynamic {
-                    Ok(JsonataTemplate::Object(fields))
-                } else {
-                    Ok(JsonataTemplate::Literal(value.clone()))
-                }
+                if dynamic { Ok(JsonataTemplate::Object(fields)) } else { Ok(JsonataTemplate::Literal(value.clone())) }
             }
             Value::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
@@ -67,11 +63,7 @@ impl JsonataTemplate {
                     dynamic |= !matches!(t, JsonataTemplate::Literal(_));
                     out.push(t);
                 }
-                if dynamic {
-                    Ok(JsonataTemplate::Array(out))
-                } else {
-                    Ok(JsonataTemplate::Literal(value.clone()))
-                }
+                if dynamic { Ok(JsonataTemplate::Array(out)) } else { Ok(JsonataTemplate::Literal(value.clone())) }
             }
             other => Ok(JsonataTemplate::Literal(other.clone())),
         }
@@ -83,11 +75,9 @@ impl JsonataTemplate {
             JsonataTemplate::Literal(v) => Ok(v.clone()),
             JsonataTemplate::Expression(e) => match e.evaluate(None, env) {
                 Ok(Some(v)) => Ok(v),
-                Ok(None) => Err(TemplateError {
-                    field: field.to_string(),
-                    expression: e.source().to_string(),
-                    error: None,
-                }),
+                Ok(None) => {
+                    Err(TemplateError { field: field.to_string(), expression: e.source().to_string(), error: None })
+                }
                 Err(err) => Err(TemplateError {
                     field: field.to_string(),
                     expression: e.source().to_string(),

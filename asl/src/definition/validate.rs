@@ -50,11 +50,7 @@ fn validate_machine(m: &Machine, out: &mut Vec<Diagnostic>) {
     for name in m.states.keys() {
         for (target, loc) in targets(m, name) {
             if !m.states.contains_key(&target) {
-                out.push(Diagnostic::new(
-                    "MISSING_TRANSITION_TARGET",
-                    format!("Missing 'Next' target: {target}"),
-                    loc,
-                ));
+                out.push(Diagnostic::new("MISSING_TRANSITION_TARGET", format!("Missing 'Next' target: {target}"), loc));
             }
         }
     }
@@ -79,10 +75,7 @@ fn validate_machine(m: &Machine, out: &mut Vec<Diagnostic>) {
             ));
         }
     }
-    let has_terminal = m
-        .states
-        .values()
-        .any(|s| s.next.is_none() && !matches!(s.kind, StateKind::Choice(_)));
+    let has_terminal = m.states.values().any(|s| s.next.is_none() && !matches!(s.kind, StateKind::Choice(_)));
     if !has_terminal {
         out.push(Diagnostic::new(
             "NO_TERMINAL_STATE",

@@ -84,10 +84,7 @@ impl<'a> StateEnv<'a> {
         let info = self.info;
         let mut state = Map::new();
         state.insert("Name".into(), Value::String(self.state_name.to_string()));
-        state.insert(
-            "EnteredTime".into(),
-            Value::String(iso_millis(self.entered_time)),
-        );
+        state.insert("EnteredTime".into(), Value::String(iso_millis(self.entered_time)));
         if let Some(n) = self.retry_count {
             state.insert("RetryCount".into(), json!(n));
         }
@@ -148,9 +145,7 @@ impl Environment for StateEnv<'_> {
         let mut bytes = [0u8; 16];
         bytes[..8].copy_from_slice(&hi.to_be_bytes());
         bytes[8..].copy_from_slice(&lo.to_be_bytes());
-        uuid::Builder::from_random_bytes(bytes)
-            .into_uuid()
-            .to_string()
+        uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
     }
 
     fn now_millis(&self) -> i64 {

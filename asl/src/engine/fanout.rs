@@ -99,9 +99,7 @@ impl Run<'_, '_> {
             let Phase::Fanout(fan) = &mut f.phase else {
                 return;
             };
-            if fan.next >= fan.inputs.len()
-                || (fan.max_concurrency > 0 && fan.running >= fan.max_concurrency)
-            {
+            if fan.next >= fan.inputs.len() || (fan.max_concurrency > 0 && fan.running >= fan.max_concurrency) {
                 break;
             }
             let index = fan.next;
@@ -113,20 +111,12 @@ impl Run<'_, '_> {
             let kind = fan.kind;
             started.push((index, machine, input, kind));
         }
-        let state_name = self
-            .exec
-            .frames
-            .get(&fid)
-            .map(|f| f.state.clone())
-            .unwrap_or_default();
+        let state_name = self.exec.frames.get(&fid).map(|f| f.state.clone()).unwrap_or_default();
         let mut ids = Vec::new();
         for (index, machine, input, kind) in started {
             let start_at = self.machine.machine(machine).start_at.clone();
             if kind == (FanoutKind::Map { distributed: false }) {
-                self.record(
-                    "MapIterationStarted",
-                    Some(json!({"name": state_name, "index": index})),
-                );
+                self.record("MapIterationStarted", Some(json!({"name": state_name, "index": index})));
             }
             ids.push(self.new_frame(machine, Some((fid, index)), start_at, input));
         }
@@ -137,14 +127,8 @@ impl Run<'_, '_> {
 
     /// A child frame ended.
     pub fn child_done(&mut self, parent: FrameId, index: usize, end: FrameEnd) {
-        let state_name = self
-            .exec
-            .frames
-            .get(&parent)
-            .map(|f| f.state.clone())
-            .unwrap_or_default();
-        let Some(Phase::Fanout(fan)) = self.exec.frames.get_mut(&parent).map(|f| &mut f.phase)
-        else {
+        let state_name = self.exec.frames.get(&parent).map(|f| f.state.clone()).unwrap_or_default();
+        let Some(Phase::Fanout(fan)) = self.exec.frames.get_mut(&parent).map(|f| &mut f.phase) else {
             return;
         };
         fan.running = fan.running.saturating_sub(1);
@@ -164,9 +148,7 @@ impl Run<'_, '_> {
                 match fan.tolerance {
                     Some(t) => {
                         let over_count = t.count.is_none_or(|c| fan.failures as u64 > c);
-                        let over_pct = t
-                            .percentage
-                            .is_none_or(|p| fan.failures as f64 * 100.0 / total as f64 > p);
+                        let over_pct = t.percentage.is_none_or(|p| fan.failures as f64 * 100.0 / total as f64 > p);
                         if over_count && over_pct {
                             fail = Some(Failure::new(
                                 "States.ExceedToleratedFailureThreshold",
@@ -244,25 +226,20 @@ impl Run<'_, '_> {
         effective: Value,
     ) -> Result<Outcome, Failure> {
         let items = match &spec.items_path {
-            PathField::Path(p) => self.with_env(fid, None, None, |env| {
-                p.select_for_field(&effective, env, "ItemsPath")
-            })?,
+            PathField::Path(p) => {
+                self.with_env(fid, None, None, |env| p.select_for_field(&effective, env, "ItemsPath"))?
+            }
             _ => effective.clone(),
         };
         let Value::Array(items) = items else {
-            return Err(Failure::runtime(format!(
-                "Map state input must be an array but was: {}",
-                compact(&items)
-            )));
+            return Err(Failure::runtime(format!("Map state input must be an array but was: {}", compact(&items))));
         };
         let (max_concurrency, tolerance) = self.map_limits(fid, spec, &effective)?;
         let mut inputs = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let input = match &spec.item_selector {
                 Some(ItemSelector::JsonPath(t)) => {
-                    self.with_env(fid, None, Some((i, item)), |env| {
-                        t.evaluate(&effective, env)
-                    })?
+                    self.with_env(fid, None, Some((i, item)), |env| t.evaluate(&effective, env))?
                 }
                 _ => item.clone(),
             };
@@ -272,9 +249,7 @@ impl Run<'_, '_> {
         self.start_fanout(
             fid,
             state,
-            FanoutKind::Map {
-                distributed: spec.distributed,
-            },
+            FanoutKind::Map { distributed: spec.distributed },
             inputs,
             max_concurrency,
             tolerance,
@@ -282,12 +257,7 @@ impl Run<'_, '_> {
     }
 
     /// Map in JSONata mode: items from `Items` (default the input), each through ItemSelector.
-    pub fn start_map_jsonata(
-        &mut self,
-        fid: FrameId,
-        state: &State,
-        spec: &MapSpec,
-    ) -> Result<Outcome, Failure> {
+    pub fn start_map_jsonata(&mut self, fid: FrameId, state: &State, spec: &MapSpec) -> Result<Outcome, Failure> {
         let input = self.exec.frames[&fid].input.clone();
         let items = match &spec.items {
             Some(t) => {
@@ -310,10 +280,7 @@ impl Run<'_, '_> {
             None => input.clone(),
         };
         let Value::Array(items) = items else {
-            return Err(Failure::query(format!(
-                "Map state input must be an array but was: {}",
-                compact(&items)
-            )));
+            return Err(Failure::query(format!("Map state input must be an array but was: {}", compact(&items))));
         };
         let (max_concurrency, tolerance) = self.map_limits(fid, spec, &input)?;
         let mut inputs = Vec::with_capacity(items.len());
@@ -333,9 +300,7 @@ impl Run<'_, '_> {
         self.start_fanout(
             fid,
             state,
-            FanoutKind::Map {
-                distributed: spec.distributed,
-            },
+            FanoutKind::Map { distributed: spec.distributed },
             inputs,
             max_concurrency,
             tolerance,
@@ -353,9 +318,7 @@ impl Run<'_, '_> {
             return Ok(inputs);
         };
         let size = match &b.max_items_per_batch {
-            Some(d) => self
-                .dynamic_number(fid, d, input, "MaxItemsPerBatchPath")?
-                .max(1) as usize,
+            Some(d) => self.dynamic_number(fid, d, input, "MaxItemsPerBatchPath")?.max(1) as usize,
             None => usize::MAX,
         };
         let mut out = Vec::new();
@@ -424,19 +387,14 @@ impl Run<'_, '_> {
         input: &Value,
     ) -> Result<(Option<usize>, Option<Tolerance>), Failure> {
         let max = match &spec.max_concurrency {
-            Some(d) => Some(
-                self.dynamic_number(fid, d, input, "MaxConcurrencyPath")?
-                    .max(0) as usize,
-            ),
+            Some(d) => Some(self.dynamic_number(fid, d, input, "MaxConcurrencyPath")?.max(0) as usize),
             None => None,
         };
         let count = match &spec.tolerated_failure_count {
             Some(d) => {
                 let n = self.dynamic_number(fid, d, input, "ToleratedFailureCountPath")?;
                 if n < 0 {
-                    return Err(Failure::runtime(
-                        "ToleratedFailureCount cannot be negative.",
-                    ));
+                    return Err(Failure::runtime("ToleratedFailureCount cannot be negative."));
                 }
                 Some(n as u64)
             }
@@ -446,28 +404,18 @@ impl Run<'_, '_> {
             Some(d) => {
                 let p = self.dynamic_float(fid, d, input)?;
                 if !(0.0..=100.0).contains(&p) {
-                    return Err(Failure::runtime(
-                        "ToleratedFailurePercentage must be between 0 and 100.",
-                    ));
+                    return Err(Failure::runtime("ToleratedFailurePercentage must be between 0 and 100."));
                 }
                 Some(p)
             }
             None => None,
         };
-        let tolerance = if count.is_some() || percentage.is_some() {
-            Some(Tolerance { count, percentage })
-        } else {
-            None
-        };
+        let tolerance =
+            if count.is_some() || percentage.is_some() { Some(Tolerance { count, percentage }) } else { None };
         Ok((max, tolerance))
     }
 
-    fn dynamic_float(
-        &mut self,
-        fid: FrameId,
-        d: &Dynamic<f64>,
-        input: &Value,
-    ) -> Result<f64, Failure> {
+    fn dynamic_float(&mut self, fid: FrameId, d: &Dynamic<f64>, input: &Value) -> Result<f64, Failure> {
         match d {
             Dynamic::Fixed(n) => Ok(*n),
             Dynamic::Path(p) => {
@@ -486,10 +434,7 @@ impl Run<'_, '_> {
                 let v = self.with_env(fid, Some(states), None, |env| e.evaluate(None, env));
                 match v {
                     Ok(Some(v)) => v.as_f64().ok_or_else(|| {
-                        Failure::query(format!(
-                            "The JSONata expression '{}' returned a non-number",
-                            e.source()
-                        ))
+                        Failure::query(format!("The JSONata expression '{}' returned a non-number", e.source()))
                     }),
                     _ => Err(Failure::query(format!(
                         "The JSONata expression '{}' returned nothing (undefined).",
@@ -505,9 +450,7 @@ impl Run<'_, '_> {
 /// An integer from a JSON number (integral floats allowed), as AWS reads `...Path` integers.
 fn value_as_int(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
         _ => None,
     }
 }

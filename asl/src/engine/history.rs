@@ -23,10 +23,7 @@ impl HistoryEvent {
     /// The AWS JSON form: `{timestamp, type, id, previousEventId, <type>EventDetails}`.
     pub fn to_aws_json(&self) -> Value {
         let mut m = Map::new();
-        m.insert(
-            "timestamp".into(),
-            Value::String(self.timestamp.to_rfc3339_opts(SecondsFormat::Millis, true)),
-        );
+        m.insert("timestamp".into(), Value::String(self.timestamp.to_rfc3339_opts(SecondsFormat::Millis, true)));
         m.insert("type".into(), Value::String(self.event_type.clone()));
         m.insert("id".into(), json!(self.id));
         m.insert("previousEventId".into(), json!(self.previous_event_id));
@@ -80,18 +77,9 @@ mod tests {
     fn details_keys_follow_aws_naming() {
         assert_eq!(details_key("PassStateEntered"), "stateEnteredEventDetails");
         assert_eq!(details_key("TaskStateExited"), "stateExitedEventDetails");
-        assert_eq!(
-            details_key("ExecutionStarted"),
-            "executionStartedEventDetails"
-        );
-        assert_eq!(
-            details_key("MapIterationStarted"),
-            "mapIterationStartedEventDetails"
-        );
-        assert_eq!(
-            details_key("LambdaFunctionScheduled"),
-            "lambdaFunctionScheduledEventDetails"
-        );
+        assert_eq!(details_key("ExecutionStarted"), "executionStartedEventDetails");
+        assert_eq!(details_key("MapIterationStarted"), "mapIterationStartedEventDetails");
+        assert_eq!(details_key("LambdaFunctionScheduled"), "lambdaFunctionScheduledEventDetails");
     }
 
     #[test]

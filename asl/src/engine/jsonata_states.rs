@@ -7,21 +7,14 @@ use super::eval::{self, compact};
 use super::fanout::FanoutKind;
 use super::states::{Outcome, Run, parse_timestamp};
 use super::{FrameEnd, FrameId};
-use crate::definition::{
-    Assign, ChoiceCondition, Dynamic, JsonataTemplate, State, StateKind, WaitSpec,
-};
+use crate::definition::{Assign, ChoiceCondition, Dynamic, JsonataTemplate, State, StateKind, WaitSpec};
 use crate::env::Environment;
 use crate::failure::Failure;
 use crate::jsonata::Expression;
 
 impl<'m> Run<'m, '_> {
     /// Runs `state` (JSONata) on its input `raw`.
-    pub(super) fn execute_jsonata(
-        &mut self,
-        fid: FrameId,
-        state: &'m State,
-        raw: Value,
-    ) -> Result<Outcome, Failure> {
+    pub(super) fn execute_jsonata(&mut self, fid: FrameId, state: &'m State, raw: Value) -> Result<Outcome, Failure> {
         match &state.kind {
             StateKind::Pass { .. } => self.finish_jsonata(fid, state, raw),
             StateKind::Task(task) => {
@@ -36,9 +29,7 @@ impl<'m> Run<'m, '_> {
                     let hit = match &rule.condition {
                         ChoiceCondition::Constant(b) => *b,
                         ChoiceCondition::Jsonata(e) => self.condition(fid, e, i)?,
-                        ChoiceCondition::JsonPath(c) => {
-                            self.with_env(fid, None, None, |env| c.evaluate(&raw, env))?
-                        }
+                        ChoiceCondition::JsonPath(c) => self.with_env(fid, None, None, |env| c.evaluate(&raw, env))?,
                     };
                     if hit {
                         chosen = Some(rule);
@@ -57,27 +48,17 @@ impl<'m> Run<'m, '_> {
                     },
                 };
                 let (assigned, output) = self.assign_and_output(fid, assign, output, raw, None)?;
-                Ok(Outcome::Next {
-                    output,
-                    next: Some(next),
-                    assign: assigned,
-                })
+                Ok(Outcome::Next { output, next: Some(next), assign: assigned })
             }
             StateKind::Wait(spec) => {
                 let until = self.wait_until_jsonata(fid, spec)?;
-                let (assigned, output) = self.assign_and_output(
-                    fid,
-                    state.assign.as_ref(),
-                    state.output.as_ref(),
-                    raw,
-                    None,
-                )?;
+                let (assigned, output) =
+                    self.assign_and_output(fid, state.assign.as_ref(), state.output.as_ref(), raw, None)?;
                 self.apply_assign(fid, assigned);
                 Ok(self.park_wait(fid, state, until, output))
             }
             StateKind::Succeed => {
-                let (_, output) =
-                    self.assign_and_output(fid, None, state.output.as_ref(), raw, None)?;
+                let (_, output) = self.assign_and_output(fid, None, state.output.as_ref(), raw, None)?;
                 Ok(Outcome::End(FrameEnd::Succeeded(output)))
             }
             StateKind::Fail(spec) => {
@@ -107,9 +88,7 @@ impl<'m> Run<'m, '_> {
         match &state.arguments {
             Some(t) => {
                 let states = self.states_base(fid, None);
-                self.with_env(fid, Some(states), None, |env| {
-                    eval::jsonata(t, env, "Arguments")
-                })
+                self.with_env(fid, Some(states), None, |env| eval::jsonata(t, env, "Arguments"))
             }
             None => Ok(raw.clone()),
         }
@@ -150,9 +129,7 @@ impl<'m> Run<'m, '_> {
         let states = self.states_base(fid, result.map(|r| ("result", r)));
         let (a, o) = self.with_env(fid, Some(states), None, |env| {
             let a = match assign {
-                Some(Assign::Jsonata(t)) => {
-                    eval::jsonata(t, env, "Assign").map(|v| v.as_object().cloned())
-                }
+                Some(Assign::Jsonata(t)) => eval::jsonata(t, env, "Assign").map(|v| v.as_object().cloned()),
                 _ => Ok(None),
             };
             let o = match output {
@@ -164,12 +141,7 @@ impl<'m> Run<'m, '_> {
         Ok((a?, o?))
     }
 
-    fn fail_text(
-        &mut self,
-        fid: FrameId,
-        d: Option<&Dynamic<String>>,
-        field: &str,
-    ) -> Result<Option<String>, Failure> {
+    fn fail_text(&mut self, fid: FrameId, d: Option<&Dynamic<String>>, field: &str) -> Result<Option<String>, Failure> {
         match d {
             None => Ok(None),
             Some(Dynamic::Fixed(s)) => Ok(Some(s.clone())),
@@ -182,12 +154,7 @@ impl<'m> Run<'m, '_> {
     }
 
     /// Evaluates a whole-field expression, with AWS's wording for undefined and errors.
-    fn eval_expression(
-        &mut self,
-        fid: FrameId,
-        e: &Expression,
-        field: &str,
-    ) -> Result<Value, Failure> {
+    fn eval_expression(&mut self, fid: FrameId, e: &Expression, field: &str) -> Result<Value, Failure> {
         let states = self.states_base(fid, None);
         let v = self.with_env(fid, Some(states), None, |env| e.evaluate(None, env));
         match v {
@@ -203,11 +170,7 @@ impl<'m> Run<'m, '_> {
         }
     }
 
-    fn wait_until_jsonata(
-        &mut self,
-        fid: FrameId,
-        spec: &WaitSpec,
-    ) -> Result<DateTime<Utc>, Failure> {
+    fn wait_until_jsonata(&mut self, fid: FrameId, spec: &WaitSpec) -> Result<DateTime<Utc>, Failure> {
         match spec {
             WaitSpec::Seconds(Dynamic::Fixed(n)) => self.seconds_from_now(*n),
             WaitSpec::Seconds(Dynamic::Jsonata(e)) => {

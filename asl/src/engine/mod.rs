@@ -193,12 +193,7 @@ enum Phase {
     /// About to run the state's work again after a retry delay.
     Rerun,
     /// Waiting for a task.
-    Task {
-        token: String,
-        attempt: u32,
-        lambda: bool,
-        started: bool,
-    },
+    Task { token: String, attempt: u32, lambda: bool, started: bool },
     /// Waiting for a Wait state's timer.
     Wait { timer: TimerId, output: Value },
     /// Waiting out a retry delay.
@@ -255,19 +250,8 @@ impl Execution {
 }
 
 /// Applies `event` to `exec` at time `now`, returning what the driver must do.
-pub fn step(
-    machine: &StateMachine,
-    exec: &mut Execution,
-    event: Event,
-    now: DateTime<Utc>,
-) -> Vec<Command> {
-    let mut run = states::Run {
-        machine,
-        exec,
-        now,
-        commands: Vec::new(),
-        ready: Vec::new(),
-    };
+pub fn step(machine: &StateMachine, exec: &mut Execution, event: Event, now: DateTime<Utc>) -> Vec<Command> {
+    let mut run = states::Run { machine, exec, now, commands: Vec::new(), ready: Vec::new() };
     run.handle(event);
     run.drain();
     run.commands

@@ -12,8 +12,7 @@ use super::fanout::FanoutKind;
 use super::history::{HistoryEvent, payload_text};
 use super::{Command, Event, Execution, Frame, FrameEnd, FrameId, Phase, TaskCommand, retry};
 use crate::definition::{
-    Assign, ChoiceCondition, Dynamic, QueryLanguage, State, StateKind, StateMachine, WaitSpec,
-    error_matches,
+    Assign, ChoiceCondition, Dynamic, QueryLanguage, State, StateKind, StateMachine, WaitSpec, error_matches,
 };
 use crate::env::Environment;
 use crate::failure::Failure;
@@ -28,11 +27,7 @@ const MAX_WAIT_SECONDS: i64 = 31_536_000;
 /// What a state's work came to.
 pub(super) enum Outcome {
     /// Go on to `next` (or end the frame) with this output and these variable updates.
-    Next {
-        output: Value,
-        next: Option<String>,
-        assign: Option<Map<String, Value>>,
-    },
+    Next { output: Value, next: Option<String>, assign: Option<Map<String, Value>> },
     /// Waiting on something durable.
     Parked,
     /// The state failed; Retry and Catch apply.
@@ -91,19 +86,10 @@ impl<'m> Run<'m, '_> {
             }
             Event::TaskStarted { token } => {
                 if let Some((fid, lambda)) = self.find_task(&token) {
-                    if let Some(Phase::Task { started, .. }) =
-                        self.exec.frames.get_mut(&fid).map(|f| &mut f.phase)
-                    {
+                    if let Some(Phase::Task { started, .. }) = self.exec.frames.get_mut(&fid).map(|f| &mut f.phase) {
                         if !*started {
                             *started = true;
-                            self.record(
-                                if lambda {
-                                    "LambdaFunctionStarted"
-                                } else {
-                                    "TaskStarted"
-                                },
-                                None,
-                            );
+                            self.record(if lambda { "LambdaFunctionStarted" } else { "TaskStarted" }, None);
                         }
                     }
                 }
@@ -112,43 +98,26 @@ impl<'m> Run<'m, '_> {
                 if let Some((fid, lambda)) = self.find_task(&token) {
                     self.ensure_started(fid, lambda);
                     let output = self.wrap_result(fid, output);
-                    let kind = if lambda {
-                        "LambdaFunctionSucceeded"
-                    } else {
-                        "TaskSucceeded"
-                    };
-                    self.record(kind, Some(json!({"output": payload_text(&output), "outputDetails": {"truncated": false}})));
+                    let kind = if lambda { "LambdaFunctionSucceeded" } else { "TaskSucceeded" };
+                    self.record(
+                        kind,
+                        Some(json!({"output": payload_text(&output), "outputDetails": {"truncated": false}})),
+                    );
                     self.complete(fid, output);
                 }
             }
-            Event::TaskFailed {
-                token,
-                error,
-                cause,
-            } => {
+            Event::TaskFailed { token, error, cause } => {
                 if let Some((fid, lambda)) = self.find_task(&token) {
                     self.ensure_started(fid, lambda);
-                    let kind = if lambda {
-                        "LambdaFunctionFailed"
-                    } else {
-                        "TaskFailed"
-                    };
+                    let kind = if lambda { "LambdaFunctionFailed" } else { "TaskFailed" };
                     self.record(kind, Some(json!({"error": error, "cause": cause})));
                     self.fail_state(fid, Failure::new(error, cause));
                 }
             }
             Event::TaskTimedOut { token } | Event::HeartbeatTimedOut { token } => {
                 if let Some((fid, lambda)) = self.find_task(&token) {
-                    let error = if heartbeat {
-                        "States.HeartbeatTimeout"
-                    } else {
-                        "States.Timeout"
-                    };
-                    let kind = if lambda {
-                        "LambdaFunctionTimedOut"
-                    } else {
-                        "TaskTimedOut"
-                    };
+                    let error = if heartbeat { "States.HeartbeatTimeout" } else { "States.Timeout" };
+                    let kind = if lambda { "LambdaFunctionTimedOut" } else { "TaskTimedOut" };
                     self.record(kind, Some(json!({"error": error, "cause": ""})));
                     self.commands.push(Command::CancelTask { token });
                     self.fail_state(fid, Failure::new(error, ""));
@@ -160,10 +129,7 @@ impl<'m> Run<'m, '_> {
                 self.exec.status = ExecutionStatus::Aborted;
                 self.exec.error = error.clone();
                 self.exec.cause = cause.clone();
-                self.record(
-                    "ExecutionAborted",
-                    Some(json!({"error": error, "cause": cause})),
-                );
+                self.record("ExecutionAborted", Some(json!({"error": error, "cause": cause})));
                 self.commands.push(Command::Finished);
             }
             Event::ExecutionTimedOut => {
@@ -171,29 +137,17 @@ impl<'m> Run<'m, '_> {
                 self.exec.status = ExecutionStatus::TimedOut;
                 self.exec.error = Some("States.Timeout".into());
                 self.exec.cause = None;
-                self.record(
-                    "ExecutionTimedOut",
-                    Some(json!({"error": "States.Timeout"})),
-                );
+                self.record("ExecutionTimedOut", Some(json!({"error": "States.Timeout"})));
                 self.commands.push(Command::Finished);
             }
         }
     }
 
     fn ensure_started(&mut self, fid: FrameId, lambda: bool) {
-        if let Some(Phase::Task { started, .. }) =
-            self.exec.frames.get_mut(&fid).map(|f| &mut f.phase)
-        {
+        if let Some(Phase::Task { started, .. }) = self.exec.frames.get_mut(&fid).map(|f| &mut f.phase) {
             if !*started {
                 *started = true;
-                self.record(
-                    if lambda {
-                        "LambdaFunctionStarted"
-                    } else {
-                        "TaskStarted"
-                    },
-                    None,
-                );
+                self.record(if lambda { "LambdaFunctionStarted" } else { "TaskStarted" }, None);
             }
         }
     }
@@ -219,16 +173,12 @@ impl<'m> Run<'m, '_> {
         let mut bytes = [0u8; 16];
         bytes[..8].copy_from_slice(&hi.to_be_bytes());
         bytes[8..].copy_from_slice(&lo.to_be_bytes());
-        uuid::Builder::from_random_bytes(bytes)
-            .into_uuid()
-            .to_string()
+        uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
     }
 
     fn find_task(&self, token: &str) -> Option<(FrameId, bool)> {
         self.exec.frames.iter().find_map(|(id, f)| match &f.phase {
-            Phase::Task {
-                token: t, lambda, ..
-            } if t == token => Some((*id, *lambda)),
+            Phase::Task { token: t, lambda, .. } if t == token => Some((*id, *lambda)),
             _ => None,
         })
     }
@@ -304,10 +254,7 @@ impl<'m> Run<'m, '_> {
             let name = frame.state.clone();
             self.end_frame(
                 fid,
-                FrameEnd::Failed {
-                    error: "States.Runtime".into(),
-                    cause: format!("State '{name}' does not exist"),
-                },
+                FrameEnd::Failed { error: "States.Runtime".into(), cause: format!("State '{name}' does not exist") },
             );
             return;
         };
@@ -330,11 +277,7 @@ impl<'m> Run<'m, '_> {
     pub fn settle(&mut self, fid: FrameId, state: &'m State, outcome: Outcome) {
         match outcome {
             Outcome::Parked => {}
-            Outcome::Next {
-                output,
-                next,
-                assign,
-            } => self.transition(fid, output, next, assign),
+            Outcome::Next { output, next, assign } => self.transition(fid, output, next, assign),
             Outcome::Error(failure) => self.fail_state(fid, failure),
             Outcome::End(end) => {
                 if let FrameEnd::Succeeded(output) = &end {
@@ -401,7 +344,10 @@ impl<'m> Run<'m, '_> {
     pub fn state_error(&mut self, fid: FrameId, f: Failure) -> Outcome {
         let f = self.prefix(fid, f);
         if f.error == "States.QueryEvaluationError" {
-            self.record("EvaluationFailed", Some(json!({"error": f.error, "cause": f.cause, "state": self.exec.frames[&fid].state})));
+            self.record(
+                "EvaluationFailed",
+                Some(json!({"error": f.error, "cause": f.cause, "state": self.exec.frames[&fid].state})),
+            );
         }
         Outcome::Error(f)
     }
@@ -421,21 +367,13 @@ impl<'m> Run<'m, '_> {
         }
     }
 
-    fn execute_jsonpath(
-        &mut self,
-        fid: FrameId,
-        state: &'m State,
-        raw: Value,
-    ) -> Result<Outcome, Failure> {
-        let effective = self.with_env(fid, None, None, |env| {
-            apply_io_path(&state.input_path, raw.clone(), env, "InputPath")
-        })?;
+    fn execute_jsonpath(&mut self, fid: FrameId, state: &'m State, raw: Value) -> Result<Outcome, Failure> {
+        let effective =
+            self.with_env(fid, None, None, |env| apply_io_path(&state.input_path, raw.clone(), env, "InputPath"))?;
         match &state.kind {
             StateKind::Pass { result } => {
                 let result = match (&state.parameters, result) {
-                    (Some(p), _) => {
-                        self.with_env(fid, None, None, |env| p.evaluate(&effective, env))?
-                    }
+                    (Some(p), _) => self.with_env(fid, None, None, |env| p.evaluate(&effective, env))?,
                     (None, Some(r)) => r.clone(),
                     (None, None) => effective,
                 };
@@ -464,38 +402,28 @@ impl<'m> Run<'m, '_> {
                     }
                 }
                 let (next, assign) = match chosen {
-                    Some(rule) => (
-                        Some(rule.next.clone()),
-                        rule.assign.as_ref().or(state.assign.as_ref()),
-                    ),
+                    Some(rule) => (Some(rule.next.clone()), rule.assign.as_ref().or(state.assign.as_ref())),
                     None => match &choice.default {
                         Some(d) => (Some(d.clone()), state.assign.as_ref()),
                         None => return Err(Failure::new("States.NoChoiceMatched", "No Matches!")),
                     },
                 };
                 let assigned = self.assign_jsonpath(fid, assign, &effective)?;
-                let output = self.with_env(fid, None, None, |env| {
-                    apply_io_path(&state.output_path, effective, env, "OutputPath")
-                })?;
-                Ok(Outcome::Next {
-                    output,
-                    next,
-                    assign: assigned,
-                })
+                let output = self
+                    .with_env(fid, None, None, |env| apply_io_path(&state.output_path, effective, env, "OutputPath"))?;
+                Ok(Outcome::Next { output, next, assign: assigned })
             }
             StateKind::Wait(spec) => {
                 let until = self.wait_until_jsonpath(fid, spec, &effective)?;
                 let assigned = self.assign_jsonpath(fid, state.assign.as_ref(), &effective)?;
-                let output = self.with_env(fid, None, None, |env| {
-                    apply_io_path(&state.output_path, effective, env, "OutputPath")
-                })?;
+                let output = self
+                    .with_env(fid, None, None, |env| apply_io_path(&state.output_path, effective, env, "OutputPath"))?;
                 self.apply_assign(fid, assigned);
                 Ok(self.park_wait(fid, state, until, output))
             }
             StateKind::Succeed => {
-                let output = self.with_env(fid, None, None, |env| {
-                    apply_io_path(&state.output_path, effective, env, "OutputPath")
-                })?;
+                let output = self
+                    .with_env(fid, None, None, |env| apply_io_path(&state.output_path, effective, env, "OutputPath"))?;
                 Ok(Outcome::End(FrameEnd::Succeeded(output)))
             }
             StateKind::Fail(spec) => {
@@ -522,10 +450,7 @@ impl<'m> Run<'m, '_> {
     }
 
     fn fail_end(&mut self, error: Option<String>, cause: Option<String>) -> Outcome {
-        Outcome::End(FrameEnd::Failed {
-            error: error.unwrap_or_default(),
-            cause: cause.unwrap_or_default(),
-        })
+        Outcome::End(FrameEnd::Failed { error: error.unwrap_or_default(), cause: cause.unwrap_or_default() })
     }
 
     fn fail_field(
@@ -591,12 +516,7 @@ impl<'m> Run<'m, '_> {
         }
     }
 
-    fn wait_until_jsonpath(
-        &mut self,
-        fid: FrameId,
-        spec: &WaitSpec,
-        input: &Value,
-    ) -> Result<DateTime<Utc>, Failure> {
+    fn wait_until_jsonpath(&mut self, fid: FrameId, spec: &WaitSpec, input: &Value) -> Result<DateTime<Utc>, Failure> {
         match spec {
             WaitSpec::Seconds(Dynamic::Fixed(n)) => self.seconds_from_now(*n),
             WaitSpec::Seconds(Dynamic::Path(p)) => {
@@ -654,19 +574,9 @@ impl<'m> Run<'m, '_> {
     }
 
     /// Starts the Wait timer, or moves on at once when the time has come.
-    pub fn park_wait(
-        &mut self,
-        fid: FrameId,
-        state: &State,
-        until: DateTime<Utc>,
-        output: Value,
-    ) -> Outcome {
+    pub fn park_wait(&mut self, fid: FrameId, state: &State, until: DateTime<Utc>, output: Value) -> Outcome {
         if until <= self.now {
-            return Outcome::Next {
-                output,
-                next: state.next.clone(),
-                assign: None,
-            };
+            return Outcome::Next { output, next: state.next.clone(), assign: None };
         }
         let timer = self.exec.fresh_id();
         self.commands.push(Command::StartTimer { timer, at: until });
@@ -685,18 +595,9 @@ impl<'m> Run<'m, '_> {
         payload: Value,
         input: &Value,
     ) -> Result<Outcome, Failure> {
-        let timeout_seconds = self.task_seconds(
-            fid,
-            task.timeout_seconds.as_ref(),
-            input,
-            "TimeoutSecondsPath",
-        )?;
-        let heartbeat_seconds = self.task_seconds(
-            fid,
-            task.heartbeat_seconds.as_ref(),
-            input,
-            "HeartbeatSecondsPath",
-        )?;
+        let timeout_seconds = self.task_seconds(fid, task.timeout_seconds.as_ref(), input, "TimeoutSecondsPath")?;
+        let heartbeat_seconds =
+            self.task_seconds(fid, task.heartbeat_seconds.as_ref(), input, "HeartbeatSecondsPath")?;
         let attempt = self.exec.frames[&fid].retry_counts.iter().sum::<u32>();
         let serial = self.exec.fresh_id();
         let token = format!("{}:{serial}", self.exec.info.name);
@@ -720,12 +621,7 @@ impl<'m> Run<'m, '_> {
             self.record("TaskScheduled", Some(d));
         }
         if let Some(f) = self.exec.frames.get_mut(&fid) {
-            f.phase = Phase::Task {
-                token: token.clone(),
-                attempt,
-                lambda,
-                started: false,
-            };
+            f.phase = Phase::Task { token: token.clone(), attempt, lambda, started: false };
         }
         let _ = state;
         self.commands.push(Command::ScheduleTask(TaskCommand {
@@ -764,9 +660,7 @@ impl<'m> Run<'m, '_> {
                 }
             }
             Some(Dynamic::Jsonata(e)) => {
-                let v = self.with_env(fid, Some(self.states_base(fid, None)), None, |env| {
-                    e.evaluate(None, env)
-                });
+                let v = self.with_env(fid, Some(self.states_base(fid, None)), None, |env| e.evaluate(None, env));
                 match v {
                     Ok(Some(v)) => v.as_u64(),
                     _ => None,
@@ -823,36 +717,22 @@ impl<'m> Run<'m, '_> {
         selector: bool,
     ) -> Result<Outcome, Failure> {
         let result = match (&state.result_selector, selector) {
-            (Some(sel), true) => {
-                self.with_env(fid, None, None, |env| sel.evaluate(&result, env))?
-            }
+            (Some(sel), true) => self.with_env(fid, None, None, |env| sel.evaluate(&result, env))?,
             _ => result,
         };
         let assigned = self.assign_jsonpath(fid, state.assign.as_ref(), &result)?;
         let combined = apply_result_path(&state.result_path, raw, result)?;
-        let output = self.with_env(fid, None, None, |env| {
-            apply_io_path(&state.output_path, combined, env, "OutputPath")
-        })?;
-        Ok(Outcome::Next {
-            output,
-            next: state.next.clone(),
-            assign: assigned,
-        })
+        let output =
+            self.with_env(fid, None, None, |env| apply_io_path(&state.output_path, combined, env, "OutputPath"))?;
+        Ok(Outcome::Next { output, next: state.next.clone(), assign: assigned })
     }
 
     /// Output and Assign of a JSONata state, both seeing the variables as they were.
-    pub fn finish_jsonata(
-        &mut self,
-        fid: FrameId,
-        state: &'m State,
-        result: Value,
-    ) -> Result<Outcome, Failure> {
+    pub fn finish_jsonata(&mut self, fid: FrameId, state: &'m State, result: Value) -> Result<Outcome, Failure> {
         let states = self.states_base(fid, Some(("result", result.clone())));
         let (assigned, output) = self.with_env(fid, Some(states), None, |env| {
             let assigned = match &state.assign {
-                Some(Assign::Jsonata(t)) => {
-                    eval::jsonata(t, env, "Assign").map(|v| v.as_object().cloned())
-                }
+                Some(Assign::Jsonata(t)) => eval::jsonata(t, env, "Assign").map(|v| v.as_object().cloned()),
                 _ => Ok(None),
             };
             let output = match &state.output {
@@ -861,11 +741,7 @@ impl<'m> Run<'m, '_> {
             };
             (assigned, output)
         });
-        Ok(Outcome::Next {
-            output: output?,
-            next: state.next.clone(),
-            assign: assigned?,
-        })
+        Ok(Outcome::Next { output: output?, next: state.next.clone(), assign: assigned? })
     }
 
     /// Leaves the current state: Exited event, variables, then the next state or the frame's end.
@@ -880,20 +756,15 @@ impl<'m> Run<'m, '_> {
             return;
         };
         self.apply_assign(fid, assign);
-        let mut details = json!({"name": state.name, "output": payload_text(&output), "outputDetails": {"truncated": false}});
+        let mut details =
+            json!({"name": state.name, "output": payload_text(&output), "outputDetails": {"truncated": false}});
         if let Some(vars) = self.exec.frames.get(&fid).map(|f| &f.variables) {
             if state.assign.is_some() && !vars.is_empty() {
-                details["assignedVariables"] = Value::Object(
-                    vars.iter()
-                        .map(|(k, v)| (k.clone(), Value::String(payload_text(v))))
-                        .collect(),
-                );
+                details["assignedVariables"] =
+                    Value::Object(vars.iter().map(|(k, v)| (k.clone(), Value::String(payload_text(v)))).collect());
             }
         }
-        self.record(
-            &format!("{}StateExited", state.kind.type_name()),
-            Some(details),
-        );
+        self.record(&format!("{}StateExited", state.kind.type_name()), Some(details));
         self.exec.transitions += 1;
         match next {
             Some(n) => {
@@ -913,17 +784,10 @@ impl<'m> Run<'m, '_> {
         let Some(state) = self.state_of(fid) else {
             return;
         };
-        if let Some((i, r)) = state
-            .retry
-            .iter()
-            .enumerate()
-            .find(|(_, r)| error_matches(&r.error_equals, &failure.error))
+        if let Some((i, r)) =
+            state.retry.iter().enumerate().find(|(_, r)| error_matches(&r.error_equals, &failure.error))
         {
-            let count = self.exec.frames[&fid]
-                .retry_counts
-                .get(i)
-                .copied()
-                .unwrap_or(0);
+            let count = self.exec.frames[&fid].retry_counts.get(i).copied().unwrap_or(0);
             if count < r.max_attempts && retriable(&failure.error) {
                 let rng = Cell::new(self.exec.rng);
                 let random = (super::context::next_random(&rng) >> 11) as f64 / (1u64 << 53) as f64;
@@ -937,34 +801,26 @@ impl<'m> Run<'m, '_> {
                     f.retry_counts[i] += 1;
                     f.phase = Phase::Backoff { timer };
                 }
-                self.commands.push(Command::StartTimer {
-                    timer,
-                    at: self.now + Duration::milliseconds(delay as i64),
-                });
+                self.commands.push(Command::StartTimer { timer, at: self.now + Duration::milliseconds(delay as i64) });
                 return;
             }
         }
-        if let Some(c) = state
-            .catch
-            .iter()
-            .find(|c| error_matches(&c.error_equals, &failure.error) && retriable(&failure.error))
+        if let Some(c) =
+            state.catch.iter().find(|c| error_matches(&c.error_equals, &failure.error) && retriable(&failure.error))
         {
             let error_output = json!({"Error": failure.error, "Cause": failure.cause});
             let raw = self.exec.frames[&fid].input.clone();
             let outcome = match state.query_language {
-                QueryLanguage::JsonPath => self
-                    .assign_jsonpath(fid, c.assign.as_ref(), &error_output)
-                    .and_then(|assigned| {
-                        apply_result_path(&c.result_path, raw, error_output.clone())
-                            .map(|o| (o, assigned))
-                    }),
+                QueryLanguage::JsonPath => {
+                    self.assign_jsonpath(fid, c.assign.as_ref(), &error_output).and_then(|assigned| {
+                        apply_result_path(&c.result_path, raw, error_output.clone()).map(|o| (o, assigned))
+                    })
+                }
                 QueryLanguage::Jsonata => {
                     let states = self.states_base(fid, Some(("errorOutput", error_output.clone())));
                     let (assigned, output) = self.with_env(fid, Some(states), None, |env| {
                         let assigned = match &c.assign {
-                            Some(Assign::Jsonata(t)) => {
-                                eval::jsonata(t, env, "Assign").map(|v| v.as_object().cloned())
-                            }
+                            Some(Assign::Jsonata(t)) => eval::jsonata(t, env, "Assign").map(|v| v.as_object().cloned()),
                             _ => Ok(None),
                         };
                         let output = match &c.output {
@@ -980,29 +836,15 @@ impl<'m> Run<'m, '_> {
                 }
             };
             match outcome {
-                Ok((output, assigned)) => {
-                    self.transition(fid, output, Some(c.next.clone()), assigned)
-                }
+                Ok((output, assigned)) => self.transition(fid, output, Some(c.next.clone()), assigned),
                 Err(f) => {
                     let f = self.prefix(fid, f);
-                    self.end_frame(
-                        fid,
-                        FrameEnd::Failed {
-                            error: f.error,
-                            cause: f.cause,
-                        },
-                    );
+                    self.end_frame(fid, FrameEnd::Failed { error: f.error, cause: f.cause });
                 }
             }
             return;
         }
-        self.end_frame(
-            fid,
-            FrameEnd::Failed {
-                error: failure.error,
-                cause: failure.cause,
-            },
-        );
+        self.end_frame(fid, FrameEnd::Failed { error: failure.error, cause: failure.cause });
     }
 
     /// Ends a frame: the execution for the top level, or a child of a Parallel or Map.
@@ -1020,7 +862,10 @@ impl<'m> Run<'m, '_> {
     fn finish_execution(&mut self, end: FrameEnd) {
         match end {
             FrameEnd::Succeeded(output) => {
-                self.record("ExecutionSucceeded", Some(json!({"output": payload_text(&output), "outputDetails": {"truncated": false}})));
+                self.record(
+                    "ExecutionSucceeded",
+                    Some(json!({"output": payload_text(&output), "outputDetails": {"truncated": false}})),
+                );
                 self.exec.status = ExecutionStatus::Succeeded;
                 self.exec.output = Some(output);
             }
@@ -1030,8 +875,9 @@ impl<'m> Run<'m, '_> {
                 d.insert("cause".into(), Value::String(cause.clone()));
                 self.record("ExecutionFailed", Some(Value::Object(d)));
                 self.exec.status = ExecutionStatus::Failed;
-                self.exec.error = Some(error);
-                self.exec.cause = Some(cause);
+                // A Fail state without Error or Cause leaves them null, as AWS does.
+                self.exec.error = Some(error).filter(|e| !e.is_empty());
+                self.exec.cause = Some(cause).filter(|c| !c.is_empty());
             }
         }
         self.exec.frames.clear();
@@ -1094,9 +940,7 @@ fn retriable(error: &str) -> bool {
 
 /// Parses an ISO-8601 extended offset date-time.
 pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
 }
 
 /// `resourceType` and `resource` of a TaskScheduled event, e.g. `lambda` / `invoke`.
@@ -1110,8 +954,5 @@ fn resource_parts(arn: &str) -> (String, String) {
     if parts.len() >= 7 && parts[5] == "activity" {
         return ("activity".into(), arn.to_string());
     }
-    (
-        parts.get(2).copied().unwrap_or("").to_string(),
-        arn.to_string(),
-    )
+    (parts.get(2).copied().unwrap_or("").to_string(), arn.to_string())
 }

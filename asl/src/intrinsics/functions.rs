@@ -25,9 +25,7 @@ pub fn apply(call: &Call, args: &Args, env: &dyn Environment) -> Result<Value, F
         Func::Format => format(call, args),
         Func::StringToJson => string_to_json(str_arg(f, args, 0)?),
         Func::JsonToString => Ok(Value::String(args[0].to_string())),
-        Func::Array => Ok(Value::Array(
-            args.iter().map(|a| a.as_ref().clone()).collect(),
-        )),
+        Func::Array => Ok(Value::Array(args.iter().map(|a| a.as_ref().clone()).collect())),
         Func::ArrayPartition => array_partition(f, args),
         Func::ArrayContains => {
             let items = array_arg(f, args, 0)?;
@@ -76,49 +74,34 @@ fn fail(f: Func, detail: impl std::fmt::Display) -> Failure {
 }
 
 fn ordinal(i: usize) -> &'static str {
-    ["first", "second", "third"]
-        .get(i)
-        .copied()
-        .unwrap_or("next")
+    ["first", "second", "third"].get(i).copied().unwrap_or("next")
 }
 
 fn str_arg<'v>(f: Func, args: &'v Args, i: usize) -> Result<&'v str, Failure> {
-    args[i]
-        .as_str()
-        .ok_or_else(|| fail(f, format!("the {} argument must be a string", ordinal(i))))
+    args[i].as_str().ok_or_else(|| fail(f, format!("the {} argument must be a string", ordinal(i))))
 }
 
 fn limited_str_arg<'v>(f: Func, args: &'v Args, i: usize) -> Result<&'v str, Failure> {
     let text = str_arg(f, args, i)?;
     if text.chars().count() > MAX_STRING_CHARS {
-        return Err(fail(
-            f,
-            format!("the input string must not exceed {MAX_STRING_CHARS} characters"),
-        ));
+        return Err(fail(f, format!("the input string must not exceed {MAX_STRING_CHARS} characters")));
     }
     Ok(text)
 }
 
 fn array_arg<'v>(f: Func, args: &'v Args, i: usize) -> Result<&'v Vec<Value>, Failure> {
-    args[i]
-        .as_array()
-        .ok_or_else(|| fail(f, format!("the {} argument must be an array", ordinal(i))))
+    args[i].as_array().ok_or_else(|| fail(f, format!("the {} argument must be an array", ordinal(i))))
 }
 
 fn num_arg(f: Func, args: &Args, i: usize) -> Result<f64, Failure> {
-    args[i]
-        .as_f64()
-        .ok_or_else(|| fail(f, format!("the {} argument must be a number", ordinal(i))))
+    args[i].as_f64().ok_or_else(|| fail(f, format!("the {} argument must be a number", ordinal(i))))
 }
 
 /// An integer argument: a number without a fractional part.
 fn int_arg(f: Func, args: &Args, i: usize) -> Result<i64, Failure> {
     let n = num_arg(f, args, i)?;
     if n.fract() != 0.0 || !(i64::MIN as f64..=i64::MAX as f64).contains(&n) {
-        return Err(fail(
-            f,
-            format!("the {} argument must be an integer", ordinal(i)),
-        ));
+        return Err(fail(f, format!("the {} argument must be an integer", ordinal(i))));
     }
     Ok(n as i64)
 }
@@ -132,13 +115,9 @@ fn java_round(x: f64) -> i64 {
 fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
-        }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q)),
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
         _ => a == b,
     }
@@ -155,18 +134,12 @@ fn format(call: &Call, args: &Args) -> Result<Value, Failure> {
             &owned_template
         }
     };
-    let holes = template
-        .iter()
-        .filter(|p| **p == TemplatePart::Hole)
-        .count();
+    let holes = template.iter().filter(|p| **p == TemplatePart::Hole).count();
     let values = &args[1..];
     if holes != values.len() {
         return Err(fail(
             f,
-            format!(
-                "the format string has {holes} placeholder(s) but {} argument(s) were given",
-                values.len()
-            ),
+            format!("the format string has {holes} placeholder(s) but {} argument(s) were given", values.len()),
         ));
     }
     let mut out = String::new();
@@ -235,28 +208,15 @@ fn string_to_json(text: &str) -> Result<Value, Failure> {
     }
     serde_json::from_str(text)
         .map(normalize_negative_zero)
-        .map_err(|e| {
-            fail(
-                Func::StringToJson,
-                format!("the string '{text}' is not valid JSON ({e})"),
-            )
-        })
+        .map_err(|e| fail(Func::StringToJson, format!("the string '{text}' is not valid JSON ({e})")))
 }
 
 /// Jackson reads `-0` as the integer 0, where serde_json yields the float -0.0.
 fn normalize_negative_zero(value: Value) -> Value {
     match value {
-        Value::Number(n) if n.as_f64() == Some(0.0) && n.is_f64() && text_is_negative(&n) => {
-            Value::from(0)
-        }
-        Value::Array(items) => {
-            Value::Array(items.into_iter().map(normalize_negative_zero).collect())
-        }
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k, normalize_negative_zero(v)))
-                .collect(),
-        ),
+        Value::Number(n) if n.as_f64() == Some(0.0) && n.is_f64() && text_is_negative(&n) => Value::from(0),
+        Value::Array(items) => Value::Array(items.into_iter().map(normalize_negative_zero).collect()),
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, normalize_negative_zero(v))).collect()),
         other => other,
     }
 }
@@ -271,19 +231,12 @@ fn array_partition(f: Func, args: &Args) -> Result<Value, Failure> {
     if size <= 0 {
         return Err(fail(f, "the chunk size must be greater than 0"));
     }
-    let chunks = items
-        .chunks(usize::try_from(size).unwrap_or(usize::MAX))
-        .map(|c| Value::Array(c.to_vec()))
-        .collect();
+    let chunks = items.chunks(usize::try_from(size).unwrap_or(usize::MAX)).map(|c| Value::Array(c.to_vec())).collect();
     Ok(Value::Array(chunks))
 }
 
 fn array_range(f: Func, args: &Args) -> Result<Value, Failure> {
-    let (start, end, step) = (
-        int_arg(f, args, 0)?,
-        int_arg(f, args, 1)?,
-        int_arg(f, args, 2)?,
-    );
+    let (start, end, step) = (int_arg(f, args, 0)?, int_arg(f, args, 1)?, int_arg(f, args, 2)?);
     if step == 0 {
         return Err(fail(f, "the step must not be 0"));
     }
@@ -291,10 +244,7 @@ fn array_range(f: Func, args: &Args) -> Result<Value, Failure> {
     let mut at = start;
     while (step > 0 && at <= end) || (step < 0 && at >= end) {
         if items.len() == MAX_RANGE_ITEMS {
-            return Err(fail(
-                f,
-                format!("the range must not contain more than {MAX_RANGE_ITEMS} items"),
-            ));
+            return Err(fail(f, format!("the range must not contain more than {MAX_RANGE_ITEMS} items")));
         }
         items.push(Value::from(at));
         let Some(next) = at.checked_add(step) else {
@@ -317,12 +267,8 @@ fn array_get_item(f: Func, args: &Args) -> Result<Value, Failure> {
 
 fn base64_decode(f: Func, args: &Args) -> Result<Value, Failure> {
     let text = limited_str_arg(f, args, 0)?;
-    let bytes = BASE64
-        .decode(text.as_bytes())
-        .map_err(|e| fail(f, format!("the input is not valid base64 ({e})")))?;
-    String::from_utf8(bytes)
-        .map(Value::String)
-        .map_err(|_| fail(f, "the decoded data is not valid UTF-8"))
+    let bytes = BASE64.decode(text.as_bytes()).map_err(|e| fail(f, format!("the input is not valid base64 ({e})")))?;
+    String::from_utf8(bytes).map(Value::String).map_err(|_| fail(f, "the decoded data is not valid UTF-8"))
 }
 
 fn hash(f: Func, args: &Args) -> Result<Value, Failure> {
@@ -344,26 +290,18 @@ fn hash(f: Func, args: &Args) -> Result<Value, Failure> {
             ));
         }
     };
-    Ok(Value::String(
-        digest.iter().map(|b| format!("{b:02x}")).collect(),
-    ))
+    Ok(Value::String(digest.iter().map(|b| format!("{b:02x}")).collect()))
 }
 
 fn json_merge(f: Func, args: &Args) -> Result<Value, Failure> {
     let objects = (args[0].as_object(), args[1].as_object());
     let (Some(left), Some(right)) = objects else {
-        return Err(fail(
-            f,
-            "the first and second arguments must be JSON objects",
-        ));
+        return Err(fail(f, "the first and second arguments must be JSON objects"));
     };
     match args[2].as_bool() {
         Some(false) => {}
         Some(true) => {
-            return Err(fail(
-                f,
-                "deep merge is not supported; the third argument must be false",
-            ));
+            return Err(fail(f, "deep merge is not supported; the third argument must be false"));
         }
         None => return Err(fail(f, "the third argument must be a boolean")),
     }

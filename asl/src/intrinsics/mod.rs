@@ -132,10 +132,7 @@ impl Func {
 
     /// The function's name as written in ASL.
     pub fn name(self) -> &'static str {
-        Func::ALL
-            .iter()
-            .find(|(_, f)| *f == self)
-            .map_or("States.Unknown", |(n, _)| *n)
+        Func::ALL.iter().find(|(_, f)| *f == self).map_or("States.Unknown", |(n, _)| *n)
     }
 
     /// Checks the argument count AWS accepts for the function.
@@ -167,10 +164,7 @@ impl Func {
             } else {
                 format!("{min} to {max}")
             };
-            return Err(format!(
-                "{} expects {expected} argument(s) but got {n}",
-                self.name()
-            ));
+            return Err(format!("{} expects {expected} argument(s) but got {n}", self.name()));
         }
         Ok(())
     }
@@ -179,10 +173,7 @@ impl Func {
 impl Intrinsic {
     /// Parses `States.X(args...)`; the error is a message for a definition diagnostic.
     pub fn parse(text: &str) -> Result<Intrinsic, String> {
-        Ok(Intrinsic {
-            text: text.to_string(),
-            call: parse::parse_call_text(text)?,
-        })
+        Ok(Intrinsic { text: text.to_string(), call: parse::parse_call_text(text)? })
     }
 
     /// The call as written.
@@ -208,9 +199,9 @@ fn evaluate_call(call: &Call, input: &Value, env: &dyn Environment) -> Result<Va
         args.push(match arg {
             Arg::Literal(v) => Cow::Borrowed(v),
             Arg::Text { value, .. } => Cow::Borrowed(value),
-            Arg::Path(path) => path.try_select(input, env).map_err(|reason| {
-                Failure::runtime(format!("Invalid path '{}' : {reason}", path.text()))
-            })?,
+            Arg::Path(path) => path
+                .try_select(input, env)
+                .map_err(|reason| Failure::runtime(format!("Invalid path '{}' : {reason}", path.text())))?,
             Arg::Call(inner) => Cow::Owned(evaluate_call(inner, input, env)?),
         });
     }

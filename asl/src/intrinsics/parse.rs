@@ -34,20 +34,13 @@ impl Reader<'_> {
     }
 
     fn error(&self, what: &str) -> String {
-        format!(
-            "Invalid intrinsic function '{}': {what} at position {}",
-            self.text, self.pos
-        )
+        format!("Invalid intrinsic function '{}': {what} at position {}", self.text, self.pos)
     }
 }
 
 /// Parses a whole call; nothing but spaces may follow it.
 pub fn parse_call_text(text: &str) -> Result<Call, String> {
-    let mut reader = Reader {
-        chars: text.chars().collect(),
-        pos: 0,
-        text,
-    };
+    let mut reader = Reader { chars: text.chars().collect(), pos: 0, text };
     reader.skip_ws();
     let call = parse_call(&mut reader)?;
     reader.skip_ws();
@@ -63,8 +56,7 @@ fn parse_call(r: &mut Reader) -> Result<Call, String> {
         r.pos += 1;
     }
     let name: String = r.chars[start..r.pos].iter().collect();
-    let func =
-        Func::from_name(&name).ok_or_else(|| r.error(&format!("unknown function '{name}'")))?;
+    let func = Func::from_name(&name).ok_or_else(|| r.error(&format!("unknown function '{name}'")))?;
     r.skip_ws();
     if !r.eat('(') {
         return Err(r.error("expected '('"));
@@ -127,6 +119,11 @@ fn parse_string(r: &mut Reader) -> Result<Arg, String> {
                     return Err(r.error("unterminated string"));
                 };
                 r.pos += 1;
+                // Only the reserved characters are escapes; any other backslash is kept.
+                if !matches!(c, '\'' | '{' | '}' | '\\') {
+                    value.push('\\');
+                    text.push('\\');
+                }
                 value.push(c);
                 text.push(c);
             }
@@ -149,10 +146,7 @@ fn parse_string(r: &mut Reader) -> Result<Arg, String> {
     }
     template.push(TemplatePart::Text(text));
     template.retain(|p| !matches!(p, TemplatePart::Text(t) if t.is_empty()));
-    Ok(Arg::Text {
-        value: Value::String(value),
-        template,
-    })
+    Ok(Arg::Text { value: Value::String(value), template })
 }
 
 /// A path runs to the next `,` or `)` outside brackets, parentheses and quotes.
@@ -181,15 +175,12 @@ fn parse_path(r: &mut Reader) -> Result<Arg, String> {
         r.pos += 1;
     }
     let text: String = r.chars[start..r.pos.min(r.chars.len())].iter().collect();
-    JsonPath::parse(&text)
-        .map(Arg::Path)
-        .map_err(|e| r.error(&e))
+    JsonPath::parse(&text).map(Arg::Path).map_err(|e| r.error(&e))
 }
 
 fn parse_number(r: &mut Reader) -> Result<Arg, String> {
     let start = r.pos;
-    while matches!(r.peek(), Some(c) if c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E'))
-    {
+    while matches!(r.peek(), Some(c) if c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E')) {
         r.pos += 1;
     }
     let text: String = r.chars[start..r.pos].iter().collect();

@@ -38,9 +38,7 @@ pub struct Expression {
 impl Expression {
     /// Compiles `source`.
     pub fn compile(source: &str) -> Result<Expression, JsonataError> {
-        Ok(Expression {
-            source: source.to_string(),
-        })
+        Ok(Expression { source: source.to_string() })
     }
 
     /// The expression as written.
@@ -49,11 +47,7 @@ impl Expression {
     }
 
     /// Evaluates against `input` (the context value `$`); `Ok(None)` is `undefined`.
-    pub fn evaluate(
-        &self,
-        _input: Option<&Value>,
-        _env: &dyn Environment,
-    ) -> Result<Option<Value>, JsonataError> {
+    pub fn evaluate(&self, _input: Option<&Value>, _env: &dyn Environment) -> Result<Option<Value>, JsonataError> {
         Ok(None)
     }
 }

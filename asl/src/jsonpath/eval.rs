@@ -20,10 +20,7 @@ pub struct Ctx<'a> {
 /// Follows definite `segments` from `start`, failing with Jayway's message.
 ///
 /// `segments` must all be definite (`Key`, `Index`, a final `Keys` or `Length`).
-pub fn select_definite<'a>(
-    start: &'a Value,
-    segments: &[Segment],
-) -> Result<Cow<'a, Value>, String> {
+pub fn select_definite<'a>(start: &'a Value, segments: &[Segment]) -> Result<Cow<'a, Value>, String> {
     let mut cur = start;
     let last = segments.len().saturating_sub(1);
     for (i, segment) in segments.iter().enumerate() {
@@ -34,10 +31,7 @@ pub fn select_definite<'a>(
                     Some(v) => cur = v,
                     None if leaf => return Err(no_results(segments)),
                     None => {
-                        return Err(format!(
-                            "Missing property in path {}",
-                            render(&segments[..=i])
-                        ));
+                        return Err(format!("Missing property in path {}", render(&segments[..=i])));
                     }
                 },
                 other => return Err(not_an_object(segment, &segments[..i], other)),
@@ -61,23 +55,18 @@ pub fn select_definite<'a>(
                 let Value::Object(map) = cur else {
                     return Err(not_an_object(segment, &segments[..i], cur));
                 };
-                let merged: serde_json::Map<String, Value> = keys
-                    .iter()
-                    .filter_map(|k| map.get(k).map(|v| (k.clone(), v.clone())))
-                    .collect();
+                let merged: serde_json::Map<String, Value> =
+                    keys.iter().filter_map(|k| map.get(k).map(|v| (k.clone(), v.clone()))).collect();
                 let merged = Value::Object(merged);
                 return match segments.get(i + 1) {
-                    Some(Segment::Length) => length(&merged)
-                        .map(Cow::Owned)
-                        .ok_or_else(|| no_results(segments)),
+                    Some(Segment::Length) => length(&merged).map(Cow::Owned).ok_or_else(|| no_results(segments)),
                     _ => Ok(Cow::Owned(merged)),
                 };
             }
             Segment::Length => {
-                return length(cur).map(Cow::Owned).ok_or_else(|| {
-                    "Aggregation function attempted to calculate value using empty array"
-                        .to_string()
-                });
+                return length(cur)
+                    .map(Cow::Owned)
+                    .ok_or_else(|| "Aggregation function attempted to calculate value using empty array".to_string());
             }
             _ => return Err(no_results(segments)),
         }
@@ -87,11 +76,7 @@ pub fn select_definite<'a>(
 
 /// Evaluates any path leniently: missing nodes are skipped, and an indefinite path
 /// yields the array of its matches (possibly empty).
-pub fn select_lenient<'a>(
-    start: &'a Value,
-    segments: &[Segment],
-    ctx: &Ctx<'a>,
-) -> Option<Cow<'a, Value>> {
+pub fn select_lenient<'a>(start: &'a Value, segments: &[Segment], ctx: &Ctx<'a>) -> Option<Cow<'a, Value>> {
     if segments.iter().all(Segment::is_definite) {
         return select_definite(start, segments).ok();
     }
@@ -101,11 +86,7 @@ pub fn select_lenient<'a>(
     };
     let nodes = select_nodes(start, body, ctx);
     let result = Value::Array(nodes.into_iter().cloned().collect());
-    if wants_length {
-        length(&result).map(Cow::Owned)
-    } else {
-        Some(Cow::Owned(result))
-    }
+    if wants_length { length(&result).map(Cow::Owned) } else { Some(Cow::Owned(result)) }
 }
 
 /// All nodes `segments` reach from `start`, in document order.
@@ -124,13 +105,7 @@ pub fn select_nodes<'a>(start: &'a Value, segments: &[Segment], ctx: &Ctx<'a>) -
 }
 
 /// Applies one segment to one node, pushing what it selects.
-fn step<'a>(
-    node: &'a Value,
-    segment: &Segment,
-    after_scan: bool,
-    ctx: &Ctx<'a>,
-    out: &mut Vec<&'a Value>,
-) {
+fn step<'a>(node: &'a Value, segment: &Segment, after_scan: bool, ctx: &Ctx<'a>, out: &mut Vec<&'a Value>) {
     match segment {
         Segment::Key(key) => out.extend(node.as_object().and_then(|m| m.get(key))),
         Segment::Keys(keys) => {
@@ -145,12 +120,7 @@ fn step<'a>(
         }
         Segment::Indexes(indexes) => {
             if let Value::Array(items) = node {
-                out.extend(
-                    indexes
-                        .iter()
-                        .filter_map(|i| resolve_index(*i, items.len()))
-                        .map(|i| &items[i]),
-                );
+                out.extend(indexes.iter().filter_map(|i| resolve_index(*i, items.len())).map(|i| &items[i]));
             }
         }
         Segment::Wildcard => match node {

@@ -140,9 +140,7 @@ fn parse_op(cur: &mut Cursor) -> Option<Op> {
         ("size ", Op::Size),
         ("empty ", Op::Empty),
     ];
-    OPS.iter()
-        .find(|(text, _)| cur.eat_str(text))
-        .map(|(_, op)| *op)
+    OPS.iter().find(|(text, _)| cur.eat_str(text)).map(|(_, op)| *op)
 }
 
 fn parse_operand(cur: &mut Cursor) -> Result<Operand, String> {
@@ -178,11 +176,7 @@ fn parse_regex(cur: &mut Cursor) -> Result<Operand, String> {
         flags.push(c);
         cur.bump();
     }
-    let source = if flags.is_empty() {
-        pattern
-    } else {
-        format!("(?{flags}){pattern}")
-    };
+    let source = if flags.is_empty() { pattern } else { format!("(?{flags}){pattern}") };
     Regex::new(&source)
         .map(|r| Operand::Regex(RegexLiteral(r)))
         .map_err(|e| cur.error(&format!("invalid regular expression: {e}")))
@@ -211,20 +205,13 @@ fn parse_literal(cur: &mut Cursor) -> Result<Value, String> {
             }
         }
         _ => {
-            for (word, value) in [
-                ("true", Value::Bool(true)),
-                ("false", Value::Bool(false)),
-                ("null", Value::Null),
-            ] {
+            for (word, value) in [("true", Value::Bool(true)), ("false", Value::Bool(false)), ("null", Value::Null)] {
                 if cur.eat_str(word) {
                     return Ok(value);
                 }
             }
             let mut number = String::new();
-            while let Some(c) = cur
-                .peek()
-                .filter(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E'))
-            {
+            while let Some(c) = cur.peek().filter(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E')) {
                 number.push(c);
                 cur.bump();
             }
@@ -250,11 +237,7 @@ pub fn matches(expr: &Expr, node: &Value, ctx: &Ctx) -> bool {
     }
 }
 
-fn operand_value<'a>(
-    operand: &'a Operand,
-    node: &'a Value,
-    ctx: &Ctx<'a>,
-) -> Option<Cow<'a, Value>> {
+fn operand_value<'a>(operand: &'a Operand, node: &'a Value, ctx: &Ctx<'a>) -> Option<Cow<'a, Value>> {
     match operand {
         Operand::Path(root, segments) => {
             let start = match root {
@@ -296,12 +279,8 @@ fn compare(left: &Operand, op: Op, right: &Operand, node: &Value, ctx: &Ctx) -> 
             },
             None => false,
         },
-        Op::In => r
-            .as_array()
-            .is_some_and(|a| a.iter().any(|x| json_eq(l, x))),
-        Op::Nin => r
-            .as_array()
-            .is_some_and(|a| !a.iter().any(|x| json_eq(l, x))),
+        Op::In => r.as_array().is_some_and(|a| a.iter().any(|x| json_eq(l, x))),
+        Op::Nin => r.as_array().is_some_and(|a| !a.iter().any(|x| json_eq(l, x))),
         Op::Contains => match l {
             Value::String(s) => r.as_str().is_some_and(|needle| s.contains(needle)),
             Value::Array(a) => a.iter().any(|x| json_eq(x, r)),

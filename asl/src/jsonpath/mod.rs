@@ -42,12 +42,7 @@ impl JsonPath {
     pub fn parse(text: &str) -> Result<JsonPath, String> {
         let (root, segments) = parse::parse_path(text)?;
         let definite = definite(&segments);
-        Ok(JsonPath {
-            text: text.to_string(),
-            root,
-            segments,
-            definite,
-        })
+        Ok(JsonPath { text: text.to_string(), root, segments, definite })
     }
 
     /// The path as written.
@@ -81,27 +76,19 @@ impl JsonPath {
     }
 
     /// Like [`JsonPath::select`], but borrows from `input` or `env` when it can.
-    pub fn select_ref<'a>(
-        &self,
-        input: &'a Value,
-        env: &'a dyn Environment,
-    ) -> Option<Cow<'a, Value>> {
+    pub fn select_ref<'a>(&self, input: &'a Value, env: &'a dyn Environment) -> Option<Cow<'a, Value>> {
         self.try_select(input, env).ok()
     }
 
     /// Selects, or explains with Jayway's message (e.g. `No results for path: $['x']`)
     /// why a definite path has no result. Indefinite paths never fail: no match is `[]`.
-    pub fn try_select<'a>(
-        &self,
-        input: &'a Value,
-        env: &'a dyn Environment,
-    ) -> Result<Cow<'a, Value>, String> {
+    pub fn try_select<'a>(&self, input: &'a Value, env: &'a dyn Environment) -> Result<Cow<'a, Value>, String> {
         let start = match &self.root {
             Root::Input | Root::Current => input,
             Root::Context => env.context(),
-            Root::Variable(name) => env
-                .variable(name)
-                .ok_or_else(|| format!("No results for path: {}", eval::render(&self.segments)))?,
+            Root::Variable(name) => {
+                env.variable(name).ok_or_else(|| format!("No results for path: {}", eval::render(&self.segments)))?
+            }
         };
         if self.definite {
             eval::select_definite(start, &self.segments)
@@ -118,14 +105,8 @@ impl JsonPath {
     /// ("Invalid path '$.x' : No results for path: $['x']"); every other field
     /// (payload `key.$`, ErrorPath, CausePath, ...) reports "The JSONPath ... specified
     /// for the field ... could not be found in the input ...".
-    pub fn select_for_field(
-        &self,
-        input: &Value,
-        env: &dyn Environment,
-        field: &str,
-    ) -> Result<Value, Failure> {
-        self.select_ref_for_field(input, env, field)
-            .map(Cow::into_owned)
+    pub fn select_for_field(&self, input: &Value, env: &dyn Environment, field: &str) -> Result<Value, Failure> {
+        self.select_ref_for_field(input, env, field).map(Cow::into_owned)
     }
 
     /// Borrowing form of [`JsonPath::select_for_field`].
@@ -135,8 +116,7 @@ impl JsonPath {
         env: &'a dyn Environment,
         field: &str,
     ) -> Result<Cow<'a, Value>, Failure> {
-        self.try_select(input, env)
-            .map_err(|reason| self.field_failure(input, field, &reason))
+        self.try_select(input, env).map_err(|reason| self.field_failure(input, field, &reason))
     }
 
     /// The failure AWS reports when this path has no result for `field`.
@@ -151,9 +131,7 @@ impl JsonPath {
 
 /// AWS's cause for a path in a payload template (or ErrorPath/CausePath) with no result.
 pub fn not_found_cause(path: &str, field: &str, input: &Value) -> String {
-    format!(
-        "The JSONPath '{path}' specified for the field '{field}' could not be found in the input '{input}'"
-    )
+    format!("The JSONPath '{path}' specified for the field '{field}' could not be found in the input '{input}'")
 }
 
 /// A path is definite when every segment is; `length()` keeps it so only after definite steps.
@@ -176,11 +154,7 @@ pub fn write_result_path(target: Value, path: &JsonPath, value: Value) -> Result
         return Ok(value);
     }
     let mut target = target;
-    if write_at(&mut target, &path.segments, value) {
-        Ok(target)
-    } else {
-        Err(result_path_failure(path, &target))
-    }
+    if write_at(&mut target, &path.segments, value) { Ok(target) } else { Err(result_path_failure(path, &target)) }
 }
 
 /// Sets `value` at `segments` under `node`, creating missing object members;
@@ -196,9 +170,7 @@ fn write_at(node: &mut Value, segments: &[Segment], value: Value) -> bool {
                 map.insert(key.clone(), value);
                 return true;
             }
-            let child = map
-                .entry(key.clone())
-                .or_insert_with(|| Value::Object(serde_json::Map::new()));
+            let child = map.entry(key.clone()).or_insert_with(|| Value::Object(serde_json::Map::new()));
             write_at(child, rest, value)
         }
         (Segment::Index(index), Value::Array(items)) => {
@@ -217,9 +189,6 @@ fn write_at(node: &mut Value, segments: &[Segment], value: Value) -> bool {
 fn result_path_failure(path: &JsonPath, target: &Value) -> Failure {
     Failure::new(
         "States.ResultPathMatchFailure",
-        format!(
-            "Unable to apply ReferencePath {} to input {}",
-            path.text, target
-        ),
+        format!("Unable to apply ReferencePath {} to input {}", path.text, target),
     )
 }

@@ -42,10 +42,7 @@ pub enum Segment {
 impl Segment {
     /// Whether the segment keeps a path definite (selecting at most one node).
     pub fn is_definite(&self) -> bool {
-        matches!(
-            self,
-            Segment::Key(_) | Segment::Keys(_) | Segment::Index(_) | Segment::Length
-        )
+        matches!(self, Segment::Key(_) | Segment::Keys(_) | Segment::Index(_) | Segment::Length)
     }
 }
 
@@ -59,11 +56,7 @@ pub struct Cursor<'t> {
 impl<'t> Cursor<'t> {
     /// A cursor at the start of `text`.
     pub fn new(text: &'t str) -> Self {
-        Cursor {
-            chars: text.chars().collect(),
-            pos: 0,
-            text,
-        }
+        Cursor { chars: text.chars().collect(), pos: 0, text }
     }
 
     /// The next character without consuming it.
@@ -96,12 +89,7 @@ impl<'t> Cursor<'t> {
     /// Consumes `s` if the text continues with it.
     pub fn eat_str(&mut self, s: &str) -> bool {
         let n = s.chars().count();
-        if self.chars.len() >= self.pos + n
-            && self.chars[self.pos..self.pos + n]
-                .iter()
-                .copied()
-                .eq(s.chars())
-        {
+        if self.chars.len() >= self.pos + n && self.chars[self.pos..self.pos + n].iter().copied().eq(s.chars()) {
             self.pos += n;
             true
         } else {
@@ -123,10 +111,7 @@ impl<'t> Cursor<'t> {
 
     /// An error message naming the position.
     pub fn error(&self, what: &str) -> String {
-        format!(
-            "Invalid JSONPath '{}': {what} at position {}",
-            self.text, self.pos
-        )
+        format!("Invalid JSONPath '{}': {what} at position {}", self.text, self.pos)
     }
 }
 
@@ -145,11 +130,7 @@ pub fn parse_path(text: &str) -> Result<(Root, Vec<Segment>), String> {
 /// `length()` must end the path: anything after it has nothing to apply to.
 pub fn check_length(cur: &Cursor, segments: &[Segment]) -> Result<(), String> {
     let last = segments.len().saturating_sub(1);
-    if segments
-        .iter()
-        .enumerate()
-        .any(|(i, s)| *s == Segment::Length && i != last)
-    {
+    if segments.iter().enumerate().any(|(i, s)| *s == Segment::Length && i != last) {
         return Err(cur.error("length() must be the last segment"));
     }
     Ok(())
@@ -274,11 +255,7 @@ fn parse_bracket(cur: &mut Cursor) -> Result<Segment, String> {
                 keys.push(read_quoted(cur)?);
                 cur.skip_ws();
             }
-            if keys.len() == 1 {
-                Segment::Key(keys.remove(0))
-            } else {
-                Segment::Keys(keys)
-            }
+            if keys.len() == 1 { Segment::Key(keys.remove(0)) } else { Segment::Keys(keys) }
         }
         _ => parse_index_or_slice(cur)?,
     };
@@ -310,11 +287,7 @@ fn parse_index_or_slice(cur: &mut Cursor) -> Result<Segment, String> {
         }
         cur.skip_ws();
     }
-    if indexes.len() == 1 {
-        Ok(Segment::Index(first))
-    } else {
-        Ok(Segment::Indexes(indexes))
-    }
+    if indexes.len() == 1 { Ok(Segment::Index(first)) } else { Ok(Segment::Indexes(indexes)) }
 }
 
 /// An optional signed integer.
@@ -330,10 +303,7 @@ fn read_int(cur: &mut Cursor) -> Result<Option<i64>, String> {
         return Ok(None);
     }
     let digits: String = cur.chars[start..cur.pos].iter().collect();
-    digits
-        .parse::<i64>()
-        .map(Some)
-        .map_err(|_| cur.error("invalid index"))
+    digits.parse::<i64>().map(Some).map_err(|_| cur.error("invalid index"))
 }
 
 /// A single- or double-quoted string. Only `\<quote>` is an escape: AWS keeps every

@@ -6,12 +6,9 @@ use super::*;
 use crate::env::StaticEnv;
 
 fn env() -> StaticEnv {
-    let mut env = StaticEnv {
-        context: json!({"Execution": {"Input": {"a": 1}, "Name": "exec"}}),
-        ..StaticEnv::default()
-    };
-    env.variables
-        .insert("myVar".into(), json!({"field": [10, 20]}));
+    let mut env =
+        StaticEnv { context: json!({"Execution": {"Input": {"a": 1}, "Name": "exec"}}), ..StaticEnv::default() };
+    env.variables.insert("myVar".into(), json!({"field": [10, 20]}));
     env.variables.insert("n".into(), json!(7));
     env
 }
@@ -94,28 +91,15 @@ fn reference_paths_are_definite() {
 
 #[test]
 fn wildcard_filter_slice_scan_are_indefinite() {
-    for p in [
-        "$.a[*]",
-        "$.a.*",
-        "$..a",
-        "$.a[1:2]",
-        "$.a[?(@.x)]",
-        "$.a[0,1]",
-    ] {
+    for p in ["$.a[*]", "$.a.*", "$..a", "$.a[1:2]", "$.a[?(@.x)]", "$.a[0,1]"] {
         assert!(!JsonPath::parse(p).unwrap().is_reference(), "{p}");
     }
 }
 
 #[test]
 fn wildcard_over_array_and_object() {
-    assert_eq!(
-        sel("$.a[*].b", &json!({"a": [{"b": 1}, {"c": 2}, {"b": 3}]})),
-        Some(json!([1, 3]))
-    );
-    assert_eq!(
-        sel("$.o.*", &json!({"o": {"x": 1, "y": 2}})),
-        Some(json!([1, 2]))
-    );
+    assert_eq!(sel("$.a[*].b", &json!({"a": [{"b": 1}, {"c": 2}, {"b": 3}]})), Some(json!([1, 3])));
+    assert_eq!(sel("$.o.*", &json!({"o": {"x": 1, "y": 2}})), Some(json!([1, 2])));
 }
 
 #[test]
@@ -140,10 +124,7 @@ fn slices_follow_jayway() {
 
 #[test]
 fn multi_index_selects_each() {
-    assert_eq!(
-        sel("$.a[0,2]", &json!({"a": [5, 6, 7]})),
-        Some(json!([5, 7]))
-    );
+    assert_eq!(sel("$.a[0,2]", &json!({"a": [5, 6, 7]})), Some(json!([5, 7])));
 }
 
 #[test]
@@ -157,10 +138,7 @@ fn filter_comparison_numbers() {
     let input = json!({"items": [{"x": 1}, {"x": 5}, {"x": 10}]});
     assert_eq!(sel("$.items[?(@.x > 1)].x", &input), Some(json!([5, 10])));
     assert_eq!(sel("$.items[?(@.x <= 5)].x", &input), Some(json!([1, 5])));
-    assert_eq!(
-        sel("$.items[?(@.x == 10)]", &input),
-        Some(json!([{"x": 10}]))
-    );
+    assert_eq!(sel("$.items[?(@.x == 10)]", &input), Some(json!([{"x": 10}])));
 }
 
 #[test]
@@ -172,32 +150,17 @@ fn filter_existence() {
 #[test]
 fn filter_strings_and_logic() {
     let input = json!([{"n": "a", "v": 1}, {"n": "b", "v": 2}, {"n": "a", "v": 3}]);
-    assert_eq!(
-        sel("$[?(@.n == 'a' && @.v > 1)].v", &input),
-        Some(json!([3]))
-    );
-    assert_eq!(
-        sel("$[?(@.n == \"b\" || @.v == 1)].v", &input),
-        Some(json!([1, 2]))
-    );
+    assert_eq!(sel("$[?(@.n == 'a' && @.v > 1)].v", &input), Some(json!([3])));
+    assert_eq!(sel("$[?(@.n == \"b\" || @.v == 1)].v", &input), Some(json!([1, 2])));
     assert_eq!(sel("$[?(!(@.n == 'a'))].v", &input), Some(json!([2])));
 }
 
 #[test]
 fn filter_regex_in_and_ne() {
     let input = json!([{"n": "apple"}, {"n": "Banana"}, {"n": "cherry"}]);
-    assert_eq!(
-        sel("$[?(@.n =~ /^b.*/i)].n", &input),
-        Some(json!(["Banana"]))
-    );
-    assert_eq!(
-        sel("$[?(@.n in ['apple', 'cherry'])].n", &input),
-        Some(json!(["apple", "cherry"]))
-    );
-    assert_eq!(
-        sel("$[?(@.n != 'apple')].n", &input),
-        Some(json!(["Banana", "cherry"]))
-    );
+    assert_eq!(sel("$[?(@.n =~ /^b.*/i)].n", &input), Some(json!(["Banana"])));
+    assert_eq!(sel("$[?(@.n in ['apple', 'cherry'])].n", &input), Some(json!(["apple", "cherry"])));
+    assert_eq!(sel("$[?(@.n != 'apple')].n", &input), Some(json!(["Banana", "cherry"])));
 }
 
 #[test]
@@ -216,15 +179,7 @@ fn length_function() {
 
 #[test]
 fn parse_rejects_garbage() {
-    for p in [
-        "",
-        "a.b",
-        "$.a[",
-        "$.a[?(@.x >)]",
-        "$.",
-        "$.a.length().b",
-        "$.a.foo()",
-    ] {
+    for p in ["", "a.b", "$.a[", "$.a[?(@.x >)]", "$.", "$.a.length().b", "$.a.foo()"] {
         assert!(JsonPath::parse(p).is_err(), "{p}");
     }
 }
@@ -232,46 +187,29 @@ fn parse_rejects_garbage() {
 #[test]
 fn input_path_missing_leaf_cause() {
     let path = JsonPath::parse("$.NoSuchInputPath").unwrap();
-    let err = path
-        .select_for_field(&json!({"int-literal": 0}), &env(), "InputPath")
-        .unwrap_err();
+    let err = path.select_for_field(&json!({"int-literal": 0}), &env(), "InputPath").unwrap_err();
     assert_eq!(err.error, "States.Runtime");
-    assert_eq!(
-        err.cause,
-        "Invalid path '$.NoSuchInputPath' : No results for path: $['NoSuchInputPath']"
-    );
+    assert_eq!(err.cause, "Invalid path '$.NoSuchInputPath' : No results for path: $['NoSuchInputPath']");
 }
 
 #[test]
 fn output_path_missing_intermediate_cause() {
     let path = JsonPath::parse("$.no.such.result.path").unwrap();
-    let err = path
-        .select_for_field(&json!({}), &env(), "OutputPath")
-        .unwrap_err();
-    assert_eq!(
-        err.cause,
-        "Invalid path '$.no.such.result.path' : Missing property in path $['no']"
-    );
+    let err = path.select_for_field(&json!({}), &env(), "OutputPath").unwrap_err();
+    assert_eq!(err.cause, "Invalid path '$.no.such.result.path' : Missing property in path $['no']");
 }
 
 #[test]
 fn missing_nested_leaf_names_whole_path() {
     let path = JsonPath::parse("$.a.b").unwrap();
-    let err = path
-        .select_for_field(&json!({"a": {}}), &env(), "InputPath")
-        .unwrap_err();
-    assert_eq!(
-        err.cause,
-        "Invalid path '$.a.b' : No results for path: $['a']['b']"
-    );
+    let err = path.select_for_field(&json!({"a": {}}), &env(), "InputPath").unwrap_err();
+    assert_eq!(err.cause, "Invalid path '$.a.b' : No results for path: $['a']['b']");
 }
 
 #[test]
 fn other_fields_quote_the_input() {
     let path = JsonPath::parse("$.ErrorX").unwrap();
-    let err = path
-        .select_for_field(&json!({"a": 1}), &env(), "ErrorPath")
-        .unwrap_err();
+    let err = path.select_for_field(&json!({"a": 1}), &env(), "ErrorPath").unwrap_err();
     assert_eq!(
         err.cause,
         "The JSONPath '$.ErrorX' specified for the field 'ErrorPath' could not be found in the input '{\"a\":1}'"
@@ -283,10 +221,7 @@ fn select_ref_borrows_for_definite_paths() {
     let input = json!({"a": {"b": [1]}});
     let env = env();
     let path = JsonPath::parse("$.a.b").unwrap();
-    assert!(matches!(
-        path.select_ref(&input, &env),
-        Some(Cow::Borrowed(_))
-    ));
+    assert!(matches!(path.select_ref(&input, &env), Some(Cow::Borrowed(_))));
 }
 
 fn write(target: Value, path: &str, value: Value) -> Result<Value, Failure> {
@@ -300,26 +235,17 @@ fn result_path_root_replaces() {
 
 #[test]
 fn result_path_sets_existing_key() {
-    assert_eq!(
-        write(json!({"a": 1}), "$.a", json!(2)).unwrap(),
-        json!({"a": 2})
-    );
+    assert_eq!(write(json!({"a": 1}), "$.a", json!(2)).unwrap(), json!({"a": 2}));
 }
 
 #[test]
 fn result_path_creates_missing_objects() {
-    assert_eq!(
-        write(json!({"x": 0}), "$.a.b", json!(2)).unwrap(),
-        json!({"x": 0, "a": {"b": 2}})
-    );
+    assert_eq!(write(json!({"x": 0}), "$.a.b", json!(2)).unwrap(), json!({"x": 0, "a": {"b": 2}}));
 }
 
 #[test]
 fn result_path_into_existing_array_index() {
-    assert_eq!(
-        write(json!({"a": [1, 2]}), "$.a[1]", json!(9)).unwrap(),
-        json!({"a": [1, 9]})
-    );
+    assert_eq!(write(json!({"a": [1, 2]}), "$.a[1]", json!(9)).unwrap(), json!({"a": [1, 9]}));
 }
 
 #[test]
@@ -348,14 +274,8 @@ fn quoted_key_keeps_other_backslashes() {
 #[test]
 fn filter_existence_keeps_false_values() {
     let input = json!({"list": [{"keep": true}, {"keep": false}, {"other": 1}]});
-    assert_eq!(
-        sel("$.list[?(@.keep)]", &input),
-        Some(json!([{"keep": true}, {"keep": false}]))
-    );
-    assert_eq!(
-        sel("$.list[?(@.keep == true)]", &input),
-        Some(json!([{"keep": true}]))
-    );
+    assert_eq!(sel("$.list[?(@.keep)]", &input), Some(json!([{"keep": true}, {"keep": false}])));
+    assert_eq!(sel("$.list[?(@.keep == true)]", &input), Some(json!([{"keep": true}])));
 }
 
 #[test]

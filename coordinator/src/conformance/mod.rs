@@ -34,10 +34,7 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions {
-            filter: None,
-            max_transitions: 10_000,
-        }
+        RunOptions { filter: None, max_transitions: 10_000 }
     }
 }
 
@@ -99,13 +96,7 @@ impl CaseRules {
     /// Builds the rules of `case`.
     pub fn of(case: &Case) -> CaseRules {
         let masks = Masks::from_transformers(&case.snapshot_transformers);
-        let wildcards = Wildcards::new(
-            masks
-                .replacements()
-                .iter()
-                .chain(&case.placeholders)
-                .map(String::as_str),
-        );
+        let wildcards = Wildcards::new(masks.replacements().iter().chain(&case.placeholders).map(String::as_str));
         CaseRules { masks, wildcards }
     }
 }
@@ -116,16 +107,10 @@ pub fn judge(case: &Case, actual: &Actual, rules: &CaseRules) -> Verdict {
     let expected = &case.expected;
     let mut reasons = Vec::new();
     if actual.status != expected.status {
-        reasons.push(format!(
-            "status: expected {}, got {}",
-            expected.status, actual.status
-        ));
+        reasons.push(format!("status: expected {}, got {}", expected.status, actual.status));
     }
     if actual.error != expected.error {
-        reasons.push(format!(
-            "error: expected {:?}, got {:?}",
-            expected.error, actual.error
-        ));
+        reasons.push(format!("error: expected {:?}, got {:?}", expected.error, actual.error));
     }
     if expected.status == "SUCCEEDED" && actual.status == "SUCCEEDED" {
         if let Err(m) = output_matches(case, actual.output.as_ref(), rules) {
@@ -137,11 +122,7 @@ pub fn judge(case: &Case, actual: &Actual, rules: &CaseRules) -> Verdict {
     if let Err(why) = &cause_result {
         reasons.push(format!("cause: {why}"));
     }
-    Verdict {
-        passed,
-        cause_matched: cause_result.is_ok(),
-        reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
-    }
+    Verdict { passed, cause_matched: cause_result.is_ok(), reason: (!reasons.is_empty()).then(|| reasons.join("; ")) }
 }
 
 fn output_matches(case: &Case, output: Option<&Value>, rules: &CaseRules) -> Result<(), compare::Mismatch> {
@@ -284,7 +265,13 @@ pub fn run_corpus(text: &str, options: &RunOptions, mut on_result: impl FnMut(&C
                 if options.filter.as_deref().is_some_and(|f| !id.contains(f)) {
                     continue;
                 }
-                CaseResult::broken(id, String::new(), Category::Deterministic, "INVALID_CASE", format!("unreadable case: {e}"))
+                CaseResult::broken(
+                    id,
+                    String::new(),
+                    Category::Deterministic,
+                    "INVALID_CASE",
+                    format!("unreadable case: {e}"),
+                )
             }
         };
         on_result(&result);

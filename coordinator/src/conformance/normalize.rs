@@ -66,9 +66,7 @@ impl Masks {
             match kind {
                 "RegexTransformer" | "snapshot.transform.regex" => {
                     if let (Some(a), Some(b)) = (arg(0, "regex"), arg(1, "replacement")) {
-                        let re = Regex::new(a)
-                            .or_else(|_| Regex::new(&regex::escape(a)))
-                            .ok();
+                        let re = Regex::new(a).or_else(|_| Regex::new(&regex::escape(a))).ok();
                         if let Some(re) = re {
                             masks.regexes.push((re, python_replacement(b)));
                         }
@@ -156,9 +154,7 @@ impl Masks {
 
 /// Whether `v` is a string that is wholly an ISO-8601 timestamp.
 fn is_iso8601(v: &Value) -> bool {
-    v.as_str()
-        .and_then(|s| ISO8601.find(s).map(|m| m.start() == 0 && m.end() == s.len()))
-        .unwrap_or(false)
+    v.as_str().and_then(|s| ISO8601.find(s).map(|m| m.start() == 0 && m.end() == s.len())).unwrap_or(false)
 }
 
 /// Python `re.sub` replacement syntax → the `regex` crate's: `\1` → `${1}`, literal `$`
@@ -215,11 +211,7 @@ pub fn parse_mask_path(path: &str) -> Option<MaskPath> {
         if key.is_empty() || key.contains(['[', ']', '*', '\'', '"']) {
             return None;
         }
-        segs.push(if descendant {
-            Segment::Descendant(key.to_string())
-        } else {
-            Segment::Child(key.to_string())
-        });
+        segs.push(if descendant { Segment::Descendant(key.to_string()) } else { Segment::Child(key.to_string()) });
         s = &tail[end..];
     }
     if segs.is_empty() {
@@ -292,14 +284,9 @@ mod tests {
     #[test]
     fn non_iso_strings_stay() {
         let m = none();
-        for s in [
-            "2024-11-04T11:40:47",
-            "2024-11-04",
-            "11:40:47Z",
-            "2024-13-04T11:40:47Z",
-            "0024-11-04T11:40:47Z",
-            "hello",
-        ] {
+        for s in
+            ["2024-11-04T11:40:47", "2024-11-04", "11:40:47Z", "2024-13-04T11:40:47Z", "0024-11-04T11:40:47Z", "hello"]
+        {
             assert_eq!(m.normalize_text(s), s, "{s}");
         }
     }
@@ -346,8 +333,10 @@ mod tests {
         let m = Masks::from_transformers(&[json!({"type": "snapshot.transform.regex",
             "args": ["2026-11-24T21:27:33.000Z", "<timestamp>"], "kwargs": {}})]);
         assert_eq!(m.normalize_text("2026-11-24T21:27:33.000Z"), "<timestamp>");
-        assert_eq!(m.normalize_output(&json!({"start_at": "2026-11-24T21:27:33.000Z"})),
-            json!({"start_at": "<timestamp>"}));
+        assert_eq!(
+            m.normalize_output(&json!({"start_at": "2026-11-24T21:27:33.000Z"})),
+            json!({"start_at": "<timestamp>"})
+        );
         assert_eq!(m.replacements(), ["<timestamp>"]);
     }
 
@@ -398,7 +387,8 @@ mod tests {
             json!({"type": "JsonpathTransformer", "args": [], "kwargs": {"jsonpath": "$..StartTime", "replacement": "start-time", "replace_reference": false}}),
             json!({"type": "JsonpathTransformer", "args": ["$..events..executionSucceededEventDetails.output.FunctionResult", "RandomNumberGenerated"], "kwargs": {}}),
         ]);
-        let v = json!({"FunctionResult": 0.123, "ctx": [{"StartTime": "x"}], "StartTime": 5, "n": {"FunctionResult": 1}});
+        let v =
+            json!({"FunctionResult": 0.123, "ctx": [{"StartTime": "x"}], "StartTime": 5, "n": {"FunctionResult": 1}});
         assert_eq!(
             m.normalize_output(&v),
             json!({"FunctionResult": "RandomNumberGenerated", "ctx": [{"StartTime": "start-time"}], "StartTime": "start-time", "n": {"FunctionResult": 1}})
@@ -415,8 +405,12 @@ mod tests {
 
     #[test]
     fn descendant_mask_inside_replaced_subtree() {
-        let m = Masks::from_transformers(&[json!({"type": "JsonpathTransformer", "args": ["$..a.b", "X"], "kwargs": {}})]);
-        assert_eq!(m.normalize_output(&json!({"a": {"b": 1, "a": {"b": 2}}})), json!({"a": {"b": "X", "a": {"b": "X"}}}));
+        let m =
+            Masks::from_transformers(&[json!({"type": "JsonpathTransformer", "args": ["$..a.b", "X"], "kwargs": {}})]);
+        assert_eq!(
+            m.normalize_output(&json!({"a": {"b": 1, "a": {"b": 2}}})),
+            json!({"a": {"b": "X", "a": {"b": "X"}}})
+        );
     }
 
     #[test]

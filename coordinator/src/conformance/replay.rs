@@ -42,34 +42,33 @@ impl RecordedCall {
     /// Reads one entry of `lambda_calls`; `None` when it has no state name.
     pub fn from_value(v: &Value) -> Option<RecordedCall> {
         let state = v.get("state")?.as_str()?.to_string();
-        let request = v
-            .get("parameters")
-            .or_else(|| v.get("input"))
-            .cloned()
-            .unwrap_or(Value::Null);
+        let request = v.get("parameters").or_else(|| v.get("input")).cloned().unwrap_or(Value::Null);
         let r = v.get("result");
+        // Direct Lambda failures carry the function's error document as Lambda's Python
+        // runtime wrote it (json.dumps spacing); lambda:invoke failures are re-serialised
+        // compactly by Step Functions. The snapshot parsed both, so restore the style.
+        let python_style = v.get("integration").and_then(Value::as_str) == Some("direct")
+            || r.and_then(|r| r.get("event")).and_then(Value::as_str).is_some_and(|e| e.starts_with("LambdaFunction"));
         let result = match (r.and_then(|r| r.get("error")), r.and_then(|r| r.get("output"))) {
             (Some(e), _) => Recorded::Error {
                 error: e.as_str().map(str::to_string).unwrap_or_else(|| e.to_string()),
-                cause: cause_text(r.and_then(|r| r.get("cause"))),
+                cause: cause_text(r.and_then(|r| r.get("cause")), python_style),
             },
             (None, Some(o)) => Recorded::Output(o.clone()),
             (None, None) => Recorded::Missing,
         };
-        Some(RecordedCall {
-            state,
-            request,
-            result,
-        })
+        Some(RecordedCall { state, request, result })
     }
 }
 
 /// A cause as the engine must see it: text verbatim, an object the snapshot parsed
-/// re-serialised compactly (as AWS sent it), nothing as an empty string.
-pub fn cause_text(cause: Option<&Value>) -> String {
+/// re-serialised (compactly, or as Python's `json.dumps` when `python_style`), nothing as
+/// an empty string.
+pub fn cause_text(cause: Option<&Value>, python_style: bool) -> String {
     match cause {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
+        Some(other) if python_style => asl::integrations::python_json_dumps(other),
         Some(other) => other.to_string(),
     }
 }
@@ -86,10 +85,7 @@ pub fn task_result(resource: &str, recorded: &Recorded) -> Option<TaskResult> {
             };
             Some(TaskResult::Success(value))
         }
-        Recorded::Error { error, cause } => Some(TaskResult::Failure {
-            error: error.clone(),
-            cause: cause.clone(),
-        }),
+        Recorded::Error { error, cause } => Some(TaskResult::Failure { error: error.clone(), cause: cause.clone() }),
         Recorded::Missing => None,
     }
 }
@@ -110,13 +106,7 @@ impl LambdaReplay {
     /// masks and wildcards.
     pub fn new(calls: &[Value], masks: Masks, wildcards: Wildcards) -> LambdaReplay {
         let calls: Vec<RecordedCall> = calls.iter().filter_map(RecordedCall::from_value).collect();
-        LambdaReplay {
-            used: vec![false; calls.len()],
-            calls,
-            masks,
-            wildcards,
-            problems: Vec::new(),
-        }
+        LambdaReplay { used: vec![false; calls.len()], calls, masks, wildcards, problems: Vec::new() }
     }
 
     /// How many recorded calls were not consumed.
@@ -126,19 +116,12 @@ impl LambdaReplay {
 
     /// The answer to `request`.
     pub fn answer(&mut self, request: &TaskRequest) -> TaskResult {
-        let candidates: Vec<usize> = (0..self.calls.len())
-            .filter(|&i| !self.used[i] && self.calls[i].state == request.state_name)
-            .collect();
+        let candidates: Vec<usize> =
+            (0..self.calls.len()).filter(|&i| !self.used[i] && self.calls[i].state == request.state_name).collect();
         let Some(&first) = candidates.first() else {
-            let msg = format!(
-                "no recorded Lambda call left for state '{}'",
-                request.state_name
-            );
+            let msg = format!("no recorded Lambda call left for state '{}'", request.state_name);
             self.problems.push(msg.clone());
-            return TaskResult::Failure {
-                error: REPLAY_EXHAUSTED.into(),
-                cause: msg,
-            };
+            return TaskResult::Failure { error: REPLAY_EXHAUSTED.into(), cause: msg };
         };
         let actual = self.masks.normalize_value(&request.input);
         let chosen = candidates
@@ -158,15 +141,9 @@ impl LambdaReplay {
             });
         self.used[chosen] = true;
         task_result(&request.resource, &self.calls[chosen].result).unwrap_or_else(|| {
-            let msg = format!(
-                "recorded call for state '{}' has no result",
-                request.state_name
-            );
+            let msg = format!("recorded call for state '{}' has no result", request.state_name);
             self.problems.push(msg.clone());
-            TaskResult::Failure {
-                error: REPLAY_EXHAUSTED.into(),
-                cause: msg,
-            }
+            TaskResult::Failure { error: REPLAY_EXHAUSTED.into(), cause: msg }
         })
     }
 }
@@ -180,13 +157,7 @@ mod tests {
     const DIRECT: &str = "arn:aws:lambda:us-east-1:111111111111:function:fn";
 
     fn req(state: &str, resource: &str, input: Value) -> TaskRequest {
-        TaskRequest {
-            state_name: state.into(),
-            resource: resource.into(),
-            input,
-            attempt: 0,
-            token: String::new(),
-        }
+        TaskRequest { state_name: state.into(), resource: resource.into(), input, attempt: 0, token: String::new() }
     }
 
     fn direct(state: &str, input: Value, output: Value) -> Value {
@@ -212,7 +183,11 @@ mod tests {
             "parameters": {"FunctionName": "arn:<partition>:lambda:<region>:111111111111:function:<fn>", "Payload": {"a": 1}},
             "result": {"event": "TaskSucceeded", "output": {"ExecutedVersion": "$LATEST", "Payload": "HelloWorld!", "StatusCode": 200}}});
         let mut r = replay(&[call]);
-        let request = req("T", INVOKE, json!({"FunctionName": "arn:aws:lambda:us-east-1:111111111111:function:my", "Payload": {"a": 1}}));
+        let request = req(
+            "T",
+            INVOKE,
+            json!({"FunctionName": "arn:aws:lambda:us-east-1:111111111111:function:my", "Payload": {"a": 1}}),
+        );
         assert_eq!(r.answer(&request), TaskResult::Success(json!("HelloWorld!")));
         assert!(r.problems.is_empty(), "{:?}", r.problems);
     }
@@ -233,14 +208,35 @@ mod tests {
     }
 
     #[test]
+    fn direct_errors_with_object_cause_are_python_json() {
+        let call = json!({"state": "T", "integration": "direct", "input": {},
+            "result": {"event": "LambdaFunctionFailed", "error": "Exception",
+                "cause": {"errorMessage": "m", "errorType": "Exception"}}});
+        let mut r = replay(&[call]);
+        assert_eq!(
+            r.answer(&req("T", DIRECT, json!({}))),
+            TaskResult::Failure {
+                error: "Exception".into(),
+                cause: "{\"errorMessage\": \"m\", \"errorType\": \"Exception\"}".into()
+            }
+        );
+    }
+
+    #[test]
     fn errors_without_cause_and_with_text_cause() {
         let calls = [
             json!({"state": "T", "parameters": {}, "result": {"event": "TaskTimedOut", "error": "States.Timeout"}}),
             json!({"state": "T", "parameters": {}, "result": {"event": "TaskFailed", "error": "E", "cause": "plain"}}),
         ];
         let mut r = replay(&calls);
-        assert_eq!(r.answer(&req("T", INVOKE, json!({}))), TaskResult::Failure { error: "States.Timeout".into(), cause: String::new() });
-        assert_eq!(r.answer(&req("T", INVOKE, json!({}))), TaskResult::Failure { error: "E".into(), cause: "plain".into() });
+        assert_eq!(
+            r.answer(&req("T", INVOKE, json!({}))),
+            TaskResult::Failure { error: "States.Timeout".into(), cause: String::new() }
+        );
+        assert_eq!(
+            r.answer(&req("T", INVOKE, json!({}))),
+            TaskResult::Failure { error: "E".into(), cause: "plain".into() }
+        );
     }
 
     #[test]
@@ -259,10 +255,7 @@ mod tests {
     #[test]
     fn matches_by_input_when_order_differs() {
         // Map iterations may run in another order than recorded.
-        let mut r = replay(&[
-            direct("M", json!({"i": 0}), json!("r0")),
-            direct("M", json!({"i": 1}), json!("r1")),
-        ]);
+        let mut r = replay(&[direct("M", json!({"i": 0}), json!("r0")), direct("M", json!({"i": 1}), json!("r1"))]);
         assert_eq!(r.answer(&req("M", DIRECT, json!({"i": 1}))), TaskResult::Success(json!("r1")));
         assert_eq!(r.answer(&req("M", DIRECT, json!({"i": 0}))), TaskResult::Success(json!("r0")));
         assert!(r.problems.is_empty());
@@ -303,7 +296,10 @@ mod tests {
             direct("S", json!({"t": "x"}), json!("plain")),
         ]);
         assert_eq!(r.answer(&req("S", DIRECT, json!({"t": "x"}))), TaskResult::Success(json!("plain")));
-        assert_eq!(r.answer(&req("S", DIRECT, json!({"t": "2024-01-01T00:00:00Z"}))), TaskResult::Success(json!("dated")));
+        assert_eq!(
+            r.answer(&req("S", DIRECT, json!({"t": "2024-01-01T00:00:00Z"}))),
+            TaskResult::Success(json!("dated"))
+        );
     }
 
     #[test]
@@ -314,10 +310,11 @@ mod tests {
 
     #[test]
     fn cause_text_variants() {
-        assert_eq!(cause_text(None), "");
-        assert_eq!(cause_text(Some(&json!(null))), "");
-        assert_eq!(cause_text(Some(&json!("c"))), "c");
-        assert_eq!(cause_text(Some(&json!({"b": 1, "a": [true]}))), "{\"b\":1,\"a\":[true]}");
+        assert_eq!(cause_text(None, false), "");
+        assert_eq!(cause_text(Some(&json!(null)), true), "");
+        assert_eq!(cause_text(Some(&json!("c")), true), "c");
+        assert_eq!(cause_text(Some(&json!({"b": 1, "a": [true]})), false), "{\"b\":1,\"a\":[true]}");
+        assert_eq!(cause_text(Some(&json!({"b": 1, "a": [true]})), true), "{\"b\": 1, \"a\": [true]}");
     }
 
     #[test]

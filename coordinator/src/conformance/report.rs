@@ -53,7 +53,8 @@ impl CaseResult {
 
     /// The JSONL line for this result.
     pub fn to_json_line(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"id\":{:?},\"serialisation_error\":{:?}}}", self.id, e.to_string()))
+        serde_json::to_string(self)
+            .unwrap_or_else(|e| format!("{{\"id\":{:?},\"serialisation_error\":{:?}}}", self.id, e.to_string()))
     }
 }
 
@@ -117,11 +118,7 @@ impl Counts {
 }
 
 fn percent(n: usize, of: usize) -> f64 {
-    if of == 0 {
-        100.0
-    } else {
-        n as f64 * 100.0 / of as f64
-    }
+    if of == 0 { 100.0 } else { n as f64 * 100.0 / of as f64 }
 }
 
 /// Counts per topic and in total.
@@ -147,13 +144,7 @@ impl Summary {
 
     /// The per-topic table, with a total row.
     pub fn table(&self) -> String {
-        let width = self
-            .topics
-            .keys()
-            .map(String::len)
-            .chain([5])
-            .max()
-            .unwrap_or(5);
+        let width = self.topics.keys().map(String::len).chain([5]).max().unwrap_or(5);
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -183,10 +174,7 @@ impl Summary {
 
     /// The closing line: `conformance: N passed, M failed` (deterministic cases only).
     pub fn final_line(&self) -> String {
-        format!(
-            "conformance: {} passed, {} failed",
-            self.total.passed, self.total.failed
-        )
+        format!("conformance: {} passed, {} failed", self.total.passed, self.total.failed)
     }
 }
 

@@ -86,7 +86,12 @@ fn cause_scored_separately() {
 fn cause_with_tokens_and_dates() {
     let c = case(json!({"status": "FAILED", "output": null, "error": "States.Runtime",
         "cause": "An error occurred while executing the state 'X' (entered at the event id #2). The JSONPath '$.a' specified for the field 'InputPath' could not be found in the input '<json-input:1>'"}));
-    let a = failed(Some("States.Runtime"), Some("An error occurred while executing the state 'X' (entered at the event id #2). The JSONPath '$.a' specified for the field 'InputPath' could not be found in the input '{\"b\":1}'"));
+    let a = failed(
+        Some("States.Runtime"),
+        Some(
+            "An error occurred while executing the state 'X' (entered at the event id #2). The JSONPath '$.a' specified for the field 'InputPath' could not be found in the input '{\"b\":1}'",
+        ),
+    );
     assert_eq!(verdict(&c, &a), Verdict { passed: true, cause_matched: true, reason: None });
     let c = case(json!({"status": "FAILED", "error": "E", "cause": "at date"}));
     assert!(verdict(&c, &failed(Some("E"), Some("at 2024-05-05T10:00:00Z"))).cause_matched);
@@ -96,7 +101,8 @@ fn cause_with_tokens_and_dates() {
 fn parsed_object_cause_compared_structurally() {
     let c = case(json!({"status": "FAILED", "error": "Exception",
         "cause": {"errorMessage": "m", "errorType": "Exception", "requestId": "<uuid:1>"}}));
-    let a = failed(Some("Exception"), Some("{\"errorType\":\"Exception\",\"requestId\":\"abc\",\"errorMessage\":\"m\"}"));
+    let a =
+        failed(Some("Exception"), Some("{\"errorType\":\"Exception\",\"requestId\":\"abc\",\"errorMessage\":\"m\"}"));
     assert!(verdict(&c, &a).cause_matched);
     assert!(!verdict(&c, &failed(Some("Exception"), Some("not json"))).cause_matched);
     assert!(!verdict(&c, &failed(Some("Exception"), None)).cause_matched);
@@ -111,7 +117,9 @@ fn empty_cause_counts_as_none() {
 
 #[test]
 fn transformer_masks_apply() {
-    let mut c = case(json!({"status": "SUCCEEDED", "output": {"FunctionResult": "RandomNumberGenerated", "fn": "arn:function:lambda_function_name"}}));
+    let mut c = case(
+        json!({"status": "SUCCEEDED", "output": {"FunctionResult": "RandomNumberGenerated", "fn": "arn:function:lambda_function_name"}}),
+    );
     c.snapshot_transformers = vec![
         json!({"type": "JsonpathTransformer", "args": ["$..FunctionResult", "RandomNumberGenerated"], "kwargs": {}}),
         json!({"type": "RegexTransformer", "args": ["lambda_func_0000000d", "lambda_function_name"], "kwargs": {}}),
@@ -155,8 +163,10 @@ fn run_case_always_produces_a_result() {
 
 #[test]
 fn corpus_filter_and_bad_lines() {
-    let good = json!({"id": "keep-me", "topic": "t", "definition": {}, "expected": {"status": "SUCCEEDED", "output": {}}});
-    let other = json!({"id": "other", "topic": "t", "definition": {}, "expected": {"status": "SUCCEEDED", "output": {}}});
+    let good =
+        json!({"id": "keep-me", "topic": "t", "definition": {}, "expected": {"status": "SUCCEEDED", "output": {}}});
+    let other =
+        json!({"id": "other", "topic": "t", "definition": {}, "expected": {"status": "SUCCEEDED", "output": {}}});
     let text = format!("{good}\n\n{other}\nnot json\n");
     let mut seen = 0;
     let all = run_corpus(&text, &RunOptions::default(), |_| seen += 1);

@@ -1,4 +1,4 @@
-//! Timestamps as the `Timestamp*` and `IsTimestamp` choice operators read them.
+//! Timestamps as AWS reads them: the Choice operators, `IsTimestamp` and the Wait state.
 //!
 //! AWS parses them as an "ISO-8601 extended offset date-time" (Java's
 //! `ISO_OFFSET_DATE_TIME`, the wording of its Wait-state errors): `T` between date and
@@ -9,14 +9,11 @@ use chrono::{NaiveDate, NaiveTime};
 
 /// An instant, as nanoseconds since the Unix epoch (wide enough for every year 0000–9999).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Instant(i128);
+pub struct Instant(i128);
 
 /// Parses `text` as an offset date-time; `None` when it is not one.
-pub(crate) fn parse(text: &str) -> Option<Instant> {
-    let mut cur = Cursor {
-        bytes: text.as_bytes(),
-        pos: 0,
-    };
+pub fn parse(text: &str) -> Option<Instant> {
+    let mut cur = Cursor { bytes: text.as_bytes(), pos: 0 };
     let year = cur.digits(4)?;
     cur.expect(b'-')?;
     let month = cur.digits(2)?;
@@ -195,5 +192,14 @@ mod tests {
         assert!(parse("2012-10-09T19:00:55+01:00") < utc);
         assert!(parse("2012-10-09T19:00:56Z") > utc);
         assert!(parse("1969-12-31T23:59:59.5Z") < parse("1970-01-01T00:00:00Z"));
+    }
+}
+
+impl Instant {
+    /// The instant as a UTC date-time, when chrono can represent it.
+    pub fn to_utc(self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let secs = i64::try_from(self.0.div_euclid(1_000_000_000)).ok()?;
+        let nanos = u32::try_from(self.0.rem_euclid(1_000_000_000)).ok()?;
+        chrono::DateTime::from_timestamp(secs, nanos)
     }
 }
