@@ -124,6 +124,7 @@ pub fn simulate(
         start_time: options.start_time,
         input,
         redrive_count: 0,
+        token_prefix: format!("{}:", options.execution_name),
     };
     let mut exec = Execution::new(info, options.seed);
     let mut now = options.start_time;

@@ -117,6 +117,15 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Writes to stdout; a closed pipe (`stepline ... | head`) is not an error.
+fn print_out(text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("cannot write to stdout"),
+        _ => Ok(()),
+    }
+}
+
 /// Reads a text file, refusing anything over `limit` bytes before reading it whole.
 pub fn read_limited(path: &Path, limit: u64, what: &str) -> Result<String> {
     let file = fs::File::open(path).with_context(|| format!("cannot open {what} {}", path.display()))?;
@@ -147,13 +156,12 @@ pub fn format_diagnostic(d: &asl::diagnostic::Diagnostic) -> String {
 fn validate(path: &Path) -> Result<ExitCode> {
     match load_definition(path)? {
         Ok(_) => {
-            println!("OK");
+            print_out("OK\n")?;
             Ok(ExitCode::SUCCESS)
         }
         Err(diags) => {
-            for d in &diags {
-                println!("{}", format_diagnostic(d));
-            }
+            let lines: String = diags.iter().map(|d| format_diagnostic(d) + "\n").collect();
+            print_out(&lines)?;
             eprintln!("{} problem(s) in {}", diags.len(), path.display());
             Ok(ExitCode::from(1))
         }
@@ -221,7 +229,7 @@ fn run(args: &RunArgs) -> Result<ExitCode> {
     }
     if outcome.status == ExecutionStatus::Succeeded {
         let output = outcome.output.unwrap_or(Value::Null);
-        println!("{}", serde_json::to_string_pretty(&output)?);
+        print_out(&(serde_json::to_string_pretty(&output)? + "\n"))?;
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!("execution {}", conformance::status_name(outcome.status));
@@ -262,20 +270,23 @@ fn conformance_run(args: &ConformanceArgs) -> Result<ExitCode> {
     if results.is_empty() {
         bail!("no cases to run in {}", args.cases.display());
     }
+    let mut report = String::new();
     if args.verbose {
         for r in results.iter().filter(|r| !r.passed) {
-            println!("FAIL {} [{:?}]: {}", r.id, r.category, r.reason.as_deref().unwrap_or(""));
+            report.push_str(&format!("FAIL {} [{:?}]: {}\n", r.id, r.category, r.reason.as_deref().unwrap_or("")));
         }
     }
     let summary = Summary::of(&results);
-    print!("{}", summary.table());
-    println!(
-        "cause match rate: {:.1}% ({}/{} deterministic)",
+    report.push_str(&summary.table());
+    report.push_str(&format!(
+        "cause match rate: {:.1}% ({}/{} deterministic)\n",
         summary.total.cause_rate(),
         summary.total.cause_matched,
         summary.total.deterministic()
-    );
-    println!("{}", summary.final_line());
+    ));
+    report.push_str(&summary.final_line());
+    report.push('\n');
+    print_out(&report)?;
     if let Some(min) = args.min_pass_rate
         && summary.total.pass_rate() < min
     {

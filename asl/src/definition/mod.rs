@@ -314,12 +314,15 @@ pub struct Catcher {
 }
 
 /// Whether a retrier or catcher's `ErrorEquals` matches `error`.
+///
+/// `States.ALL` matches every error but `States.Runtime`; `States.TaskFailed` matches
+/// every error but the timeouts' and the runtime's.
 pub fn error_matches(error_equals: &[String], error: &str) -> bool {
     error_equals.iter().any(|e| {
         e == error
-            || (e == "States.ALL" && error != "States.Runtime" && error != "States.DataLimitExceeded")
+            || (e == "States.ALL" && error != "States.Runtime")
             || (e == "States.TaskFailed"
-                && !matches!(error, "States.Timeout" | "States.Runtime" | "States.DataLimitExceeded"))
+                && !matches!(error, "States.Timeout" | "States.HeartbeatTimeout" | "States.Runtime"))
     })
 }
 

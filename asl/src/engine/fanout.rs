@@ -451,6 +451,8 @@ impl Run<'_, '_> {
 fn value_as_int(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        // AWS reads numeric strings too, e.g. a variable holding "1".
+        Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
 }

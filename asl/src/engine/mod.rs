@@ -5,7 +5,8 @@
 //! every frame it can (Pass, Choice, and the bookkeeping of Parallel and Map) until each
 //! one either ends or parks on something durable: a task, a timer, or its children.
 //! What must happen outside (schedule a task, start a timer, cancel) comes back as
-//! commands; the history grows in `Execution::history`.
+//! commands; new history events collect in `Execution::history` until the driver
+//! takes them with [`Execution::take_history`].
 
 mod context;
 mod eval;
@@ -50,6 +51,10 @@ pub struct ExecutionInfo {
     pub input: Value,
     /// How often it was redriven.
     pub redrive_count: u32,
+    /// Prefix of every task token this execution mints; the driver makes it unguessable
+    /// and routable (the token is `<prefix><serial>`).
+    #[serde(default)]
+    pub token_prefix: String,
 }
 
 /// What happened that the engine must react to.
@@ -162,8 +167,10 @@ pub struct Execution {
     pub error: Option<String>,
     /// Cause once failed.
     pub cause: Option<String>,
-    /// Every history event so far.
+    /// History events not yet taken by the driver (all of them, if it never takes any).
     pub history: Vec<HistoryEvent>,
+    /// How many history events there have been in all; the next one's id is this plus one.
+    pub event_count: u64,
     /// State transitions so far.
     pub transitions: u64,
     frames: BTreeMap<FrameId, Frame>,
@@ -219,11 +226,17 @@ impl Execution {
             error: None,
             cause: None,
             history: Vec::new(),
+            event_count: 0,
             transitions: 0,
             frames: BTreeMap::new(),
             next_id: 1,
             rng: seed ^ 0x9E37_79B9_7F4A_7C15,
         }
+    }
+
+    /// Removes and returns the history events recorded since the last call.
+    pub fn take_history(&mut self) -> Vec<HistoryEvent> {
+        std::mem::take(&mut self.history)
     }
 
     /// Whether the execution has ended.

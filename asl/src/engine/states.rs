@@ -53,7 +53,8 @@ impl<'m> Run<'m, '_> {
 
     /// Appends a history event and returns its id.
     pub fn record(&mut self, event_type: &str, details: Option<Value>) -> u64 {
-        let id = self.exec.history.len() as u64 + 1;
+        self.exec.event_count += 1;
+        let id = self.exec.event_count;
         let previous = id - 1;
         self.exec.history.push(HistoryEvent {
             id,
@@ -72,7 +73,7 @@ impl<'m> Run<'m, '_> {
         let heartbeat = matches!(event, Event::HeartbeatTimedOut { .. });
         match event {
             Event::Start => {
-                if !self.exec.frames.is_empty() || !self.exec.history.is_empty() {
+                if !self.exec.frames.is_empty() || self.exec.event_count > 0 {
                     return;
                 }
                 let input = self.exec.info.input.clone();
@@ -303,7 +304,12 @@ impl<'m> Run<'m, '_> {
         let rng = Cell::new(self.exec.rng);
         let out = {
             let frame = &self.exec.frames[&fid];
-            let retry_count = frame.retry_counts.iter().sum::<u32>();
+            // AWS shows State.RetryCount only for the states that can retry.
+            let retry_count = matches!(
+                self.machine.machines.get(frame.machine).and_then(|m| m.state(&frame.state)).map(|s| &s.kind),
+                Some(StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_))
+            )
+            .then(|| frame.retry_counts.iter().sum::<u32>());
             let task_token = match &frame.phase {
                 Phase::Task { token, .. } => Some(token.as_str()),
                 _ => None,
@@ -314,7 +320,7 @@ impl<'m> Run<'m, '_> {
                 fid,
                 &frame.state,
                 frame.entered_time,
-                Some(retry_count),
+                retry_count,
                 &rng,
                 self.now,
             );
@@ -600,7 +606,7 @@ impl<'m> Run<'m, '_> {
             self.task_seconds(fid, task.heartbeat_seconds.as_ref(), input, "HeartbeatSecondsPath")?;
         let attempt = self.exec.frames[&fid].retry_counts.iter().sum::<u32>();
         let serial = self.exec.fresh_id();
-        let token = format!("{}:{serial}", self.exec.info.name);
+        let token = format!("{}{serial}", self.exec.info.token_prefix);
         let lambda = task.resource.starts_with("arn:aws:lambda:");
         let region = task.resource.split(':').nth(3).unwrap_or("").to_string();
         if lambda {
@@ -691,7 +697,7 @@ impl<'m> Run<'m, '_> {
                 "States.DataLimitExceeded",
                 format!(
                     "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
-                    state.name
+                    result_owner(state)
                 ),
             );
             self.fail_state(fid, f);
@@ -755,9 +761,17 @@ impl<'m> Run<'m, '_> {
         let Some(state) = self.state_of(fid) else {
             return;
         };
+        let output_text = payload_text(&output);
+        if output_text.len() > MAX_PAYLOAD_BYTES {
+            let cause = format!(
+                "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
+                state.name
+            );
+            self.end_frame(fid, FrameEnd::Failed { error: "States.DataLimitExceeded".into(), cause });
+            return;
+        }
         self.apply_assign(fid, assign);
-        let mut details =
-            json!({"name": state.name, "output": payload_text(&output), "outputDetails": {"truncated": false}});
+        let mut details = json!({"name": state.name, "output": output_text, "outputDetails": {"truncated": false}});
         if let Some(vars) = self.exec.frames.get(&fid).map(|f| &f.variables) {
             if state.assign.is_some() && !vars.is_empty() {
                 details["assignedVariables"] =
@@ -933,14 +947,26 @@ impl<'m> Run<'m, '_> {
     }
 }
 
-/// States.Runtime and States.DataLimitExceeded end the execution: no retry, no catch.
+/// Who "returned a result" in AWS's DataLimitExceeded cause: the service of an
+/// integration, the function ARN of a direct Lambda task, else the state.
+fn result_owner(state: &State) -> String {
+    match &state.kind {
+        StateKind::Task(t) => match t.resource.strip_prefix("arn:aws:states:::") {
+            Some(rest) => rest.split(':').next().unwrap_or(rest).to_string(),
+            None => t.resource.clone(),
+        },
+        _ => state.name.clone(),
+    }
+}
+
+/// States.Runtime ends the execution: no retry, no catch.
 fn retriable(error: &str) -> bool {
-    !matches!(error, "States.Runtime" | "States.DataLimitExceeded")
+    error != "States.Runtime"
 }
 
 /// Parses an ISO-8601 extended offset date-time.
 pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+    crate::timestamp::parse(s).and_then(|t| t.to_utc())
 }
 
 /// `resourceType` and `resource` of a TaskScheduled event, e.g. `lambda` / `invoke`.

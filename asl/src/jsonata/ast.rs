@@ -68,7 +68,10 @@ pub(crate) enum Node {
     Path(Box<PathNode>),
     Neg(Box<Node>),
     /// An array constructor; `cons` when it starts or ends a path (never flattened).
-    Array { items: Vec<Node>, cons: bool },
+    Array {
+        items: Vec<Node>,
+        cons: bool,
+    },
     /// An object constructor `{k: v}` applied to the context.
     Object(Vec<(Node, Node)>),
     Binary(BinOp, Box<Node>, Box<Node>),
@@ -77,7 +80,11 @@ pub(crate) enum Node {
     Cond(Box<Node>, Box<Node>, Option<Box<Node>>),
     Bind(String, Box<Node>),
     Block(Vec<Node>),
-    Call { func: Box<Node>, args: Vec<Node>, partial: bool },
+    Call {
+        func: Box<Node>,
+        args: Vec<Node>,
+        partial: bool,
+    },
     /// `?` in a partial application's arguments.
     Placeholder,
     Lambda(Box<LambdaDef>),

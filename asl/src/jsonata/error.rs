@@ -5,10 +5,7 @@ use super::value::{V, push_json_str, stringify};
 
 /// An error with `code` and a ready message.
 pub(crate) fn err(code: &str, message: &str) -> JsonataError {
-    JsonataError {
-        code: code.to_string(),
-        message: message.to_string(),
-    }
+    JsonataError { code: code.to_string(), message: message.to_string() }
 }
 
 /// A value as the reference implementation quotes it in messages (`JSON.stringify`).
@@ -30,13 +27,7 @@ pub(crate) fn quote_str(t: &str) -> String {
 
 /// T0410: an argument of a builtin has the wrong type (`index` is 1-based).
 pub(crate) fn bad_arg(index: usize, func: &str) -> JsonataError {
-    err(
-        "T0410",
-        &format!(
-            "Argument {index} of function {} does not match function signature",
-            quote_str(func)
-        ),
-    )
+    err("T0410", &format!("Argument {index} of function {} does not match function signature", quote_str(func)))
 }
 
 /// U1001: evaluation or parsing nested too deeply.

@@ -17,9 +17,13 @@ pub(crate) type Val<'a> = Option<V<'a>>;
 /// Evaluation result.
 pub(crate) type R<T> = Result<T, JsonataError>;
 
-/// How deep evaluation may nest before it is stopped with `U1001`; a lambda call
-/// counts several levels, so this allows recursion a few hundred calls deep.
-const MAX_DEPTH: usize = 1200;
+/// How deep evaluation may nest before it is stopped with `U1001`.
+const MAX_DEPTH: usize = 20_000;
+
+/// How much native stack one evaluation may use; frames are far larger in debug builds,
+/// so measuring the stack (rather than only counting levels) keeps both builds safe on
+/// 2 MiB threads while letting release builds recurse deeper.
+const STACK_BUDGET: usize = 1024 * 1024;
 
 /// Local bindings of a block or lambda call.
 struct Frame<'a> {
@@ -34,6 +38,7 @@ pub(crate) struct Evaluator<'a> {
     root: Val<'a>,
     frames: RefCell<Vec<Frame<'a>>>,
     depth: Cell<usize>,
+    stack_base: usize,
 }
 
 /// The frame every evaluation starts in.
@@ -42,7 +47,9 @@ pub(crate) const ROOT_FRAME: usize = 0;
 impl<'a> Evaluator<'a> {
     /// Prepares an evaluation over `root` (the input, `$$`).
     pub fn new(env: &'a dyn Environment, root: Val<'a>) -> Self {
+        let probe = 0u8;
         Evaluator {
+            stack_base: &probe as *const u8 as usize,
             env,
             root,
             frames: RefCell::new(vec![Frame { vars: Vec::new(), parent: None }]),
@@ -105,7 +112,9 @@ impl<'a> Evaluator<'a> {
     /// Counts one level of nesting; errors past the limit instead of overflowing the stack.
     pub fn enter(&self) -> R<()> {
         let d = self.depth.get() + 1;
-        if d > MAX_DEPTH {
+        let probe = 0u8;
+        let used = self.stack_base.abs_diff(&probe as *const u8 as usize);
+        if d > MAX_DEPTH || used > STACK_BUDGET {
             return Err(too_deep());
         }
         self.depth.set(d);
@@ -152,10 +161,7 @@ impl<'a> Evaluator<'a> {
                 None => None,
                 Some(V::Num(n)) => Some(V::Num(-n)),
                 Some(other) => {
-                    return Err(err(
-                        "D1002",
-                        &format!("Cannot negate a non-numeric value: {}", quote(Some(&other))),
-                    ));
+                    return Err(err("D1002", &format!("Cannot negate a non-numeric value: {}", quote(Some(&other)))));
                 }
             },
             Node::Array { items, cons } => Some(self.eval_array(items, *cons, input, frame)?),
@@ -187,11 +193,7 @@ impl<'a> Evaluator<'a> {
             }
             Node::Call { func, args, partial } => self.eval_call(func, args, *partial, None, input, frame)?,
             Node::Placeholder => None,
-            Node::Lambda(def) => Some(V::Func(Rc::new(Func::Lambda {
-                def,
-                frame,
-                input: input.cloned(),
-            }))),
+            Node::Lambda(def) => Some(V::Func(Rc::new(Func::Lambda { def, frame, input: input.cloned() }))),
             Node::Filtered(f) => self.eval_filtered(f, input, frame)?,
             Node::Sort(terms) => {
                 let items = input.cloned().map(V::into_items).unwrap_or_default();
@@ -231,11 +233,8 @@ impl<'a> Evaluator<'a> {
                 }
             } else {
                 let prev = current.take().unwrap_or_else(|| V::seq(Vec::new()));
-                let items: Vec<Option<V<'a>>> = if prev.is_array() {
-                    prev.arr_iter().map(Some).collect()
-                } else {
-                    vec![Some(prev)]
-                };
+                let items: Vec<Option<V<'a>>> =
+                    if prev.is_array() { prev.arr_iter().map(Some).collect() } else { vec![Some(prev)] };
                 self.eval_step(step, &items, frame, last)?
             };
             let empty = result.is_array() && result.arr_len() == 0;
@@ -444,10 +443,7 @@ impl<'a> Evaluator<'a> {
         }
         let f = self.eval(r, input, frame)?;
         let Some(f @ V::Func(_)) = f else {
-            return Err(err(
-                "T2006",
-                "The right side of the function application operator ~> must be a function",
-            ));
+            return Err(err("T2006", "The right side of the function application operator ~> must be a function"));
         };
         if let Some(g @ V::Func(_)) = lv {
             return Ok(Some(V::Func(Rc::new(Func::Compose(g, f)))));
@@ -479,10 +475,7 @@ impl<'a> Evaluator<'a> {
             && let [Step { node: Node::Name(n), .. }] = p.steps.as_slice()
             && functions::builtin(n).is_some()
         {
-            return Err(err(
-                "T1005",
-                &format!("Attempted to invoke a non-function. Did you mean ${n}?"),
-            ));
+            return Err(err("T1005", &format!("Attempted to invoke a non-function. Did you mean ${n}?")));
         }
         let mut vals: Vec<Val<'a>> = Vec::with_capacity(args.len() + 1);
         let mut holes: Vec<bool> = Vec::new();
@@ -504,11 +497,7 @@ impl<'a> Evaluator<'a> {
             return Err(err("T1006", "Attempted to invoke a non-function"));
         };
         if partial {
-            let args = vals
-                .into_iter()
-                .zip(holes)
-                .map(|(v, hole)| if hole { None } else { Some(v) })
-                .collect();
+            let args = vals.into_iter().zip(holes).map(|(v, hole)| if hole { None } else { Some(v) }).collect();
             return Ok(Some(V::Func(Rc::new(Func::Partial { func: f, args }))));
         }
         self.apply(&f, vals, input)
@@ -549,9 +538,7 @@ impl<'a> Evaluator<'a> {
             }
             Func::Regex(re) => {
                 let s = args.into_iter().next().flatten();
-                Ok(s.as_ref()
-                    .and_then(|s| s.as_str())
-                    .and_then(|s| functions::regex_match_object(re, s, 0)))
+                Ok(s.as_ref().and_then(|s| s.as_str()).and_then(|s| functions::regex_match_object(re, s, 0)))
             }
             Func::Compose(g, h) => {
                 let mid = self.apply(g, args, input)?;
@@ -861,11 +848,7 @@ fn binary<'a>(op: BinOp, lv: Val<'a>, rv: Val<'a>) -> R<Val<'a>> {
             let (Some(a), Some(b)) = (lv, rv) else {
                 return Ok(Some(V::Bool(false)));
             };
-            let found = if b.is_array() {
-                b.arr_iter().any(|x| deep_equal(&a, &x))
-            } else {
-                deep_equal(&a, &b)
-            };
+            let found = if b.is_array() { b.arr_iter().any(|x| deep_equal(&a, &x)) } else { deep_equal(&a, &b) };
             Ok(Some(V::Bool(found)))
         }
         BinOp::Range => {

@@ -6,7 +6,19 @@
 //! Result<Option<Value>, JsonataError>`; `Ok(None)` is JSONata's `undefined`. Variables
 //! (`$name`, including `$states`) are read through `env.variable(name)`.
 
+mod ast;
+mod error;
+mod eval;
+mod functions;
+mod lexer;
+mod parser;
+mod regex;
+#[cfg(test)]
+mod tests;
+mod value;
+
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -33,12 +45,13 @@ impl std::error::Error for JsonataError {}
 #[derive(Debug, Clone)]
 pub struct Expression {
     source: String,
+    ast: Arc<ast::Node>,
 }
 
 impl Expression {
     /// Compiles `source`.
     pub fn compile(source: &str) -> Result<Expression, JsonataError> {
-        Ok(Expression { source: source.to_string() })
+        Ok(Expression { source: source.to_string(), ast: Arc::new(parser::parse(source)?) })
     }
 
     /// The expression as written.
@@ -47,7 +60,19 @@ impl Expression {
     }
 
     /// Evaluates against `input` (the context value `$`); `Ok(None)` is `undefined`.
-    pub fn evaluate(&self, _input: Option<&Value>, _env: &dyn Environment) -> Result<Option<Value>, JsonataError> {
-        Ok(None)
+    pub fn evaluate(&self, input: Option<&Value>, env: &dyn Environment) -> Result<Option<Value>, JsonataError> {
+        let root = input.map(|v| match v {
+            // An array input is wrapped so paths map over it while `$` still yields it.
+            Value::Array(_) => value::V::Arr(std::rc::Rc::new(value::Arr {
+                items: vec![value::V::from_ref(v)],
+                seq: true,
+                outer: true,
+                ..value::Arr::default()
+            })),
+            other => value::V::from_ref(other),
+        });
+        let ev = eval::Evaluator::new(env, input.map(value::V::from_ref));
+        let result = ev.eval(&self.ast, root.as_ref(), eval::ROOT_FRAME)?;
+        Ok(result.map(|v| v.to_json()))
     }
 }

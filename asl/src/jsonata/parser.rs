@@ -111,10 +111,7 @@ impl Parser {
         }
         Err(match &self.peek().tok {
             Tok::End => err("S0203", &format!("Expected {} before end of expression", quote_str(op))),
-            other => err(
-                "S0202",
-                &format!("Expected {}, got {}", quote_str(op), describe(other)),
-            ),
+            other => err("S0202", &format!("Expected {}, got {}", quote_str(op), describe(other))),
         })
     }
 
@@ -185,10 +182,7 @@ impl Parser {
                 return Err(err("S0201", &format!("Syntax error: {}", quote_str(op))));
             }
             Tok::Op(op) => {
-                return Err(err(
-                    "S0211",
-                    &format!("The symbol {} cannot be used as a unary operator", quote_str(op)),
-                ));
+                return Err(err("S0211", &format!("The symbol {} cannot be used as a unary operator", quote_str(op))));
             }
         })
     }
@@ -334,10 +328,7 @@ impl Parser {
                 let rhs = self.expression(9)?;
                 match left {
                     Node::Var(name) => Ok(Node::Bind(name, Box::new(rhs))),
-                    _ => Err(err(
-                        "S0212",
-                        "The left side of := must be a variable name (start with $)",
-                    )),
+                    _ => Err(err("S0212", "The left side of := must be a variable name (start with $)")),
                 }
             }
             Tok::Op("~>") => {
@@ -350,30 +341,21 @@ impl Parser {
 }
 
 fn path_of(node: Node) -> Node {
-    Node::Path(Box::new(PathNode {
-        steps: vec![Step { node, stages: Vec::new() }],
-        ..PathNode::default()
-    }))
+    Node::Path(Box::new(PathNode { steps: vec![Step { node, stages: Vec::new() }], ..PathNode::default() }))
 }
 
 /// A node as a path: its own steps, or a one-step path.
 fn into_path(node: Node) -> PathNode {
     match node {
         Node::Path(p) => *p,
-        other => PathNode {
-            steps: vec![as_step(other)],
-            ..PathNode::default()
-        },
+        other => PathNode { steps: vec![as_step(other)], ..PathNode::default() },
     }
 }
 
 /// A non-path node as a step; its predicates become the step's stages.
 fn as_step(node: Node) -> Step {
     match node {
-        Node::Filtered(f) if f.group.is_none() && !f.keep_array => Step {
-            node: f.expr,
-            stages: f.stages,
-        },
+        Node::Filtered(f) if f.group.is_none() && !f.keep_array => Step { node: f.expr, stages: f.stages },
         other => Step { node: other, stages: Vec::new() },
     }
 }
@@ -399,10 +381,7 @@ fn dot(lhs: Node, rhs: Node) -> Result<Node, JsonataError> {
     for step in path.steps.iter_mut() {
         match &step.node {
             Node::Num(_) | Node::Bool(_) | Node::Null => {
-                return Err(err(
-                    "S0213",
-                    "The literal value cannot be used as a step within a path expression",
-                ));
+                return Err(err("S0213", "The literal value cannot be used as a step within a path expression"));
             }
             Node::Str(s) => step.node = Node::Name(s.clone()),
             _ => {}
@@ -429,12 +408,7 @@ fn predicate(lhs: Node, pred: Node) -> Node {
             f.stages.push(pred);
             Node::Filtered(f)
         }
-        other => Node::Filtered(Box::new(Filtered {
-            expr: other,
-            stages: vec![pred],
-            keep_array: false,
-            group: None,
-        })),
+        other => Node::Filtered(Box::new(Filtered { expr: other, stages: vec![pred], keep_array: false, group: None })),
     }
 }
 
@@ -448,12 +422,7 @@ fn keep_array(lhs: Node) -> Node {
             f.keep_array = true;
             Node::Filtered(f)
         }
-        other => Node::Filtered(Box::new(Filtered {
-            expr: other,
-            stages: Vec::new(),
-            keep_array: true,
-            group: None,
-        })),
+        other => Node::Filtered(Box::new(Filtered { expr: other, stages: Vec::new(), keep_array: true, group: None })),
     }
 }
 

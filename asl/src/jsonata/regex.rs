@@ -22,9 +22,7 @@ impl JsRegex {
             src.push(')');
         }
         src.push_str(&translate(pattern));
-        Regex::new(&src)
-            .map(|re| JsRegex { re })
-            .map_err(|e| err("S0303", &format!("Invalid regular expression: {e}")))
+        Regex::new(&src).map(|re| JsRegex { re }).map_err(|e| err("S0303", &format!("Invalid regular expression: {e}")))
     }
 }
 

@@ -53,16 +53,9 @@ pub(crate) enum Func<'a> {
     /// A built-in function.
     Builtin(&'static Builtin),
     /// A user lambda closing over its defining frame and context.
-    Lambda {
-        def: &'a LambdaDef,
-        frame: usize,
-        input: Option<V<'a>>,
-    },
+    Lambda { def: &'a LambdaDef, frame: usize, input: Option<V<'a>> },
     /// A partially applied function; `None` marks a `?` placeholder.
-    Partial {
-        func: V<'a>,
-        args: Vec<Option<Option<V<'a>>>>,
-    },
+    Partial { func: V<'a>, args: Vec<Option<Option<V<'a>>>> },
     /// A regex literal, usable as a matcher function.
     Regex(&'a JsRegex),
     /// `f ~> g` composed: `g(f(x))`.
@@ -110,32 +103,18 @@ impl<'a> V<'a> {
             Value::Number(n) => V::Num(n.as_f64().unwrap_or(f64::NAN)),
             Value::String(s) => V::Str(s.into()),
             Value::Array(a) => V::array(a.into_iter().map(V::from_owned).collect()),
-            Value::Object(o) => V::Obj(Rc::new(
-                o.into_iter().map(|(k, v)| (k, V::from_owned(v))).collect(),
-            )),
+            Value::Object(o) => V::Obj(Rc::new(o.into_iter().map(|(k, v)| (k, V::from_owned(v))).collect())),
         }
     }
 
     /// A plain (non-sequence) array.
     pub fn array(items: Vec<V<'a>>) -> V<'a> {
-        V::Arr(Rc::new(Arr {
-            items,
-            ..Arr::default()
-        }))
+        V::Arr(Rc::new(Arr { items, ..Arr::default() }))
     }
 
     /// A sequence, unwrapped to its single member or undefined when evaluation ends.
     pub fn seq(items: Vec<V<'a>>) -> V<'a> {
-        V::Arr(Rc::new(Arr {
-            items,
-            seq: true,
-            ..Arr::default()
-        }))
-    }
-
-    /// A string value.
-    pub fn str(s: &str) -> V<'a> {
-        V::Str(s.into())
+        V::Arr(Rc::new(Arr { items, seq: true, ..Arr::default() }))
     }
 
     /// The text when this is a string.
@@ -164,11 +143,6 @@ impl<'a> V<'a> {
     /// Whether this is an object.
     pub fn is_object(&self) -> bool {
         matches!(self, V::Obj(_) | V::Json(Value::Object(_)))
-    }
-
-    /// Whether this is a function.
-    pub fn is_func(&self) -> bool {
-        matches!(self, V::Func(_))
     }
 
     /// Whether this is a sequence (not a literal array).
@@ -210,11 +184,7 @@ impl<'a> V<'a> {
 
     /// The members of an array, or the value itself as a one-member list.
     pub fn into_items(self) -> Vec<V<'a>> {
-        if self.is_array() {
-            self.arr_iter().collect()
-        } else {
-            vec![self]
-        }
+        if self.is_array() { self.arr_iter().collect() } else { vec![self] }
     }
 
     /// Field `key` of an object.
@@ -295,15 +265,11 @@ pub(crate) fn deep_equal(a: &V<'_>, b: &V<'_>) -> bool {
                 return x == y;
             }
             if a.is_array() && b.is_array() {
-                return a.arr_len() == b.arr_len()
-                    && a.arr_iter().zip(b.arr_iter()).all(|(x, y)| deep_equal(&x, &y));
+                return a.arr_len() == b.arr_len() && a.arr_iter().zip(b.arr_iter()).all(|(x, y)| deep_equal(&x, &y));
             }
             if a.is_object() && b.is_object() {
                 return a.obj_len() == b.obj_len()
-                    && a
-                        .entries()
-                        .iter()
-                        .all(|(k, v)| b.field(k).is_some_and(|w| deep_equal(v, &w)));
+                    && a.entries().iter().all(|(k, v)| b.field(k).is_some_and(|w| deep_equal(v, &w)));
             }
             false
         }
@@ -350,7 +316,7 @@ pub(crate) fn js_num_string(n: f64) -> String {
             out.push_str(&digits[1..]);
         }
         out.push('e');
-        out.push(if point - 1 >= 0 { '+' } else { '-' });
+        out.push(if point > 0 { '+' } else { '-' });
         out.push_str(&(point - 1).abs().to_string());
     }
     out

@@ -107,11 +107,31 @@ impl Case {
     pub fn category(&self) -> Category {
         if !self.nondeterministic.is_empty() {
             Category::Nondeterministic
-        } else if self.replay.as_ref().is_some_and(|r| !r.complete) {
+        } else if self.replay.as_ref().is_some_and(|r| !r.complete) || self.calls_hidden_in_map_runs() {
             Category::IncompleteReplay
         } else {
             Category::Deterministic
         }
+    }
+
+    /// Whether Lambda calls ran inside a distributed Map: those run as child executions,
+    /// so the parent's recorded history (and so `lambda_calls`) never shows them.
+    fn calls_hidden_in_map_runs(&self) -> bool {
+        fn has_distributed_task(v: &Value, inside_run: bool) -> bool {
+            match v {
+                Value::Object(m) => {
+                    let distributed =
+                        m.get("ProcessorConfig").and_then(|c| c.get("Mode")).is_some_and(|mode| mode == "DISTRIBUTED");
+                    if inside_run && m.get("Type").is_some_and(|t| t == "Task") {
+                        return true;
+                    }
+                    m.values().any(|c| has_distributed_task(c, inside_run || distributed))
+                }
+                Value::Array(a) => a.iter().any(|c| has_distributed_task(c, inside_run)),
+                _ => false,
+            }
+        }
+        self.replay.is_some() && has_distributed_task(&self.definition, false)
     }
 
     /// Whether the case carries recorded Lambda calls to replay.

@@ -112,10 +112,11 @@ pub fn judge(case: &Case, actual: &Actual, rules: &CaseRules) -> Verdict {
     if actual.error != expected.error {
         reasons.push(format!("error: expected {:?}, got {:?}", expected.error, actual.error));
     }
-    if expected.status == "SUCCEEDED" && actual.status == "SUCCEEDED" {
-        if let Err(m) = output_matches(case, actual.output.as_ref(), rules) {
-            reasons.push(format!("output {m}"));
-        }
+    if expected.status == "SUCCEEDED"
+        && actual.status == "SUCCEEDED"
+        && let Err(m) = output_matches(case, actual.output.as_ref(), rules)
+    {
+        reasons.push(format!("output {m}"));
     }
     let cause_result = cause_matches(&expected.cause, actual.cause.as_deref(), rules);
     let passed = reasons.is_empty();

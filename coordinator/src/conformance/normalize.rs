@@ -22,6 +22,14 @@ static TIMESTAMP_KEY: LazyLock<Regex> = LazyLock::new(|| {
         .unwrap_or_else(|e| panic!("static timestamp-key regex: {e}"))
 });
 
+/// The account field of an ARN, which the snapshot replaced by `111111111111`.
+static ARN_ACCOUNT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(arn:[a-z0-9-]+:[a-z0-9-]+:[a-z0-9-]*:)\d{12}:").unwrap_or_else(|e| panic!("static ARN regex: {e}"))
+});
+
+/// The account id the snapshot put in every ARN.
+const SNAPSHOT_ACCOUNT: &str = "111111111111";
+
 /// One step of a mask path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
@@ -147,6 +155,9 @@ impl Masks {
         }
         if ISO8601.is_match(&s) {
             s = ISO8601.replace_all(&s, "date").into_owned();
+        }
+        if ARN_ACCOUNT.is_match(&s) {
+            s = ARN_ACCOUNT.replace_all(&s, format!("${{1}}{SNAPSHOT_ACCOUNT}:").as_str()).into_owned();
         }
         s
     }
@@ -289,6 +300,19 @@ mod tests {
         {
             assert_eq!(m.normalize_text(s), s, "{s}");
         }
+    }
+
+    #[test]
+    fn arn_accounts_become_the_snapshot_account() {
+        let m = none();
+        assert_eq!(
+            m.normalize_text("arn:aws:states:us-east-1:123456789012:execution:sm:e"),
+            "arn:aws:states:us-east-1:111111111111:execution:sm:e"
+        );
+        assert_eq!(m.normalize_text("x arn:aws:iam::000000000000:role/r y"), "x arn:aws:iam::111111111111:role/r y");
+        // Twelve digits outside an ARN's account field are data.
+        assert_eq!(m.normalize_text("123456789012"), "123456789012");
+        assert_eq!(m.normalize_text("arn:aws:s3:::123456789012:x"), "arn:aws:s3:::123456789012:x");
     }
 
     #[test]

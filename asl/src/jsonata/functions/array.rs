@@ -59,9 +59,7 @@ pub(super) fn distinct<'a>(_: &Evaluator<'a>, a: &mut Args<'a>) -> R<Val<'a>> {
 pub(super) fn zip<'a>(_: &Evaluator<'a>, a: &mut Args<'a>) -> R<Val<'a>> {
     let arrays: Vec<Vec<V<'a>>> = (0..a.vals.len()).map(|i| a.items(i).unwrap_or_default()).collect();
     let len = arrays.iter().map(Vec::len).min().unwrap_or(0);
-    let out = (0..len)
-        .map(|i| V::array(arrays.iter().map(|arr| arr[i].clone()).collect()))
-        .collect();
+    let out = (0..len).map(|i| V::array(arrays.iter().map(|arr| arr[i].clone()).collect())).collect();
     Ok(Some(V::array(out)))
 }
 
@@ -168,10 +166,7 @@ pub(super) fn single<'a>(ev: &Evaluator<'a>, a: &mut Args<'a>) -> R<Val<'a>> {
     }
     match found {
         Some(v) => Ok(Some(v)),
-        None => Err(err(
-            "D3139",
-            "The $single() function expected exactly 1 matching result.  Instead it matched 0.",
-        )),
+        None => Err(err("D3139", "The $single() function expected exactly 1 matching result.  Instead it matched 0.")),
     }
 }
 

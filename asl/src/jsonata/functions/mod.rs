@@ -184,10 +184,7 @@ static BUILTINS: &[Builtin] = &[
 /// The builtin called `name`, if any.
 pub(crate) fn builtin(name: &str) -> Option<&'static Builtin> {
     static INDEX: OnceLock<HashMap<&'static str, &'static Builtin>> = OnceLock::new();
-    INDEX
-        .get_or_init(|| BUILTINS.iter().map(|b| (b.name, b)).collect())
-        .get(name)
-        .copied()
+    INDEX.get_or_init(|| BUILTINS.iter().map(|b| (b.name, b)).collect()).get(name).copied()
 }
 
 /// Calls builtin `b`, supplying the context as first argument where its signature does.
@@ -220,8 +217,5 @@ pub(crate) fn call_hof<'a>(ev: &Evaluator<'a>, f: &V<'a>, args: [Val<'a>; 3]) ->
 
 /// The error for an array argument whose members have the wrong type.
 pub(crate) fn not_array_of(i: usize, name: &str, ty: &str) -> JsonataError {
-    err(
-        "T0412",
-        &format!("Argument {} of function \"{name}\" must be an array of {ty}", i + 1),
-    )
+    err("T0412", &format!("Argument {} of function \"{name}\" must be an array of {ty}", i + 1))
 }

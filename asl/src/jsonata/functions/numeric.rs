@@ -26,7 +26,13 @@ pub(super) fn number<'a>(_: &Evaluator<'a>, a: &mut Args<'a>) -> R<Val<'a>> {
 /// Parses the number spellings `$number` accepts: JSON-like decimals and `0x`/`0o`/`0b`.
 fn parse_number(s: &str) -> Option<f64> {
     let radix = |p: &str, r: u32| s.strip_prefix(p).and_then(|d| i64::from_str_radix(d, r).ok()).map(|v| v as f64);
-    if let Some(v) = radix("0x", 16).or_else(|| radix("0X", 16)).or_else(|| radix("0o", 8)).or_else(|| radix("0O", 8)).or_else(|| radix("0b", 2)).or_else(|| radix("0B", 2)) {
+    if let Some(v) = radix("0x", 16)
+        .or_else(|| radix("0X", 16))
+        .or_else(|| radix("0o", 8))
+        .or_else(|| radix("0O", 8))
+        .or_else(|| radix("0b", 2))
+        .or_else(|| radix("0B", 2))
+    {
         return Some(v);
     }
     let body = s.strip_prefix('-').unwrap_or(s);
@@ -162,9 +168,7 @@ pub(super) fn min<'a>(_: &Evaluator<'a>, a: &mut Args<'a>) -> R<Val<'a>> {
 
 /// `$average(array)`.
 pub(super) fn average<'a>(_: &Evaluator<'a>, a: &mut Args<'a>) -> R<Val<'a>> {
-    Ok(numbers(a)?
-        .filter(|v| !v.is_empty())
-        .map(|v| V::Num(v.iter().sum::<f64>() / v.len() as f64)))
+    Ok(numbers(a)?.filter(|v| !v.is_empty()).map(|v| V::Num(v.iter().sum::<f64>() / v.len() as f64)))
 }
 
 /// `$formatBase(n, radix?)`.
@@ -241,7 +245,7 @@ pub(super) fn format_number<'a>(_: &Evaluator<'a>, a: &mut Args<'a>) -> R<Val<'a
         let chars: Vec<char> = int_digits.chars().collect();
         let mut grouped = String::new();
         for (i, c) in chars.iter().enumerate() {
-            if i > 0 && (chars.len() - i) % g == 0 {
+            if i > 0 && (chars.len() - i).is_multiple_of(g) {
                 grouped.push(',');
             }
             grouped.push(*c);

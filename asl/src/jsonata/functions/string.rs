@@ -23,10 +23,7 @@ fn pattern<'a>(a: &Args<'a>, i: usize) -> R<Option<Pattern<'a>>> {
             Func::Regex(re) => Ok(Some(Pattern::Re(re))),
             _ => Err(a.bad(i)),
         },
-        Some(v) => v
-            .as_str()
-            .map(|s| Some(Pattern::Text(s.to_string())))
-            .ok_or_else(|| a.bad(i)),
+        Some(v) => v.as_str().map(|s| Some(Pattern::Text(s.to_string()))).ok_or_else(|| a.bad(i)),
     }
 }
 
@@ -47,11 +44,7 @@ fn match_object<'a>(s: &str, caps: &regex::Captures<'_>, start: usize) -> V<'a> 
     let whole = caps.get(0).map_or("", |m| m.as_str());
     obj.insert("match".to_string(), V::Str(whole.into()));
     obj.insert("index".to_string(), V::Num(char_index(s, start) as f64));
-    let groups = caps
-        .iter()
-        .skip(1)
-        .map(|g| V::Str(g.map_or("", |m| m.as_str()).into()))
-        .collect();
+    let groups = caps.iter().skip(1).map(|g| V::Str(g.map_or("", |m| m.as_str()).into())).collect();
     obj.insert("groups".to_string(), V::array(groups));
     V::Obj(Rc::new(obj))
 }
@@ -63,10 +56,9 @@ fn zero_length() -> crate::jsonata::JsonataError {
 fn limit(a: &Args<'_>, i: usize, code: &str, which: &str) -> R<Option<usize>> {
     match a.num(i)? {
         None => Ok(None),
-        Some(n) if n < 0.0 => Err(err(
-            code,
-            &format!("{which} argument of {} function must evaluate to a positive number", a.name),
-        )),
+        Some(n) if n < 0.0 => {
+            Err(err(code, &format!("{which} argument of {} function must evaluate to a positive number", a.name)))
+        }
         Some(n) => Ok(Some(n as usize)),
     }
 }
