@@ -29,21 +29,24 @@ fn probe_retry() {
 fn probe_deep_jsonata() {
     let d = 100000;
     let e = format!("{{% {}1{} %}}", "(".repeat(d), ")".repeat(d));
-    run(&json!({"QueryLanguage":"JSONata","StartAt":"P","States":{"P":{"Type":"Pass","Output":e,"End":true}}}), false);
+    run_forget(
+        json!({"QueryLanguage":"JSONata","StartAt":"P","States":{"P":{"Type":"Pass","Output":e,"End":true}}}),
+        false,
+    );
 }
 #[test]
 fn probe_deep_intrinsic() {
     let d = 100000;
     let e = format!("{}1{}", "States.Array(".repeat(d), ")".repeat(d));
-    run(&json!({"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{"a.$":e},"End":true}}}), false);
+    run_forget(json!({"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{"a.$":e},"End":true}}}), false);
 }
 #[test]
 fn probe_deep_jsonpath() {
     let d = 100000;
     let e = format!("${}", "[?(@.a == 1 && (".repeat(d));
-    run(&json!({"StartAt":"P","States":{"P":{"Type":"Pass","InputPath":e,"End":true}}}), false);
+    run_forget(json!({"StartAt":"P","States":{"P":{"Type":"Pass","InputPath":e,"End":true}}}), false);
     let e = format!("$[?({}@.a{})]", "(".repeat(d), ")".repeat(d));
-    run(&json!({"StartAt":"P","States":{"P":{"Type":"Pass","InputPath":e,"End":true}}}), false);
+    run_forget(json!({"StartAt":"P","States":{"P":{"Type":"Pass","InputPath":e,"End":true}}}), false);
 }
 #[test]
 fn probe_deep_choice() {
@@ -64,7 +67,7 @@ fn probe_deep_params() {
     for _ in 0..20000 {
         c = json!({"x": c});
     }
-    run(&json!({"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":c,"End":true}}}), false);
+    run_forget(json!({"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":c,"End":true}}}), false);
 }
 #[test]
 fn probe_deep_parallel() {
@@ -72,5 +75,10 @@ fn probe_deep_parallel() {
     for _ in 0..3000 {
         m = json!({"StartAt":"P","States":{"P":{"Type":"Parallel","Branches":[m],"End":true}}});
     }
-    run(&m, false);
+    run_forget(m, false);
+}
+
+fn run_forget(def: Value, fail: bool) {
+    run(&def, fail);
+    std::mem::forget(def);
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::definition::{JsonataTemplate, PathField, template_error_cause};
 use crate::env::Environment;
 use crate::failure::Failure;
-use crate::jsonpath::{JsonPath, write_result_path};
+use crate::jsonpath::write_result_path;
 
 /// Applies InputPath or OutputPath: absent keeps the value, `null` gives `{}`.
 pub fn apply_io_path(field: &PathField, value: Value, env: &dyn Environment, name: &str) -> Result<Value, Failure> {
@@ -29,11 +29,6 @@ pub fn apply_result_path(field: &PathField, input: Value, result: Value) -> Resu
 /// Evaluates a JSONata template, turning its errors into AWS's `States.QueryEvaluationError`.
 pub fn jsonata(t: &JsonataTemplate, env: &dyn Environment, field: &str) -> Result<Value, Failure> {
     t.evaluate(env, field).map_err(|e| Failure::query(template_error_cause(&e)))
-}
-
-/// Reads a `...Path` field's value, with AWS's wording when it is missing.
-pub fn select_path(p: &JsonPath, input: &Value, env: &dyn Environment, field: &str) -> Result<Value, Failure> {
-    p.select_for_field(input, env, field)
 }
 
 /// Describes a JSON value the way AWS quotes it in causes: strings bare, others as JSON.

@@ -7,8 +7,7 @@ use serde_json::{Value, json};
 use super::eval::{compact, quote_value, type_name};
 use super::states::{Outcome, Run};
 use super::{FrameEnd, FrameId, Phase};
-use crate::definition::{Dynamic, ItemSelector, MachineId, MapSpec, PathField, State, StateKind};
-use crate::env::Environment;
+use crate::definition::{Dynamic, ItemSelector, MachineId, MapSpec, PathField, State};
 use crate::failure::Failure;
 
 /// Which state type owns the children.
@@ -456,11 +455,3 @@ fn value_as_int(v: &Value) -> Option<i64> {
         _ => None,
     }
 }
-
-/// Whether a state kind runs children.
-pub fn has_children(kind: &StateKind) -> bool {
-    matches!(kind, StateKind::Parallel { .. } | StateKind::Map(_))
-}
-
-#[allow(dead_code)]
-fn _env_is_object_safe(_: &dyn Environment) {}

@@ -8,7 +8,6 @@ use super::fanout::FanoutKind;
 use super::states::{Outcome, Run, parse_timestamp};
 use super::{FrameEnd, FrameId};
 use crate::definition::{Assign, ChoiceCondition, Dynamic, JsonataTemplate, State, StateKind, WaitSpec};
-use crate::env::Environment;
 use crate::failure::Failure;
 use crate::jsonata::Expression;
 
@@ -19,8 +18,6 @@ impl<'m> Run<'m, '_> {
             StateKind::Pass { .. } => self.finish_jsonata(fid, state, raw),
             StateKind::Task(task) => {
                 let payload = self.arguments(fid, state, &raw)?;
-                let resource = task.resource.clone();
-                let _ = resource;
                 self.schedule(fid, state, task, payload, &raw)
             }
             StateKind::Choice(choice) => {
@@ -209,6 +206,3 @@ impl<'m> Run<'m, '_> {
         }
     }
 }
-
-#[allow(dead_code)]
-fn _object_safe(_: &dyn Environment) {}

@@ -11,10 +11,13 @@
 mod context;
 mod eval;
 mod fanout;
+mod flow;
 mod history;
 mod jsonata_states;
+mod jsonpath_states;
 mod retry;
 mod states;
+mod task;
 
 use std::collections::BTreeMap;
 

@@ -11,6 +11,7 @@ mod error;
 mod eval;
 mod functions;
 mod lexer;
+mod ops;
 mod parser;
 mod regex;
 #[cfg(test)]

@@ -1,0 +1,152 @@
+//! Task states: scheduling work for a worker, its timeouts, and its result's wrapping.
+
+use std::cell::Cell;
+
+use serde_json::{Value, json};
+
+use super::eval::quote_value;
+use super::history::payload_text;
+use super::states::{Outcome, Run};
+use super::{Command, FrameId, Phase, TaskCommand};
+use crate::definition::{Dynamic, State, StateKind};
+use crate::failure::Failure;
+
+impl<'m> Run<'m, '_> {
+    pub(super) fn ensure_started(&mut self, fid: FrameId, lambda: bool) {
+        if let Some(Phase::Task { started, .. }) = self.exec.frames.get_mut(&fid).map(|f| &mut f.phase) {
+            if !*started {
+                *started = true;
+                self.record(if lambda { "LambdaFunctionStarted" } else { "TaskStarted" }, None);
+            }
+        }
+    }
+
+    pub(super) fn wrap_result(&mut self, fid: FrameId, output: Value) -> Value {
+        let Some(state) = self.state_of(fid) else {
+            return output;
+        };
+        match &state.kind {
+            StateKind::Task(t) if t.resource.starts_with("arn:aws:states:::lambda:invoke") => {
+                let request_id = self.new_uuid();
+                crate::integrations::lambda_invoke_response(output, &request_id)
+            }
+            _ => output,
+        }
+    }
+
+    pub(super) fn new_uuid(&mut self) -> String {
+        let rng = Cell::new(self.exec.rng);
+        let hi = super::context::next_random(&rng);
+        let lo = super::context::next_random(&rng);
+        self.exec.rng = rng.get();
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&hi.to_be_bytes());
+        bytes[8..].copy_from_slice(&lo.to_be_bytes());
+        uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+    }
+
+    pub(super) fn find_task(&self, token: &str) -> Option<(FrameId, bool)> {
+        self.exec.frames.iter().find_map(|(id, f)| match &f.phase {
+            Phase::Task { token: t, lambda, .. } if t == token => Some((*id, *lambda)),
+            _ => None,
+        })
+    }
+
+    /// Puts a Task's work out for a worker.
+    pub(super) fn schedule(
+        &mut self,
+        fid: FrameId,
+        state: &'m State,
+        task: &crate::definition::TaskSpec,
+        payload: Value,
+        input: &Value,
+    ) -> Result<Outcome, Failure> {
+        let timeout_seconds = self.task_seconds(fid, task.timeout_seconds.as_ref(), input, "TimeoutSecondsPath")?;
+        let heartbeat_seconds =
+            self.task_seconds(fid, task.heartbeat_seconds.as_ref(), input, "HeartbeatSecondsPath")?;
+        let attempt = self.exec.frames[&fid].retry_counts.iter().sum::<u32>();
+        let serial = self.exec.fresh_id();
+        let token = format!("{}{serial}", self.exec.info.token_prefix);
+        let lambda = task.resource.starts_with("arn:aws:lambda:");
+        let region = task.resource.split(':').nth(3).unwrap_or("").to_string();
+        if lambda {
+            let mut d = json!({"input": payload_text(&payload), "inputDetails": {"truncated": false}, "resource": task.resource});
+            if let Some(t) = timeout_seconds {
+                d["timeoutInSeconds"] = json!(t);
+            }
+            self.record("LambdaFunctionScheduled", Some(d));
+        } else {
+            let (resource_type, resource) = resource_parts(&task.resource);
+            let mut d = json!({"resourceType": resource_type, "resource": resource, "region": region, "parameters": payload_text(&payload)});
+            if let Some(t) = timeout_seconds {
+                d["timeoutInSeconds"] = json!(t);
+            }
+            if let Some(h) = heartbeat_seconds {
+                d["heartbeatInSeconds"] = json!(h);
+            }
+            self.record("TaskScheduled", Some(d));
+        }
+        if let Some(f) = self.exec.frames.get_mut(&fid) {
+            f.phase = Phase::Task { token: token.clone(), attempt, lambda, started: false };
+        }
+        let _ = state;
+        self.commands.push(Command::ScheduleTask(TaskCommand {
+            token,
+            state_name: self.exec.frames[&fid].state.clone(),
+            resource: task.resource.clone(),
+            input: payload,
+            attempt,
+            timeout_seconds,
+            heartbeat_seconds,
+        }));
+        Ok(Outcome::Parked)
+    }
+
+    pub(super) fn task_seconds(
+        &mut self,
+        fid: FrameId,
+        d: Option<&Dynamic<u64>>,
+        input: &Value,
+        field: &str,
+    ) -> Result<Option<u64>, Failure> {
+        Ok(match d {
+            None => None,
+            Some(Dynamic::Fixed(n)) => Some(*n),
+            Some(Dynamic::Path(p)) => {
+                let v = self.with_env(fid, None, None, |env| p.select(input, env));
+                match v.as_ref().and_then(Value::as_u64) {
+                    Some(n) if n > 0 => Some(n),
+                    _ => {
+                        return Err(Failure::runtime(format!(
+                            "The {field} field refers to value \"{}\" which is not a valid integer: {}",
+                            v.as_ref().map(quote_value).unwrap_or_default(),
+                            p.text()
+                        )));
+                    }
+                }
+            }
+            Some(Dynamic::Jsonata(e)) => {
+                let v = self.with_env(fid, Some(self.states_base(fid, None)), None, |env| e.evaluate(None, env));
+                match v {
+                    Ok(Some(v)) => v.as_u64(),
+                    _ => None,
+                }
+            }
+            Some(Dynamic::Intrinsic(_)) => None,
+        })
+    }
+}
+
+/// `resourceType` and `resource` of a TaskScheduled event, e.g. `lambda` / `invoke`.
+fn resource_parts(arn: &str) -> (String, String) {
+    let parts: Vec<&str> = arn.split(':').collect();
+    if parts.len() >= 7 && parts[2] == "states" && parts[5] != "activity" {
+        let service = parts[5].to_string();
+        let action = parts[6..].join(":");
+        return (service, action);
+    }
+    if parts.len() >= 7 && parts[5] == "activity" {
+        return ("activity".into(), arn.to_string());
+    }
+    (parts.get(2).copied().unwrap_or("").to_string(), arn.to_string())
+}
