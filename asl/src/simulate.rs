@@ -187,12 +187,12 @@ pub fn simulate(
             );
             break;
         };
-        if let Some(d) = deadline {
-            if at > d {
-                now = d;
-                step(machine, &mut exec, Event::ExecutionTimedOut, now);
-                break;
-            }
+        if let Some(d) = deadline
+            && at > d
+        {
+            now = d;
+            step(machine, &mut exec, Event::ExecutionTimedOut, now);
+            break;
         }
         now = now.max(at);
         queue.push_back(Event::TimerFired { timer });

@@ -133,6 +133,15 @@ impl Cursor<'_> {
     }
 }
 
+impl Instant {
+    /// The instant as a UTC date-time, when chrono can represent it.
+    pub fn to_utc(self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let secs = i64::try_from(self.0.div_euclid(1_000_000_000)).ok()?;
+        let nanos = u32::try_from(self.0.rem_euclid(1_000_000_000)).ok()?;
+        chrono::DateTime::from_timestamp(secs, nanos)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse;
@@ -192,14 +201,5 @@ mod tests {
         assert!(parse("2012-10-09T19:00:55+01:00") < utc);
         assert!(parse("2012-10-09T19:00:56Z") > utc);
         assert!(parse("1969-12-31T23:59:59.5Z") < parse("1970-01-01T00:00:00Z"));
-    }
-}
-
-impl Instant {
-    /// The instant as a UTC date-time, when chrono can represent it.
-    pub fn to_utc(self) -> Option<chrono::DateTime<chrono::Utc>> {
-        let secs = i64::try_from(self.0.div_euclid(1_000_000_000)).ok()?;
-        let nanos = u32::try_from(self.0.rem_euclid(1_000_000_000)).ok()?;
-        chrono::DateTime::from_timestamp(secs, nanos)
     }
 }

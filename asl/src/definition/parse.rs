@@ -549,10 +549,10 @@ impl Parser {
         }
         let timeout_seconds = self.dynamic_int(obj, "TimeoutSeconds", loc, ql).map(to_u64);
         let heartbeat_seconds = self.dynamic_int(obj, "HeartbeatSeconds", loc, ql).map(to_u64);
-        if let (Some(Dynamic::Fixed(t)), Some(Dynamic::Fixed(h))) = (&timeout_seconds, &heartbeat_seconds) {
-            if h >= t {
-                self.err("HeartbeatSeconds must be smaller than TimeoutSeconds", format!("{loc}/HeartbeatSeconds"));
-            }
+        if let (Some(Dynamic::Fixed(t)), Some(Dynamic::Fixed(h))) = (&timeout_seconds, &heartbeat_seconds)
+            && h >= t
+        {
+            self.err("HeartbeatSeconds must be smaller than TimeoutSeconds", format!("{loc}/HeartbeatSeconds"));
         }
         Some(StateKind::Task(Box::new(TaskSpec {
             resource,
@@ -625,10 +625,10 @@ impl Parser {
             self.dynamic_int(obj, "Seconds", loc, ql).map(|d| StateKind::Wait(WaitSpec::Seconds(d)))
         } else {
             let d = self.dynamic_string(obj, "Timestamp", loc, ql)?;
-            if let Dynamic::Fixed(ts) = &d {
-                if chrono::DateTime::parse_from_rfc3339(ts).is_err() {
-                    self.err(format!("The value '{ts}' is not a valid ISO-8601 timestamp"), format!("{loc}/Timestamp"));
-                }
+            if let Dynamic::Fixed(ts) = &d
+                && chrono::DateTime::parse_from_rfc3339(ts).is_err()
+            {
+                self.err(format!("The value '{ts}' is not a valid ISO-8601 timestamp"), format!("{loc}/Timestamp"));
             }
             Some(StateKind::Wait(WaitSpec::Timestamp(d)))
         }
@@ -664,13 +664,13 @@ impl Parser {
             batch_input: b.get("BatchInput").cloned(),
         });
         let label = obj.get("Label").and_then(Value::as_str).map(str::to_string);
-        if let Some(l) = &label {
-            if l.chars().count() > 40 || l.chars().any(|c| " <>{}[]?*\"#%\\^|~`$&,;:/".contains(c) || c.is_control()) {
-                self.err(
-                    "Label contains characters that are not allowed or is longer than 40 characters",
-                    format!("{loc}/Label"),
-                );
-            }
+        if let Some(l) = &label
+            && (l.chars().count() > 40 || l.chars().any(|c| " <>{}[]?*\"#%\\^|~`$&,;:/".contains(c) || c.is_control()))
+        {
+            self.err(
+                "Label contains characters that are not allowed or is longer than 40 characters",
+                format!("{loc}/Label"),
+            );
         }
         Some(StateKind::Map(Box::new(MapSpec {
             processor,

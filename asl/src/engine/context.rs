@@ -112,14 +112,14 @@ impl<'a> StateEnv<'a> {
 
 impl Environment for StateEnv<'_> {
     fn variable(&self, name: &str) -> Option<&Value> {
-        if name == "states" {
-            if let Some(states) = &self.states {
-                return Some(self.states_value.get_or_init(|| {
-                    let mut s = states.clone();
-                    s.insert("context".into(), self.context().clone());
-                    Value::Object(s)
-                }));
-            }
+        if name == "states"
+            && let Some(states) = &self.states
+        {
+            return Some(self.states_value.get_or_init(|| {
+                let mut s = states.clone();
+                s.insert("context".into(), self.context().clone());
+                Value::Object(s)
+            }));
         }
         let mut id = Some(self.frame);
         while let Some(f) = id.and_then(|i| self.frames.get(&i)) {

@@ -100,11 +100,12 @@ impl<'m> Run<'m, '_> {
         }
         self.apply_assign(fid, assign);
         let mut details = json!({"name": state.name, "output": output_text, "outputDetails": {"truncated": false}});
-        if let Some(vars) = self.exec.frames.get(&fid).map(|f| &f.variables) {
-            if state.assign.is_some() && !vars.is_empty() {
-                details["assignedVariables"] =
-                    Value::Object(vars.iter().map(|(k, v)| (k.clone(), Value::String(payload_text(v)))).collect());
-            }
+        if let Some(vars) = self.exec.frames.get(&fid).map(|f| &f.variables)
+            && state.assign.is_some()
+            && !vars.is_empty()
+        {
+            details["assignedVariables"] =
+                Value::Object(vars.iter().map(|(k, v)| (k.clone(), Value::String(payload_text(v)))).collect());
         }
         self.record(&format!("{}StateExited", state.kind.type_name()), Some(details));
         self.exec.transitions += 1;

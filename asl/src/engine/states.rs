@@ -81,13 +81,12 @@ impl<'m> Run<'m, '_> {
                 self.ready.push(fid);
             }
             Event::TaskStarted { token } => {
-                if let Some((fid, lambda)) = self.find_task(&token) {
-                    if let Some(Phase::Task { started, .. }) = self.exec.frames.get_mut(&fid).map(|f| &mut f.phase) {
-                        if !*started {
-                            *started = true;
-                            self.record(if lambda { "LambdaFunctionStarted" } else { "TaskStarted" }, None);
-                        }
-                    }
+                if let Some((fid, lambda)) = self.find_task(&token)
+                    && let Some(Phase::Task { started, .. }) = self.exec.frames.get_mut(&fid).map(|f| &mut f.phase)
+                    && !*started
+                {
+                    *started = true;
+                    self.record(if lambda { "LambdaFunctionStarted" } else { "TaskStarted" }, None);
                 }
             }
             Event::TaskSucceeded { token, output } => {

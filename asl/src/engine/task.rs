@@ -13,11 +13,11 @@ use crate::failure::Failure;
 
 impl<'m> Run<'m, '_> {
     pub(super) fn ensure_started(&mut self, fid: FrameId, lambda: bool) {
-        if let Some(Phase::Task { started, .. }) = self.exec.frames.get_mut(&fid).map(|f| &mut f.phase) {
-            if !*started {
-                *started = true;
-                self.record(if lambda { "LambdaFunctionStarted" } else { "TaskStarted" }, None);
-            }
+        if let Some(Phase::Task { started, .. }) = self.exec.frames.get_mut(&fid).map(|f| &mut f.phase)
+            && !*started
+        {
+            *started = true;
+            self.record(if lambda { "LambdaFunctionStarted" } else { "TaskStarted" }, None);
         }
     }
 
