@@ -112,6 +112,18 @@ pub fn simulate(
     options: &SimulationOptions,
     tasks: &mut dyn FnMut(&TaskRequest) -> TaskResult,
 ) -> Outcome {
+    simulate_with_clock(machine, input, options, tasks, &mut |_| {})
+}
+
+/// Like [`simulate`], but calls `wait` with each jump of the virtual clock before taking
+/// it, so a caller can make waits real (`stepline run --real-time` sleeps there).
+pub fn simulate_with_clock(
+    machine: &StateMachine,
+    input: Value,
+    options: &SimulationOptions,
+    tasks: &mut dyn FnMut(&TaskRequest) -> TaskResult,
+    wait: &mut dyn FnMut(std::time::Duration),
+) -> Outcome {
     let info = ExecutionInfo {
         execution_arn: format!(
             "arn:aws:states:us-east-1:123456789012:execution:{}:{}",
@@ -194,7 +206,10 @@ pub fn simulate(
             step(machine, &mut exec, Event::ExecutionTimedOut, now);
             break;
         }
-        now = now.max(at);
+        if at > now {
+            wait((at - now).to_std().unwrap_or_default());
+            now = at;
+        }
         queue.push_back(Event::TimerFired { timer });
     }
     Outcome {

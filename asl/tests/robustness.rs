@@ -209,11 +209,9 @@ fn check_simulation(machine: &StateMachine, input: Value, seed: u64) -> Option<O
         || simulate(machine, input.clone(), &options, &mut random_tasks(seed)),
     );
     assert_ne!(outcome.status, ExecutionStatus::Running, "simulation ended RUNNING: {}", machine.source);
-    let exits = outcome
-        .history
-        .iter()
-        .filter(|e| e["type"].as_str().is_some_and(|t| t.ends_with("StateExited")))
-        .count() as u64;
+    let exits =
+        outcome.history.iter().filter(|e| e["type"].as_str().is_some_and(|t| t.ends_with("StateExited"))).count()
+            as u64;
     // Transitions are checked between events; one event may run a bounded burst more.
     assert!(exits <= MAX_TRANSITIONS + 5_000, "{exits} transitions for {}", machine.source);
     for (i, e) in outcome.history.iter().enumerate() {
@@ -249,25 +247,121 @@ const STATE_TYPES: &[&str] = &["Pass", "Task", "Choice", "Wait", "Succeed", "Fai
 
 /// Field names from the ASL vocabulary (and a few that are not).
 const FIELDS: &[&str] = &[
-    "Type", "Comment", "QueryLanguage", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters",
-    "ResultSelector", "Result", "Arguments", "Output", "Assign", "Retry", "Catch", "Resource", "TimeoutSeconds",
-    "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath", "Credentials", "Choices", "Default",
-    "Condition", "Variable", "StringEquals", "StringEqualsPath", "StringMatches", "NumericEquals",
-    "NumericLessThan", "NumericGreaterThanPath", "BooleanEquals", "TimestampEquals", "TimestampLessThan",
-    "IsPresent", "IsNull", "IsNumeric", "IsString", "IsTimestamp", "And", "Or", "Not", "Seconds", "SecondsPath",
-    "Timestamp", "TimestampPath", "Error", "ErrorPath", "Cause", "CausePath", "Branches", "Iterator",
-    "ItemProcessor", "ProcessorConfig", "Mode", "ItemsPath", "Items", "ItemSelector", "ItemBatcher",
-    "MaxItemsPerBatch", "BatchInput", "MaxConcurrency", "MaxConcurrencyPath", "ToleratedFailureCount",
-    "ToleratedFailurePercentage", "ToleratedFailurePercentagePath", "Label", "ItemReader", "ResultWriter",
-    "ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy", "StartAt",
-    "States", "Version", "a.$", "Payload.$", "x", "",
+    "Type",
+    "Comment",
+    "QueryLanguage",
+    "Next",
+    "End",
+    "InputPath",
+    "OutputPath",
+    "ResultPath",
+    "Parameters",
+    "ResultSelector",
+    "Result",
+    "Arguments",
+    "Output",
+    "Assign",
+    "Retry",
+    "Catch",
+    "Resource",
+    "TimeoutSeconds",
+    "TimeoutSecondsPath",
+    "HeartbeatSeconds",
+    "HeartbeatSecondsPath",
+    "Credentials",
+    "Choices",
+    "Default",
+    "Condition",
+    "Variable",
+    "StringEquals",
+    "StringEqualsPath",
+    "StringMatches",
+    "NumericEquals",
+    "NumericLessThan",
+    "NumericGreaterThanPath",
+    "BooleanEquals",
+    "TimestampEquals",
+    "TimestampLessThan",
+    "IsPresent",
+    "IsNull",
+    "IsNumeric",
+    "IsString",
+    "IsTimestamp",
+    "And",
+    "Or",
+    "Not",
+    "Seconds",
+    "SecondsPath",
+    "Timestamp",
+    "TimestampPath",
+    "Error",
+    "ErrorPath",
+    "Cause",
+    "CausePath",
+    "Branches",
+    "Iterator",
+    "ItemProcessor",
+    "ProcessorConfig",
+    "Mode",
+    "ItemsPath",
+    "Items",
+    "ItemSelector",
+    "ItemBatcher",
+    "MaxItemsPerBatch",
+    "BatchInput",
+    "MaxConcurrency",
+    "MaxConcurrencyPath",
+    "ToleratedFailureCount",
+    "ToleratedFailurePercentage",
+    "ToleratedFailurePercentagePath",
+    "Label",
+    "ItemReader",
+    "ResultWriter",
+    "ErrorEquals",
+    "IntervalSeconds",
+    "MaxAttempts",
+    "BackoffRate",
+    "MaxDelaySeconds",
+    "JitterStrategy",
+    "StartAt",
+    "States",
+    "Version",
+    "a.$",
+    "Payload.$",
+    "x",
+    "",
 ];
 
 const PATHS: &[&str] = &[
-    "$", "$.a", "$.a.b", "$.b[0]", "$.b[-1]", "$.b[1:3]", "$.b[*]", "$..a", "$['a']", "$.b[?(@ > 1)]",
-    "$.items[?(@.a == 1)]", "$.b.length()", "$$", "$$.Execution.Id", "$$.Execution.Input", "$$.State.Name",
-    "$$.Map.Item.Value", "$$.Map.Item.Index", "$$.Task.Token", "$$.State.RetryCount", "$x", "$x.a", "$.", "$[",
-    "", "a", "$.a..", "$.Payload", "$.s",
+    "$",
+    "$.a",
+    "$.a.b",
+    "$.b[0]",
+    "$.b[-1]",
+    "$.b[1:3]",
+    "$.b[*]",
+    "$..a",
+    "$['a']",
+    "$.b[?(@ > 1)]",
+    "$.items[?(@.a == 1)]",
+    "$.b.length()",
+    "$$",
+    "$$.Execution.Id",
+    "$$.Execution.Input",
+    "$$.State.Name",
+    "$$.Map.Item.Value",
+    "$$.Map.Item.Index",
+    "$$.Task.Token",
+    "$$.State.RetryCount",
+    "$x",
+    "$x.a",
+    "$.",
+    "$[",
+    "",
+    "a",
+    "$.a..",
+    "$.Payload",
+    "$.s",
 ];
 
 const JSONATA: &[&str] = &[
@@ -705,7 +799,8 @@ fn ten_thousand_deep_definition_text_is_refused() {
     assert!(err[0].message.contains("recursion limit"), "{}", err[0].message);
 
     let params = format!("{}1{}", r#"{"a":"#.repeat(depth), "}".repeat(depth));
-    let text = format!(r#"{{"StartAt": "P", "States": {{"P": {{"Type": "Pass", "Parameters": {params}, "End": true}}}}}}"#);
+    let text =
+        format!(r#"{{"StartAt": "P", "States": {{"P": {{"Type": "Pass", "Parameters": {params}, "End": true}}}}}}"#);
     assert!(StateMachine::from_json_str(&text).is_err());
 }
 
@@ -791,7 +886,10 @@ fn retry_storm_is_bounded() {
     let machine = StateMachine::parse(&def).expect("valid");
     let outcome = finishes_within(Duration::from_secs(10), move || {
         let options = SimulationOptions { max_transitions: 1_000, ..SimulationOptions::default() };
-        simulate(&machine, json!({}), &options, &mut |_| TaskResult::Failure { error: "E".into(), cause: String::new() })
+        simulate(&machine, json!({}), &options, &mut |_| TaskResult::Failure {
+            error: "E".into(),
+            cause: String::new(),
+        })
     });
     assert_ne!(outcome.status, ExecutionStatus::Running);
 }

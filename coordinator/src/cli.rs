@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use asl::definition::StateMachine;
-use asl::simulate::{ExecutionStatus, SimulationOptions, TaskRequest, TaskResult, simulate};
+use asl::simulate::{ExecutionStatus, SimulationOptions, TaskRequest, TaskResult, simulate_with_clock};
 use chrono::Utc;
 use clap::{Args, Parser, Subcommand};
 use coordinator::conformance::{self, RunOptions, report::Summary};
@@ -62,8 +62,7 @@ struct RunArgs {
     /// optional when the mock config has a single state machine.
     #[arg(long)]
     state_machine_name: Option<String>,
-    /// Accepted for compatibility; the in-memory engine always uses a virtual clock, so
-    /// Wait states do not sleep (the simulate API exposes no wall-clock hook yet).
+    /// Sleep through Wait states and retry delays instead of jumping the virtual clock.
     #[arg(long)]
     real_time: bool,
 }
@@ -196,9 +195,6 @@ fn run(args: &RunArgs) -> Result<ExitCode> {
         }
         _ => None,
     };
-    if args.real_time {
-        eprintln!("note: --real-time has no effect yet; Wait states use a virtual clock");
-    }
     let options = SimulationOptions {
         start_time: Utc::now(),
         execution_name: format!("local-{}", Utc::now().format("%Y%m%dT%H%M%S")),
@@ -221,7 +217,13 @@ fn run(args: &RunArgs) -> Result<ExitCode> {
             cause: format!("Task state '{}' ({}) cannot run locally: {hint}", req.state_name, req.resource),
         }
     };
-    let outcome = conformance::guarded(|| simulate(&machine, input, &options, &mut handler))
+    let real_time = args.real_time;
+    let mut sleep = |d: std::time::Duration| {
+        if real_time {
+            std::thread::sleep(d);
+        }
+    };
+    let outcome = conformance::guarded(|| simulate_with_clock(&machine, input, &options, &mut handler, &mut sleep))
         .map_err(|msg| anyhow::anyhow!("the engine panicked: {msg}"))?;
     unmocked.dedup();
     for state in &unmocked {
