@@ -141,7 +141,8 @@ async fn send_batch(ctx: &Ctx, batch: Vec<Outcome>) {
     if !ctx.batch_unsupported.load(Ordering::Relaxed) {
         let result = with_retry("ReportResults", ctx.backoff, &ctx.give_up, || {
             let req = ReportResultsRequest { results: batch.iter().map(Outcome::to_proto).collect() };
-            ctx.client.clone().report_results(req)
+            let mut client = ctx.client.clone();
+            async move { client.report_results(req).await }
         })
         .await;
         match result {
@@ -183,12 +184,14 @@ async fn send_one(ctx: &Ctx, outcome: Outcome) {
     let result = match &outcome.result {
         Ok(out) => with_retry("CompleteTask", ctx.backoff, &ctx.give_up, || {
             let req = CompleteTaskRequest { token: outcome.token.clone(), output_json: out.clone() };
-            async { ctx.client.clone().complete_task(req).await.map(|r| r.map(|_| ())) }
+            let mut client = ctx.client.clone();
+            async move { client.complete_task(req).await.map(|r| r.map(|_| ())) }
         })
         .await,
         Err(e) => with_retry("FailTask", ctx.backoff, &ctx.give_up, || {
             let req = FailTaskRequest { token: outcome.token.clone(), error: e.error.clone(), cause: e.cause.clone() };
-            async { ctx.client.clone().fail_task(req).await.map(|r| r.map(|_| ())) }
+            let mut client = ctx.client.clone();
+            async move { client.fail_task(req).await.map(|r| r.map(|_| ())) }
         })
         .await,
     };

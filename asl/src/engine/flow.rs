@@ -115,6 +115,7 @@ impl<'m> Run<'m, '_> {
                     f.state = n;
                     f.input = output;
                     f.phase = Phase::Enter;
+                    f.task_token = None;
                 }
                 self.ready.push(fid);
             }
@@ -124,6 +125,9 @@ impl<'m> Run<'m, '_> {
 
     /// A state failed: retry, catch, or fail the frame.
     pub(super) fn fail_state(&mut self, fid: FrameId, failure: Failure) {
+        if let Some(f) = self.exec.frames.get_mut(&fid) {
+            f.task_token = None;
+        }
         let Some(state) = self.state_of(fid) else {
             return;
         };

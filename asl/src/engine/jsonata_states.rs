@@ -17,6 +17,7 @@ impl<'m> Run<'m, '_> {
         match &state.kind {
             StateKind::Pass { .. } => self.finish_jsonata(fid, state, raw),
             StateKind::Task(task) => {
+                self.mint_token(fid);
                 let payload = self.arguments(fid, state, &raw)?;
                 self.schedule(fid, state, task, payload, &raw)
             }
@@ -33,19 +34,21 @@ impl<'m> Run<'m, '_> {
                         break;
                     }
                 }
-                let (next, assign, output) = match chosen {
-                    Some(rule) => (
-                        rule.next.clone(),
-                        rule.assign.as_ref().or(state.assign.as_ref()),
-                        rule.output.as_ref().or(state.output.as_ref()),
-                    ),
+                // The state-level Assign applies whichever way the state goes; a matched
+                // rule's own Assign is applied over it.
+                let (next, rule_assign, output) = match chosen {
+                    Some(rule) => {
+                        (rule.next.clone(), rule.assign.as_ref(), rule.output.as_ref().or(state.output.as_ref()))
+                    }
                     None => match &choice.default {
-                        Some(d) => (d.clone(), state.assign.as_ref(), state.output.as_ref()),
+                        Some(d) => (d.clone(), None, state.output.as_ref()),
                         None => return Err(Failure::new("States.NoChoiceMatched", "No Matches!")),
                     },
                 };
-                let (assigned, output) = self.assign_and_output(fid, assign, output, raw, None)?;
-                Ok(Outcome::Next { output, next: Some(next), assign: assigned })
+                let (assigned, output) =
+                    self.assign_and_output(fid, state.assign.as_ref(), output, raw.clone(), None)?;
+                let (rule_assigned, _) = self.assign_and_output(fid, rule_assign, None, raw, None)?;
+                Ok(Outcome::Next { output, next: Some(next), assign: merge_assignments(assigned, rule_assigned) })
             }
             StateKind::Wait(spec) => {
                 let until = self.wait_until_jsonata(fid, spec)?;
@@ -204,5 +207,19 @@ impl<'m> Run<'m, '_> {
                 "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {ts}"
             ))),
         }
+    }
+}
+
+/// Variables from two Assign blocks of one state, the second winning on a name clash.
+pub(super) fn merge_assignments(
+    first: Option<serde_json::Map<String, Value>>,
+    second: Option<serde_json::Map<String, Value>>,
+) -> Option<serde_json::Map<String, Value>> {
+    match (first, second) {
+        (Some(mut a), Some(b)) => {
+            a.extend(b);
+            Some(a)
+        }
+        (a, b) => a.or(b),
     }
 }

@@ -24,6 +24,7 @@ impl<'m> Run<'m, '_> {
                 self.finish_jsonpath(fid, state, raw, result, false)
             }
             StateKind::Task(task) => {
+                self.mint_token(fid);
                 let payload = match &state.parameters {
                     Some(p) => self.with_env(fid, None, None, |env| p.evaluate(&effective, env))?,
                     None => effective.clone(),
@@ -45,14 +46,18 @@ impl<'m> Run<'m, '_> {
                         break;
                     }
                 }
-                let (next, assign) = match chosen {
-                    Some(rule) => (Some(rule.next.clone()), rule.assign.as_ref().or(state.assign.as_ref())),
+                // The state-level Assign applies whichever way the state goes; a matched
+                // rule's own Assign is applied over it.
+                let (next, rule_assign) = match chosen {
+                    Some(rule) => (Some(rule.next.clone()), rule.assign.as_ref()),
                     None => match &choice.default {
-                        Some(d) => (Some(d.clone()), state.assign.as_ref()),
+                        Some(d) => (Some(d.clone()), None),
                         None => return Err(Failure::new("States.NoChoiceMatched", "No Matches!")),
                     },
                 };
-                let assigned = self.assign_jsonpath(fid, assign, &effective)?;
+                let assigned = self.assign_jsonpath(fid, state.assign.as_ref(), &effective)?;
+                let rule_assigned = self.assign_jsonpath(fid, rule_assign, &effective)?;
+                let assigned = super::jsonata_states::merge_assignments(assigned, rule_assigned);
                 let output = self
                     .with_env(fid, None, None, |env| apply_io_path(&state.output_path, effective, env, "OutputPath"))?;
                 Ok(Outcome::Next { output, next, assign: assigned })

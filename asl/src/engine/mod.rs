@@ -193,6 +193,9 @@ struct Frame {
     input: Value,
     retry_counts: Vec<u32>,
     phase: Phase,
+    /// The token of the Task attempt being prepared or awaited (`$$.Task.Token`).
+    #[serde(default)]
+    task_token: Option<String>,
 }
 
 /// What a frame is doing.

@@ -180,6 +180,7 @@ impl<'m> Run<'m, '_> {
                 input,
                 retry_counts: Vec::new(),
                 phase: Phase::Enter,
+                task_token: None,
             },
         );
         id
@@ -264,10 +265,7 @@ impl<'m> Run<'m, '_> {
                 Some(StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_))
             )
             .then(|| frame.retry_counts.iter().sum::<u32>());
-            let task_token = match &frame.phase {
-                Phase::Task { token, .. } => Some(token.as_str()),
-                _ => None,
-            };
+            let task_token = frame.task_token.as_deref();
             let mut env = StateEnv::new(
                 &self.exec.info,
                 &self.exec.frames,

@@ -12,6 +12,20 @@ use crate::definition::{Dynamic, State, StateKind};
 use crate::failure::Failure;
 
 impl<'m> Run<'m, '_> {
+    /// Gives the frame's next Task attempt its token, before Parameters/Arguments are
+    /// evaluated, so that `$$.Task.Token` can be passed on (`.waitForTaskToken`).
+    pub(super) fn mint_token(&mut self, fid: FrameId) -> String {
+        if let Some(token) = self.exec.frames.get(&fid).and_then(|f| f.task_token.clone()) {
+            return token;
+        }
+        let serial = self.exec.fresh_id();
+        let token = format!("{}{serial}", self.exec.info.token_prefix);
+        if let Some(f) = self.exec.frames.get_mut(&fid) {
+            f.task_token = Some(token.clone());
+        }
+        token
+    }
+
     pub(super) fn ensure_started(&mut self, fid: FrameId, lambda: bool) {
         if let Some(Phase::Task { started, .. }) = self.exec.frames.get_mut(&fid).map(|f| &mut f.phase)
             && !*started
@@ -26,9 +40,11 @@ impl<'m> Run<'m, '_> {
             return output;
         };
         match &state.kind {
-            StateKind::Task(t) if t.resource.starts_with("arn:aws:states:::lambda:invoke") => {
+            // Only the request-response pattern returns the Invoke response; with
+            // `.waitForTaskToken` the output is what SendTaskSuccess sent.
+            StateKind::Task(t) if t.resource == "arn:aws:states:::lambda:invoke" => {
                 let request_id = self.new_uuid();
-                crate::integrations::lambda_invoke_response(output, &request_id)
+                crate::integrations::lambda_invoke_response_at(output, &request_id, self.now)
             }
             _ => output,
         }
@@ -65,8 +81,7 @@ impl<'m> Run<'m, '_> {
         let heartbeat_seconds =
             self.task_seconds(fid, task.heartbeat_seconds.as_ref(), input, "HeartbeatSecondsPath")?;
         let attempt = self.exec.frames[&fid].retry_counts.iter().sum::<u32>();
-        let serial = self.exec.fresh_id();
-        let token = format!("{}{serial}", self.exec.info.token_prefix);
+        let token = self.mint_token(fid);
         let lambda = task.resource.starts_with("arn:aws:lambda:");
         let region = task.resource.split(':').nth(3).unwrap_or("").to_string();
         if lambda {
