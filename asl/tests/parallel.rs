@@ -21,7 +21,29 @@ fn task_branch(tag: &str) -> Value {
     branch(json!({"B": {"Type": "Task", "Resource": ACT, "Parameters": {"tag": tag, "in.$": "$"}, "End": true}}), "B")
 }
 
+/// Suffixes every state name of branch `i` (and the names that point at them), because
+/// state names must be unique across the whole state machine.
+fn uniquify(branch: Value, i: usize) -> Value {
+    let rename = |n: &str| format!("{n}_{i}");
+    let mut b = branch;
+    if let Some(start) = b.get("StartAt").and_then(Value::as_str).map(rename) {
+        b["StartAt"] = json!(start);
+    }
+    if let Some(states) = b.get("States").and_then(Value::as_object).cloned() {
+        let mut renamed = serde_json::Map::new();
+        for (name, mut state) in states {
+            if let Some(next) = state.get("Next").and_then(Value::as_str).map(rename) {
+                state["Next"] = json!(next);
+            }
+            renamed.insert(rename(&name), state);
+        }
+        b["States"] = Value::Object(renamed);
+    }
+    b
+}
+
 fn parallel(extra: Value, branches: Vec<Value>) -> Value {
+    let branches: Vec<Value> = branches.into_iter().enumerate().map(|(i, b)| uniquify(b, i)).collect();
     let mut p = json!({"Type": "Parallel", "Branches": branches, "End": true});
     if let (Some(p), Some(e)) = (p.as_object_mut(), extra.as_object()) {
         for (k, v) in e {
@@ -127,7 +149,8 @@ fn result_selector_and_result_path_apply_to_the_results_array() {
 #[test]
 fn nested_parallel() {
     let inner = parallel(json!({}), vec![pass_branch(json!(1)), pass_branch(json!(2))]);
-    let def = parallel(json!({}), vec![inner, pass_branch(json!(3))]);
+    let outer_pass = branch(json!({"C": {"Type": "Pass", "Result": 3, "End": true}}), "C");
+    let def = parallel(json!({}), vec![inner, outer_pass]);
     assert_eq!(succeeded(&run(def, json!({}))), json!([[1, 2], 3]));
 }
 

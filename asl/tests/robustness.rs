@@ -556,6 +556,20 @@ fn state_names(v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// Names of the states of the machine that the object at `ptr` belongs to.
+fn local_state_names(def: &Value, ptr: &str) -> Vec<String> {
+    let states_ptr = if def.pointer(ptr).is_some_and(|o| o.get("StartAt").is_some()) {
+        format!("{ptr}/States")
+    } else {
+        let parts: Vec<&str> = ptr.split('/').collect();
+        match parts.iter().rposition(|p| *p == "States") {
+            Some(i) if i + 1 < parts.len() => parts[..=i].join("/"),
+            _ => "/States".to_string(),
+        }
+    };
+    def.pointer(&states_ptr).and_then(Value::as_object).map(|m| m.keys().cloned().collect()).unwrap_or_default()
+}
+
 /// Pointers of every state object (objects with a `Type`).
 fn state_pointers(v: &Value) -> Vec<String> {
     let mut all = Vec::new();
@@ -654,7 +668,13 @@ fn apply(def: &mut Value, m: &Mutation) {
                 .collect();
             if !with_targets.is_empty() {
                 let ptr = with_targets[obj % with_targets.len()].clone();
-                let target = Value::String(names[target % names.len()].clone());
+                // Mostly a state of the same (sub-)machine; sometimes any name at all.
+                let local = local_state_names(def, &ptr);
+                let target = if target % 4 != 0 && !local.is_empty() {
+                    Value::String(local[target % local.len()].clone())
+                } else {
+                    Value::String(names[target % names.len()].clone())
+                };
                 if let Some(o) = def.pointer_mut(&ptr).and_then(Value::as_object_mut) {
                     if let Some(k) = keys.iter().find(|k| o.get(**k).is_some_and(Value::is_string)) {
                         o.insert(k.to_string(), target);
@@ -678,13 +698,49 @@ fn apply(def: &mut Value, m: &Mutation) {
 fn repair_state(o: &mut serde_json::Map<String, Value>, ty: &str, next: String) {
     let allowed: &[&str] = match ty {
         "Pass" => &["Result", "Parameters", "ResultPath", "Output", "Assign"],
-        "Task" => &["Resource", "Parameters", "ResultPath", "ResultSelector", "Retry", "Catch", "TimeoutSeconds",
-                    "HeartbeatSeconds", "Arguments", "Output", "Assign", "Credentials"],
+        "Task" => &[
+            "Resource",
+            "Parameters",
+            "ResultPath",
+            "ResultSelector",
+            "Retry",
+            "Catch",
+            "TimeoutSeconds",
+            "HeartbeatSeconds",
+            "Arguments",
+            "Output",
+            "Assign",
+            "Credentials",
+        ],
         "Choice" => &["Choices", "Default", "Assign", "Output"],
         "Wait" => &["Seconds", "SecondsPath", "Timestamp", "TimestampPath", "Assign", "Output"],
-        "Parallel" => &["Branches", "Parameters", "ResultPath", "ResultSelector", "Retry", "Catch", "Arguments", "Output", "Assign"],
-        "Map" => &["ItemProcessor", "Iterator", "ItemsPath", "Items", "ItemSelector", "Parameters", "ResultPath",
-                   "ResultSelector", "Retry", "Catch", "MaxConcurrency", "Output", "Assign", "Arguments"],
+        "Parallel" => &[
+            "Branches",
+            "Parameters",
+            "ResultPath",
+            "ResultSelector",
+            "Retry",
+            "Catch",
+            "Arguments",
+            "Output",
+            "Assign",
+        ],
+        "Map" => &[
+            "ItemProcessor",
+            "Iterator",
+            "ItemsPath",
+            "Items",
+            "ItemSelector",
+            "Parameters",
+            "ResultPath",
+            "ResultSelector",
+            "Retry",
+            "Catch",
+            "MaxConcurrency",
+            "Output",
+            "Assign",
+            "Arguments",
+        ],
         "Fail" => &["Error", "Cause", "ErrorPath", "CausePath"],
         _ => &[],
     };
@@ -703,10 +759,9 @@ fn repair_state(o: &mut serde_json::Map<String, Value>, ty: &str, next: String) 
     }
     let required: Vec<(&str, Value)> = match ty {
         "Task" => vec![("Resource", json!("arn:aws:states:::lambda:invoke"))],
-        "Choice" => vec![
-            ("Choices", json!([{"Variable": "$.a", "NumericEquals": 1, "Next": next}])),
-            ("Default", json!(next)),
-        ],
+        "Choice" => {
+            vec![("Choices", json!([{"Variable": "$.a", "NumericEquals": 1, "Next": next}])), ("Default", json!(next))]
+        }
         "Wait" => vec![("Seconds", json!(1))],
         "Parallel" => vec![("Branches", json!([{"StartAt": "X", "States": {"X": {"Type": "Pass", "End": true}}}]))],
         "Map" => vec![("ItemProcessor", json!({"StartAt": "X", "States": {"X": {"Type": "Pass", "End": true}}}))],
@@ -790,8 +845,16 @@ fn mutated_definition() -> impl Strategy<Value = Value> {
 // Properties
 // ---------------------------------------------------------------------------------------
 
+/// Case counts are kept small for CI; `ROBUSTNESS_SCALE=50 cargo test --release ...`
+/// runs a deeper search.
 fn config(cases: u32) -> Config {
-    Config { cases, failure_persistence: None, max_shrink_iters: 2_000, ..Config::default() }
+    let scale = std::env::var("ROBUSTNESS_SCALE").ok().and_then(|s| s.parse::<u32>().ok()).unwrap_or(1).max(1);
+    Config {
+        cases: cases.saturating_mul(scale),
+        failure_persistence: None,
+        max_shrink_iters: 2_000,
+        ..Config::default()
+    }
 }
 
 #[test]
@@ -806,7 +869,7 @@ fn seeds_are_valid_and_run() {
 }
 
 proptest! {
-    #![proptest_config(config(384))]
+    #![proptest_config(config(1000))]
 
     /// Any JSON at all: parse never panics; whatever parses runs to an end.
     #[test]
@@ -825,7 +888,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(640))]
+    #![proptest_config(config(3000))]
 
     /// Valid definitions with random edits: states retyped, fields set to random paths,
     /// JSONata and intrinsic text, Next targets moved.
@@ -1095,5 +1158,7 @@ fn zz_diag() {
     }
     let mut v: Vec<_> = hist.into_iter().collect();
     v.sort_by_key(|x| -x.1);
-    for (k, n) in v.iter().take(25) { eprintln!("{n:4} {k}"); }
+    for (k, n) in v.iter().take(25) {
+        eprintln!("{n:4} {k}");
+    }
 }

@@ -43,6 +43,9 @@ enum Command {
     /// The AWS conformance corpus.
     #[command(subcommand)]
     Conformance(ConformanceCommand),
+    /// Run the coordinator service: the AWS-compatible HTTP API and the gRPC worker
+    /// service (starts a private redis-server when REDIS_URL is unset).
+    Serve(Box<coordinator::serve::ServeArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +109,7 @@ pub fn main() -> ExitCode {
         Command::Validate { definition } => validate(&definition),
         Command::Run(args) => run(&args),
         Command::Conformance(ConformanceCommand::Run(args)) => conformance_run(&args),
+        Command::Serve(args) => serve(*args),
     };
     match result {
         Ok(code) => code,
@@ -350,4 +354,12 @@ mod tests {
         let d = asl::diagnostic::Diagnostic::new("MISSING_TRANSITION_TARGET", "no such state", "/States/A/Next");
         assert_eq!(format_diagnostic(&d), "MISSING_TRANSITION_TARGET: no such state (at /States/A/Next)");
     }
+}
+
+/// `stepline serve`: runs the coordinator until Ctrl-C or SIGTERM.
+fn serve(args: coordinator::serve::ServeArgs) -> Result<ExitCode> {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(coordinator::serve::run(args))?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -62,7 +62,9 @@ mod tests {
     #[test]
     fn members_round_trip() {
         let arn = "arn:aws:states:us-east-1:1:execution:m:e";
-        for t in [Timer::Engine(7), Timer::TaskTimeout("1.ab.cd.2".into()), Timer::Heartbeat("x".into()), Timer::Execution] {
+        for t in
+            [Timer::Engine(7), Timer::TaskTimeout("1.ab.cd.2".into()), Timer::Heartbeat("x".into()), Timer::Execution]
+        {
             let m = t.member(arn);
             assert_eq!(Timer::parse(&m), Some((t, arn)));
         }

@@ -55,7 +55,8 @@ impl TokenKey {
 
     fn mac(&self, shard: u32, eid: &str) -> HmacSha256 {
         // HMAC accepts keys of any length, so this cannot fail.
-        let mut mac = HmacSha256::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        let mut mac =
+            HmacSha256::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
         mac.update(format!("{shard}.{eid}").as_bytes());
         mac
     }

@@ -163,11 +163,11 @@ async fn send_batch(ctx: &Ctx, batch: Vec<Outcome>) {
             // A whole-batch refusal (e.g. too large): send singly so one bad result
             // doesn't sink the rest.
             Err(status) if batch.len() > 1 && !ctx.give_up.is_cancelled() => {
-                warn!(code = ?status.code(), message = status.message(), n = batch.len(),
+                warn!(code = ?status.code(), detail = status.message(), n = batch.len(),
                       "ReportResults refused a batch; sending results one by one");
             }
             Err(status) => {
-                error!(code = ?status.code(), message = status.message(), n = batch.len(),
+                error!(code = ?status.code(), detail = status.message(), n = batch.len(),
                        "could not report results; the coordinator will time these tasks out");
                 ctx.counters.add_report_errors(batch.len() as u64);
                 return;
@@ -182,23 +182,28 @@ async fn send_batch(ctx: &Ctx, batch: Vec<Outcome>) {
 /// Sends one result with CompleteTask or FailTask.
 async fn send_one(ctx: &Ctx, outcome: Outcome) {
     let result = match &outcome.result {
-        Ok(out) => with_retry("CompleteTask", ctx.backoff, &ctx.give_up, || {
-            let req = CompleteTaskRequest { token: outcome.token.clone(), output_json: out.clone() };
-            let mut client = ctx.client.clone();
-            async move { client.complete_task(req).await.map(|r| r.map(|_| ())) }
-        })
-        .await,
-        Err(e) => with_retry("FailTask", ctx.backoff, &ctx.give_up, || {
-            let req = FailTaskRequest { token: outcome.token.clone(), error: e.error.clone(), cause: e.cause.clone() };
-            let mut client = ctx.client.clone();
-            async move { client.fail_task(req).await.map(|r| r.map(|_| ())) }
-        })
-        .await,
+        Ok(out) => {
+            with_retry("CompleteTask", ctx.backoff, &ctx.give_up, || {
+                let req = CompleteTaskRequest { token: outcome.token.clone(), output_json: out.clone() };
+                let mut client = ctx.client.clone();
+                async move { client.complete_task(req).await.map(|r| r.map(|_| ())) }
+            })
+            .await
+        }
+        Err(e) => {
+            with_retry("FailTask", ctx.backoff, &ctx.give_up, || {
+                let req =
+                    FailTaskRequest { token: outcome.token.clone(), error: e.error.clone(), cause: e.cause.clone() };
+                let mut client = ctx.client.clone();
+                async move { client.fail_task(req).await.map(|r| r.map(|_| ())) }
+            })
+            .await
+        }
     };
     match result {
         Ok(()) => ctx.counters.accepted(outcome.result.is_ok()),
         Err(status) if crate::rpc::is_retryable(status.code()) => {
-            error!(code = ?status.code(), message = status.message(), token = short_token(&outcome.token),
+            error!(code = ?status.code(), detail = status.message(), token = short_token(&outcome.token),
                    "could not report result; the coordinator will time this task out");
             ctx.counters.add_report_errors(1);
         }

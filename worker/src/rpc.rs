@@ -56,7 +56,7 @@ where
                 tracing::warn!(
                     call = what,
                     code = ?status.code(),
-                    message = status.message(),
+                    detail = status.message(),
                     attempt,
                     retry_in_ms = delay.as_millis() as u64,
                     "coordinator call failed; retrying"
@@ -93,9 +93,7 @@ mod tests {
         let calls = AtomicU32::new(0);
         let r = with_retry("t", fast(), &CancellationToken::new(), || {
             let n = calls.fetch_add(1, Ordering::SeqCst);
-            async move {
-                if n < 3 { Err(Status::unavailable("down")) } else { Ok(tonic::Response::new(n)) }
-            }
+            async move { if n < 3 { Err(Status::unavailable("down")) } else { Ok(tonic::Response::new(n)) } }
         })
         .await;
         assert_eq!(r.ok(), Some(3));
@@ -117,8 +115,7 @@ mod tests {
     async fn gives_up_when_told() {
         let give_up = CancellationToken::new();
         give_up.cancel();
-        let r: Result<(), _> =
-            with_retry("t", fast(), &give_up, || async { Err(Status::unavailable("down")) }).await;
+        let r: Result<(), _> = with_retry("t", fast(), &give_up, || async { Err(Status::unavailable("down")) }).await;
         assert_eq!(r.map_err(|s| s.code()), Err(Code::Unavailable));
     }
 

@@ -11,18 +11,20 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use stepline_proto::worker::v1::{HeartbeatRequest, PollTasksRequest, ReleaseTasksRequest, Task, worker_client::WorkerClient};
+use stepline_proto::worker::v1::{
+    HeartbeatRequest, PollTasksRequest, ReleaseTasksRequest, Task, worker_client::WorkerClient,
+};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::transport::{Channel, Endpoint};
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
+use crate::WorkerError;
 use crate::config::WorkerConfig;
 use crate::handler::{Handler, TaskContext, TaskError};
 use crate::report::{Outcome, Reporter};
 use crate::rpc::{is_token_gone, short_token, with_retry};
-use crate::WorkerError;
 
 /// Extra time over the long-poll wait before a poll RPC is abandoned as hung.
 const POLL_RPC_SLACK: Duration = Duration::from_secs(10);
@@ -202,10 +204,14 @@ impl<H: Handler> Worker<H> {
         pollers.wait().await;
         shared.tracker.close();
         if tokio::time::timeout(shared.config.drain_grace, shared.tracker.wait()).await.is_err() {
-            let tokens: Vec<String> = shared.lock_inflight().drain().map(|(token, cancel)| {
-                cancel.cancel();
-                token
-            }).collect();
+            let tokens: Vec<String> = shared
+                .lock_inflight()
+                .drain()
+                .map(|(token, cancel)| {
+                    cancel.cancel();
+                    token
+                })
+                .collect();
             warn!(n = tokens.len(), "grace period over: releasing unfinished tasks");
             shared.kill.cancel();
             let _ = tokio::time::timeout(SHUTDOWN_RPC_BUDGET, release(&shared, tokens)).await;
@@ -274,7 +280,10 @@ async fn poll_loop<H: Handler>(shared: Arc<Shared<H>>, queue: String, stop: Canc
                 let tasks = resp.into_inner().tasks;
                 // A server that answers empty at once despite a long wait would make this
                 // loop spin; pause briefly so a coordinator bug can't eat a core.
-                if tasks.is_empty() && cfg.poll_wait >= Duration::from_millis(100) && started.elapsed() < Duration::from_millis(5) {
+                if tasks.is_empty()
+                    && cfg.poll_wait >= Duration::from_millis(100)
+                    && started.elapsed() < Duration::from_millis(5)
+                {
                     tokio::select! {
                         _ = tokio::time::sleep(cfg.backoff.initial) => {}
                         _ = stop.cancelled() => return,
@@ -289,7 +298,7 @@ async fn poll_loop<H: Handler>(shared: Arc<Shared<H>>, queue: String, stop: Canc
                 warn!(
                     queue = %queue,
                     code = ?status.code(),
-                    message = status.message(),
+                    detail = status.message(),
                     failures,
                     retry_in_ms = delay.as_millis() as u64,
                     "poll failed; backing off"
@@ -346,7 +355,12 @@ enum Ending {
 }
 
 /// Runs one task: the handler, its heartbeats and deadline, then queues the result.
-async fn run_task<H: Handler>(shared: Arc<Shared<H>>, task: Task, permit: OwnedSemaphorePermit, cancel: CancellationToken) {
+async fn run_task<H: Handler>(
+    shared: Arc<Shared<H>>,
+    task: Task,
+    permit: OwnedSemaphorePermit,
+    cancel: CancellationToken,
+) {
     let span = info_span!(
         "task",
         queue = %task.queue,
@@ -357,7 +371,10 @@ async fn run_task<H: Handler>(shared: Arc<Shared<H>>, task: Task, permit: OwnedS
     async move {
         let _slot = permit;
         let token = task.token;
-        let deadline = u64::try_from(task.timeout_at_ms).ok().filter(|&ms| ms > 0).map(|ms| UNIX_EPOCH + Duration::from_millis(ms));
+        let deadline = u64::try_from(task.timeout_at_ms)
+            .ok()
+            .filter(|&ms| ms > 0)
+            .map(|ms| UNIX_EPOCH + Duration::from_millis(ms));
         let heartbeat = (task.heartbeat_seconds > 0).then(|| Duration::from_secs(u64::from(task.heartbeat_seconds)));
         let input = if task.input_json.trim().is_empty() {
             Ok(serde_json::Value::Null)
@@ -365,7 +382,9 @@ async fn run_task<H: Handler>(shared: Arc<Shared<H>>, task: Task, permit: OwnedS
             serde_json::from_str(&task.input_json)
         };
         let ending = match input {
-            Err(e) => Ending::Done(Ok(Err(TaskError::new("Stepline.InvalidInput", format!("task input is not JSON: {e}"))))),
+            Err(e) => {
+                Ending::Done(Ok(Err(TaskError::new("Stepline.InvalidInput", format!("task input is not JSON: {e}")))))
+            }
             Ok(input) => {
                 let ctx = TaskContext {
                     token: token.clone(),
@@ -471,12 +490,12 @@ async fn heartbeat_loop<H>(shared: &Shared<H>, token: &str, interval: Duration) 
             }
             Ok(_) => next = period,
             Err(status) if is_token_gone(status.code()) => {
-                warn!(code = ?status.code(), message = status.message(), "task no longer valid; cancelling it");
+                warn!(code = ?status.code(), detail = status.message(), "task no longer valid; cancelling it");
                 return;
             }
             Err(status) => {
                 // Retry sooner than the period so one lost beat doesn't cost the task.
-                warn!(code = ?status.code(), message = status.message(), "heartbeat failed; retrying");
+                warn!(code = ?status.code(), detail = status.message(), "heartbeat failed; retrying");
                 next = (period / 2).min(Duration::from_secs(1));
             }
         }
@@ -503,7 +522,7 @@ async fn release<H>(shared: &Shared<H>, tokens: Vec<String>) {
         Err(status) => warn!(
             n,
             code = ?status.code(),
-            message = status.message(),
+            detail = status.message(),
             "could not release tasks; they return to the queue when their lease expires"
         ),
     }

@@ -42,6 +42,13 @@ pub(super) fn parse_definition(definition: &Value) -> Result<StateMachine, Vec<D
     let Some(obj) = definition.as_object() else {
         return Err(vec![Diagnostic::schema("The definition must be a JSON object", "/")]);
     };
+    // Compiling templates recurses through the JSON, so refuse absurd depth up front.
+    if depth_exceeds(definition, MAX_DEFINITION_DEPTH) {
+        return Err(vec![Diagnostic::schema(
+            format!("The definition is nested more than {MAX_DEFINITION_DEPTH} levels deep"),
+            "/",
+        )]);
+    }
     let mut p = Parser { machines: Vec::new(), problems: Vec::new() };
     let query_language = match obj.get("QueryLanguage") {
         None => QueryLanguage::JsonPath,
@@ -384,6 +391,9 @@ impl Parser {
                     false
                 }
             };
+            if error_equals.iter().any(|e| e == "States.ALL") && i + 1 < items.len() {
+                self.err("States.ALL must appear only in the last retrier", format!("{rloc}/ErrorEquals"));
+            }
             out.push(Retrier {
                 error_equals,
                 interval_seconds,
@@ -429,6 +439,9 @@ impl Parser {
                 continue;
             };
             let error_equals = self.error_equals(c, &cloc);
+            if error_equals.iter().any(|e| e == "States.ALL") && i + 1 < items.len() {
+                self.err("States.ALL must appear only in the last catcher", format!("{cloc}/ErrorEquals"));
+            }
             let next = self.string(c.get("Next"), &format!("{cloc}/Next"), true).unwrap_or_default();
             let result_path = self.path_field(c, "ResultPath", &cloc);
             let assign = self.assign(c, &cloc, ql);
@@ -685,6 +698,25 @@ impl Parser {
             label,
         })))
     }
+}
+
+/// Deepest nesting of objects and arrays a definition may have.
+const MAX_DEFINITION_DEPTH: usize = 256;
+
+/// Whether `v` nests deeper than `limit`, found without recursion.
+fn depth_exceeds(v: &Value, limit: usize) -> bool {
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        if d > limit {
+            return true;
+        }
+        match v {
+            Value::Object(m) => stack.extend(m.values().map(|c| (c, d + 1))),
+            Value::Array(a) => stack.extend(a.iter().map(|c| (c, d + 1))),
+            _ => {}
+        }
+    }
+    false
 }
 
 fn to_u64(d: Dynamic<i64>) -> Dynamic<u64> {

@@ -12,6 +12,18 @@ pub(super) fn validate(sm: &StateMachine) -> Vec<Diagnostic> {
     for m in &sm.machines {
         validate_machine(m, &mut out);
     }
+    // State names are unique across the whole machine, branches and processors included.
+    let mut seen = HashSet::new();
+    for m in &sm.machines {
+        for name in m.states.keys() {
+            if !seen.insert(name.as_str()) {
+                out.push(Diagnostic::schema(
+                    format!("State names must be unique within the state machine; '{name}' is used more than once"),
+                    format!("{}/States/{name}", m.location),
+                ));
+            }
+        }
+    }
     out
 }
 

@@ -135,6 +135,7 @@ impl Run<'_, '_> {
         let inline_map = kind == FanoutKind::Map { distributed: false };
         let total = fan.inputs.len();
         let mut fail = None;
+        let iteration_failed = matches!(end, FrameEnd::Failed { .. });
         match end {
             FrameEnd::Succeeded(v) => {
                 if let Some(slot) = fan.results.get_mut(index) {
@@ -146,9 +147,10 @@ impl Run<'_, '_> {
                 fan.last_failure = Some((error.clone(), cause.clone()));
                 match fan.tolerance {
                     Some(t) => {
-                        let over_count = t.count.is_none_or(|c| fan.failures as u64 > c);
-                        let over_pct = t.percentage.is_none_or(|p| fan.failures as f64 * 100.0 / total as f64 > p);
-                        if over_count && over_pct {
+                        // With both thresholds set, exceeding either one fails the Map.
+                        let over_count = t.count.is_some_and(|c| fan.failures as u64 > c);
+                        let over_pct = t.percentage.is_some_and(|p| fan.failures as f64 * 100.0 / total as f64 > p);
+                        if over_count || over_pct {
                             fail = Some(Failure::new(
                                 "States.ExceedToleratedFailureThreshold",
                                 "The specified tolerated failure threshold was exceeded",
@@ -159,14 +161,9 @@ impl Run<'_, '_> {
                 }
             }
         }
-        let failed_now = fail.is_some();
         let done = fan.running == 0 && fan.next >= total;
         if inline_map {
-            let t = if failed_now || matches!(self.last_end_failed(parent), Some(true)) {
-                "MapIterationFailed"
-            } else {
-                "MapIterationSucceeded"
-            };
+            let t = if iteration_failed { "MapIterationFailed" } else { "MapIterationSucceeded" };
             self.record(t, Some(json!({"name": state_name, "index": index})));
         }
         if let Some(failure) = fail {
@@ -191,13 +188,6 @@ impl Run<'_, '_> {
             self.fanout_succeeded(parent, kind, results);
         } else {
             self.start_more(parent);
-        }
-    }
-
-    fn last_end_failed(&self, parent: FrameId) -> Option<bool> {
-        match self.exec.frames.get(&parent).map(|f| &f.phase) {
-            Some(Phase::Fanout(fan)) => Some(fan.last_failure.is_some() && fan.results.is_empty()),
-            _ => None,
         }
     }
 

@@ -79,7 +79,8 @@ return 'queued'
 
 /// Reports task results: each pending token's event goes to its shard inbox and the
 /// task leaves the pending table (so a timeout racing it finds nothing).
-/// ARGV: prefix, count, then per result: shard, token, inbox entry. Returns 1/0 per result.
+/// ARGV: prefix, count, then per result: shard, token, event JSON (an inbox entry
+/// without its `x`, which comes from the task). Returns 1/0 per result.
 pub fn report() -> String {
     format!(
         "{HELPERS}{}",
@@ -97,7 +98,7 @@ for j = 1, tonumber(ARGV[2]) do
     redis.call('HDEL', tk, tok)
     local tm = p .. '{s' .. s .. '}:timers'
     redis.call('ZREM', tm, 'to|' .. tok .. '|' .. task.execution_arn, 'hb|' .. tok .. '|' .. task.execution_arn)
-    redis.call('RPUSH', p .. '{s' .. s .. '}:inbox', ev)
+    redis.call('RPUSH', p .. '{s' .. s .. '}:inbox', '{"x":' .. cjson.encode(task.execution_arn) .. ',' .. string.sub(ev, 2))
     ring(p .. '{s' .. s .. '}:bell')
     out[j] = 1
   else
@@ -191,7 +192,8 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lease' end
 local p = ARGV[3]
 local plan = cjson.decode(ARGV[4])
 for _, m in ipairs(plan.fired) do
-  if not redis.call('ZSCORE', KEYS[3], m) then return 'timer' end
+  local due = redis.call('ZSCORE', KEYS[3], m)
+  if (not due) or tonumber(due) > plan.now then return 'timer' end
 end
 for _, x in ipairs(plan.execs) do
   local v = tonumber(redis.call('HGET', x.key, 'ver'))

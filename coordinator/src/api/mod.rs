@@ -1,0 +1,194 @@
+//! The AWS Step Functions API (JSON 1.0 protocol: POST `/` with
+//! `X-Amz-Target: AWSStepFunctions.<Action>`), plus `/healthz`, `/readyz`, `/metrics`.
+
+pub mod errors;
+pub mod executions;
+pub mod state_machines;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Map, Value};
+use tokio::sync::watch;
+
+pub use errors::ApiError;
+
+use crate::serve::App;
+
+/// The content type of requests and responses.
+pub const AMZ_JSON: &str = "application/x-amz-json-1.0";
+/// Largest request body (a 1 MiB definition escaped in JSON fits).
+const BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// API result.
+pub type ApiResult = Result<Value, ApiError>;
+
+/// The HTTP router.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", post(dispatch))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(app)
+}
+
+/// Serves the router on `listener` until shutdown.
+pub async fn serve(app: Arc<App>, listener: tokio::net::TcpListener, mut shutdown: watch::Receiver<bool>) {
+    let signal = async move {
+        let _ = shutdown.wait_for(|s| *s).await;
+    };
+    if let Err(e) = axum::serve(listener, router(app)).with_graceful_shutdown(signal).await {
+        tracing::error!(error = %e, "HTTP server failed");
+    }
+}
+
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    match app.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("redis unreachable: {e}")).into_response(),
+    }
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    match &app.metrics {
+        Some(h) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], h.render()).into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "metrics recorder not installed").into_response(),
+    }
+}
+
+async fn dispatch(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    let result = handle(&app, &headers, &body).await;
+    let (status, body) = match result {
+        Ok(v) => (StatusCode::OK, v.to_string()),
+        Err(e) => return e.into_response(),
+    };
+    let mut resp = (status, body).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(AMZ_JSON));
+    resp
+}
+
+async fn handle(app: &App, headers: &HeaderMap, body: &[u8]) -> ApiResult {
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let Some(action) = target.strip_prefix("AWSStepFunctions.") else {
+        return Err(ApiError::new("UnknownOperationException", format!("Unknown or missing X-Amz-Target '{target}'")));
+    };
+    let params: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Object(Map::new())
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::new("SerializationException", format!("The request body is not valid JSON: {e}")))?
+    };
+    let Value::Object(params) = params else {
+        return Err(ApiError::new("SerializationException", "The request body must be a JSON object"));
+    };
+    let p = Params(params);
+    match action {
+        "CreateStateMachine" => state_machines::create(app, &p).await,
+        "DescribeStateMachine" => state_machines::describe(app, &p).await,
+        "ListStateMachines" => state_machines::list(app, &p).await,
+        "DeleteStateMachine" => state_machines::delete(app, &p).await,
+        "ValidateStateMachineDefinition" => state_machines::validate(&p),
+        "StartExecution" => executions::start(app, &p).await,
+        "DescribeExecution" => executions::describe(app, &p).await,
+        "ListExecutions" => executions::list(app, &p).await,
+        "StopExecution" => executions::stop(app, &p).await,
+        "GetExecutionHistory" => executions::history(app, &p).await,
+        "SendTaskSuccess" => executions::send_task_success(app, &p).await,
+        "SendTaskFailure" => executions::send_task_failure(app, &p).await,
+        "SendTaskHeartbeat" => executions::send_task_heartbeat(app, &p).await,
+        other => Err(ApiError::new("UnknownOperationException", format!("Unknown operation {other}"))),
+    }
+}
+
+/// Request parameters with typed accessors that produce AWS-style errors.
+pub struct Params(pub Map<String, Value>);
+
+impl Params {
+    /// An optional string field.
+    pub fn opt_str(&self, field: &str) -> Result<Option<&str>, ApiError> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(ApiError::new("SerializationException", format!("'{field}' must be a string"))),
+        }
+    }
+
+    /// A required string field.
+    pub fn str(&self, field: &str) -> Result<&str, ApiError> {
+        self.opt_str(field)?.ok_or_else(|| ApiError::missing(field))
+    }
+
+    /// An optional integer field.
+    pub fn opt_u64(&self, field: &str) -> Result<Option<u64>, ApiError> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+                ApiError::new("SerializationException", format!("'{field}' must be a non-negative integer"))
+            }),
+        }
+    }
+
+    /// An optional boolean field.
+    pub fn opt_bool(&self, field: &str) -> Result<Option<bool>, ApiError> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(ApiError::new("SerializationException", format!("'{field}' must be a boolean"))),
+        }
+    }
+
+    /// `maxResults` (0 or absent means the default 100; at most 1000).
+    pub fn page_size(&self) -> Result<u64, ApiError> {
+        match self.opt_u64("maxResults")? {
+            None | Some(0) => Ok(100),
+            Some(n) if n <= 1000 => Ok(n),
+            Some(n) => Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{n}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000"
+            ))),
+        }
+    }
+
+    /// `nextToken` decoded to an offset.
+    pub fn page_offset(&self) -> Result<u64, ApiError> {
+        match self.opt_str("nextToken")? {
+            None => Ok(0),
+            Some(t) => {
+                decode_page_token(t).ok_or_else(|| ApiError::new("InvalidToken", format!("Invalid nextToken '{t}'")))
+            }
+        }
+    }
+}
+
+/// An opaque page token for offset `n`.
+pub fn page_token(n: u64) -> String {
+    format!("sl1-{n}")
+}
+
+fn decode_page_token(t: &str) -> Option<u64> {
+    t.strip_prefix("sl1-")?.parse().ok()
+}
+
+/// AWS JSON timestamps are epoch seconds (fractional).
+pub fn timestamp(ms: i64) -> Value {
+    serde_json::json!(ms as f64 / 1000.0)
+}
+
+/// Whether `name` is a valid state machine or execution name: 1-80 characters, none of
+/// whitespace, brackets, wildcards, special characters or control characters.
+pub fn valid_name(name: &str) -> bool {
+    let n = name.chars().count();
+    (1..=80).contains(&n)
+        && !name.chars().any(|c| {
+            c.is_whitespace()
+                || c.is_control()
+                || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c)
+                || ('\u{7f}'..='\u{9f}').contains(&c)
+        })
+}

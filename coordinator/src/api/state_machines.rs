@@ -1,0 +1,163 @@
+//! State machine actions: Create, Describe, List, Delete, ValidateStateMachineDefinition.
+
+use std::sync::Arc;
+
+use asl::definition::StateMachine;
+use asl::diagnostic::Diagnostic;
+use chrono::Utc;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{ApiError, ApiResult, Params, page_token, timestamp, valid_name};
+use crate::serve::App;
+use crate::store::{CreateOutcome, StateMachineRecord};
+
+/// AWS's definition size limit.
+const MAX_DEFINITION: usize = 1024 * 1024;
+
+/// Checks that `arn` looks like a state machine ARN.
+pub fn check_arn(arn: &str) -> Result<(), ApiError> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    if parts.len() == 7
+        && parts[0] == "arn"
+        && parts[2] == "states"
+        && parts[5] == "stateMachine"
+        && valid_name(parts[6])
+    {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_arn(arn))
+    }
+}
+
+fn diagnostics_message(diags: &[Diagnostic]) -> String {
+    let parts: Vec<String> = diags.iter().map(|d| format!("{}: {} at {}", d.code, d.message, d.location)).collect();
+    format!("Invalid State Machine Definition: '{}'", parts.join(", "))
+}
+
+fn parse(definition: &str) -> Result<StateMachine, ApiError> {
+    if definition.len() > MAX_DEFINITION {
+        return Err(ApiError::new(
+            "InvalidDefinition",
+            format!(
+                "Invalid State Machine Definition: the definition is {} bytes, over the 1 MiB limit",
+                definition.len()
+            ),
+        ));
+    }
+    // A panic in the parser must not take the request (or the server) down.
+    let text = definition.to_string();
+    match std::panic::catch_unwind(move || StateMachine::from_json_str(&text)) {
+        Ok(Ok(m)) => Ok(m),
+        Ok(Err(diags)) => Err(ApiError::new("InvalidDefinition", diagnostics_message(&diags))),
+        Err(_) => {
+            Err(ApiError::new("InvalidDefinition", "Invalid State Machine Definition: the validator failed on it"))
+        }
+    }
+}
+
+/// CreateStateMachine.
+pub async fn create(app: &App, p: &Params) -> ApiResult {
+    let name = p.str("name")?;
+    let definition = p.str("definition")?;
+    let role_arn = p.str("roleArn")?;
+    let kind = p.opt_str("type")?.unwrap_or("STANDARD");
+    if !valid_name(name) {
+        return Err(ApiError::new("InvalidName", format!("Invalid Name: '{name}'")));
+    }
+    if kind != "STANDARD" && kind != "EXPRESS" {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{kind}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"
+        )));
+    }
+    if !role_arn.starts_with("arn:") {
+        return Err(ApiError::invalid_arn(role_arn));
+    }
+    let machine = parse(definition)?;
+    let sha = crate::tokens::hex(&Sha256::digest(definition.as_bytes()));
+    let arn = format!("arn:aws:states:{}:{}:stateMachine:{name}", app.region, app.account_id);
+    let record = StateMachineRecord {
+        arn: arn.clone(),
+        name: name.to_string(),
+        definition: definition.to_string(),
+        role_arn: role_arn.to_string(),
+        kind: kind.to_string(),
+        created_ms: Utc::now().timestamp_millis(),
+        sha: sha.clone(),
+    };
+    match app.store.create_state_machine(&record).await? {
+        CreateOutcome::Created(at) | CreateOutcome::Same(at) => {
+            app.machines.insert(&sha, Arc::new(machine));
+            Ok(json!({"stateMachineArn": arn, "creationDate": timestamp(at)}))
+        }
+        CreateOutcome::Exists => {
+            Err(ApiError::new("StateMachineAlreadyExists", format!("State Machine Already Exists: '{arn}'")))
+        }
+    }
+}
+
+async fn get(app: &App, arn: &str) -> Result<StateMachineRecord, ApiError> {
+    check_arn(arn)?;
+    app.store
+        .get_state_machine(arn)
+        .await?
+        .ok_or_else(|| ApiError::new("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{arn}'")))
+}
+
+/// DescribeStateMachine.
+pub async fn describe(app: &App, p: &Params) -> ApiResult {
+    let sm = get(app, p.str("stateMachineArn")?).await?;
+    Ok(json!({
+        "stateMachineArn": sm.arn,
+        "name": sm.name,
+        "status": "ACTIVE",
+        "definition": sm.definition,
+        "roleArn": sm.role_arn,
+        "type": sm.kind,
+        "creationDate": timestamp(sm.created_ms),
+        "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
+        "tracingConfiguration": {"enabled": false},
+    }))
+}
+
+/// ListStateMachines.
+pub async fn list(app: &App, p: &Params) -> ApiResult {
+    let size = p.page_size()?;
+    let offset = p.page_offset()?;
+    let (items, more) = app.store.list_state_machines(offset, size).await?;
+    let list: Vec<Value> = items
+        .iter()
+        .map(|sm| {
+            json!({"stateMachineArn": sm.arn, "name": sm.name, "type": sm.kind, "creationDate": timestamp(sm.created_ms)})
+        })
+        .collect();
+    let mut out = json!({"stateMachines": list});
+    if more {
+        out["nextToken"] = json!(page_token(offset + size));
+    }
+    Ok(out)
+}
+
+/// DeleteStateMachine (running executions finish on their stored definition).
+pub async fn delete(app: &App, p: &Params) -> ApiResult {
+    let arn = p.str("stateMachineArn")?;
+    check_arn(arn)?;
+    app.store.delete_state_machine(arn).await?;
+    Ok(json!({}))
+}
+
+/// ValidateStateMachineDefinition.
+pub fn validate(p: &Params) -> ApiResult {
+    let definition = p.str("definition")?;
+    match parse(definition) {
+        Ok(_) => Ok(json!({"result": "OK", "diagnostics": []})),
+        Err(_) => {
+            let diags = StateMachine::from_json_str(definition).err().unwrap_or_default();
+            let list: Vec<Value> = diags
+                .iter()
+                .map(|d| json!({"severity": "ERROR", "code": d.code, "message": d.message, "location": d.location}))
+                .collect();
+            Ok(json!({"result": "FAIL", "diagnostics": list, "truncated": false}))
+        }
+    }
+}

@@ -1,0 +1,626 @@
+//! The Redis store: every read and atomic write the coordinator makes.
+//!
+//! Layout (prefix `sl:` by default; `{s<k>}` is the shard hash tag):
+//! - `sm:<arn>` hash (name, arn, def, role, type, created, sha), `sms` zset by creation,
+//!   `smdef:<sha>` the definition text (kept for running executions after a delete);
+//! - `{s<k>}:x:<exec-arn>` hash: fields for Describe (status, input, output, ...), the
+//!   durable engine state `st` and its version `ver`; `{s<k>}:h:<exec-arn>` the history list;
+//! - `ex:<sm-arn>` zset of execution ARNs by start time (ListExecutions);
+//! - `{s<k>}:inbox` list of events, `{s<k>}:bell` its doorbell, `{s<k>}:timers` zset,
+//!   `{s<k>}:tasks` hash of pending tasks (token -> task JSON), `{s<k>}:lease`;
+//! - `q:<queue>` ready list of tokens, `q:<queue>:bell`, `queues` set;
+//! - `coordinators` zset of live replicas, `config` hash (shard count, token key).
+
+pub mod keys;
+pub mod scripts;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::{AsyncConnectionConfig, Client, Script};
+use serde::{Deserialize, Serialize};
+
+pub use keys::{Keys, shard_of};
+
+/// Store failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Redis refused or the connection failed.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// Something in Redis is not shaped as we wrote it.
+    #[error("unexpected data in redis: {0}")]
+    Corrupt(String),
+}
+
+/// Store result.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// An event waiting in a shard inbox.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InboxEntry {
+    /// The execution ARN.
+    pub x: String,
+    /// The event.
+    #[serde(flatten)]
+    pub event: InboxEvent,
+}
+
+/// The events that arrive through an inbox (timers come from the timer zset).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum InboxEvent {
+    /// StartExecution.
+    Start,
+    /// A task succeeded with this output (JSON text).
+    Ok {
+        /// Task token.
+        tok: String,
+        /// Output JSON text.
+        out: String,
+    },
+    /// A task failed.
+    Fail {
+        /// Task token.
+        tok: String,
+        /// Error name.
+        err: String,
+        /// Cause.
+        cause: String,
+    },
+    /// StopExecution.
+    Stop {
+        /// Error given.
+        err: Option<String>,
+        /// Cause given.
+        cause: Option<String>,
+    },
+}
+
+/// A stored state machine.
+#[derive(Debug, Clone)]
+pub struct StateMachineRecord {
+    /// Its ARN.
+    pub arn: String,
+    /// Its name.
+    pub name: String,
+    /// The definition text.
+    pub definition: String,
+    /// The role ARN given at creation.
+    pub role_arn: String,
+    /// STANDARD or EXPRESS.
+    pub kind: String,
+    /// Creation time (epoch ms).
+    pub created_ms: i64,
+    /// SHA-256 of the definition.
+    pub sha: String,
+}
+
+/// What CreateStateMachine found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreateOutcome {
+    /// Created now, at this time.
+    Created(i64),
+    /// Already there with the same definition and role (created then).
+    Same(i64),
+    /// Already there with another definition.
+    Exists,
+}
+
+/// What StartExecution found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StartOutcome {
+    /// Started now.
+    Created(i64),
+    /// A running execution with that name and input (started then).
+    Same(i64),
+    /// An execution with that name exists with other input, or has ended.
+    Exists,
+    /// No such state machine.
+    NoStateMachine,
+}
+
+/// A stored execution, as Describe/List show it.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionRecord {
+    /// The ARN.
+    pub arn: String,
+    /// The name.
+    pub name: String,
+    /// Its state machine's ARN.
+    pub state_machine_arn: String,
+    /// Status (RUNNING, SUCCEEDED, ...).
+    pub status: String,
+    /// Start (epoch ms).
+    pub start_ms: i64,
+    /// Stop (epoch ms), once ended.
+    pub stop_ms: Option<i64>,
+    /// Input JSON text.
+    pub input: String,
+    /// Output JSON text once SUCCEEDED.
+    pub output: Option<String>,
+    /// Error once failed.
+    pub error: Option<String>,
+    /// Cause once failed.
+    pub cause: Option<String>,
+}
+
+/// The fields the engine loop needs to rebuild or resume an execution.
+pub const LOAD_FIELDS: [&str; 11] = ["st", "ver", "arn", "name", "sm", "smname", "role", "start", "input", "tp", "def"];
+
+const DESCRIBE_FIELDS: [&str; 10] = ["arn", "name", "sm", "status", "start", "stop", "input", "out", "err", "cause"];
+
+struct Scripts {
+    create_sm: Script,
+    start: Script,
+    stop: Script,
+    report: Script,
+    claim: Script,
+    heartbeat: Script,
+    release: Script,
+    apply: Script,
+    renew: Script,
+    release_lease: Script,
+}
+
+/// The coordinator's handle on Redis.
+#[derive(Clone)]
+pub struct Store {
+    client: Client,
+    conn: ConnectionManager,
+    /// Key names.
+    pub keys: Keys,
+    /// Number of shards.
+    pub shards: u32,
+    scripts: std::sync::Arc<Scripts>,
+}
+
+impl Store {
+    /// Connects to `url` (keys under `prefix`, `shards` shards).
+    pub async fn connect(url: &str, prefix: &str, shards: u32) -> Result<Store> {
+        let client = Client::open(url)?;
+        // Batches can be large; the default 500 ms response timeout is too tight for them.
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(Duration::from_secs(30)))
+            .set_connection_timeout(Some(Duration::from_secs(5)));
+        let conn = ConnectionManager::new_with_config(client.clone(), config).await?;
+        let scripts = Scripts {
+            create_sm: Script::new(scripts::CREATE_STATE_MACHINE),
+            start: Script::new(&scripts::start_execution()),
+            stop: Script::new(&scripts::stop_execution()),
+            report: Script::new(&scripts::report()),
+            claim: Script::new(&scripts::claim()),
+            heartbeat: Script::new(scripts::HEARTBEAT),
+            release: Script::new(&scripts::release()),
+            apply: Script::new(&scripts::apply()),
+            renew: Script::new(scripts::RENEW_LEASE),
+            release_lease: Script::new(scripts::RELEASE_LEASE),
+        };
+        Ok(Store { client, conn, keys: Keys::new(prefix), shards, scripts: std::sync::Arc::new(scripts) })
+    }
+
+    /// A dedicated connection without a response timeout, for blocking commands
+    /// (a client-side timeout would lose the element the server pops later).
+    pub async fn blocking_connection(&self) -> Result<MultiplexedConnection> {
+        let config = AsyncConnectionConfig::new().set_response_timeout(None);
+        Ok(self.client.get_multiplexed_async_connection_with_config(&config).await?)
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// PING.
+    pub async fn ping(&self) -> Result<()> {
+        let _: String = redis::cmd("PING").query_async(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    /// Records the shard count on first start; refuses a different one later, since
+    /// it decides where every execution lives.
+    pub async fn check_shard_count(&self) -> Result<u32> {
+        let mut c = self.conn();
+        let _: bool =
+            redis::cmd("HSETNX").arg(self.keys.config()).arg("shards").arg(self.shards).query_async(&mut c).await?;
+        let n: Option<u32> = redis::cmd("HGET").arg(self.keys.config()).arg("shards").query_async(&mut c).await?;
+        Ok(n.unwrap_or(self.shards))
+    }
+
+    /// The cluster's token key, created from `proposed` if there is none yet.
+    pub async fn token_key(&self, proposed: &str) -> Result<String> {
+        let mut c = self.conn();
+        let _: bool =
+            redis::cmd("HSETNX").arg(self.keys.config()).arg("token_key").arg(proposed).query_async(&mut c).await?;
+        let k: Option<String> = redis::cmd("HGET").arg(self.keys.config()).arg("token_key").query_async(&mut c).await?;
+        k.ok_or_else(|| StoreError::Corrupt("token key vanished".into()))
+    }
+
+    // ---- state machines -------------------------------------------------------------
+
+    /// CreateStateMachine.
+    pub async fn create_state_machine(&self, sm: &StateMachineRecord) -> Result<CreateOutcome> {
+        let (what, created): (String, String) = self
+            .scripts
+            .create_sm
+            .key(self.keys.state_machine(&sm.arn))
+            .key(self.keys.state_machines())
+            .key(self.keys.definition(&sm.sha))
+            .arg(&sm.name)
+            .arg(&sm.arn)
+            .arg(&sm.definition)
+            .arg(&sm.role_arn)
+            .arg(&sm.kind)
+            .arg(sm.created_ms)
+            .arg(&sm.sha)
+            .invoke_async(&mut self.conn())
+            .await?;
+        let created = created.parse().unwrap_or(0);
+        Ok(match what.as_str() {
+            "created" => CreateOutcome::Created(created),
+            "same" => CreateOutcome::Same(created),
+            _ => CreateOutcome::Exists,
+        })
+    }
+
+    /// DescribeStateMachine's record.
+    pub async fn get_state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>> {
+        let v: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.keys.state_machine(arn))
+            .arg(&["arn", "name", "def", "role", "type", "created", "sha"])
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(state_machine_from(v))
+    }
+
+    /// One page of state machines in creation order, and whether more follow.
+    pub async fn list_state_machines(&self, offset: u64, count: u64) -> Result<(Vec<StateMachineRecord>, bool)> {
+        let mut c = self.conn();
+        let arns: Vec<String> = redis::cmd("ZRANGE")
+            .arg(self.keys.state_machines())
+            .arg(offset)
+            .arg(offset + count)
+            .query_async(&mut c)
+            .await?;
+        let more = arns.len() as u64 > count;
+        let mut pipe = redis::pipe();
+        for arn in arns.iter().take(count as usize) {
+            pipe.cmd("HMGET")
+                .arg(self.keys.state_machine(arn))
+                .arg(&["arn", "name", "def", "role", "type", "created", "sha"]);
+        }
+        let rows: Vec<Vec<Option<String>>> = pipe.query_async(&mut c).await?;
+        Ok((rows.into_iter().filter_map(state_machine_from).collect(), more))
+    }
+
+    /// DeleteStateMachine (running executions keep their definition).
+    pub async fn delete_state_machine(&self, arn: &str) -> Result<()> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("DEL").arg(self.keys.state_machine(arn)).ignore();
+        pipe.cmd("ZREM").arg(self.keys.state_machines()).arg(arn).ignore();
+        let () = pipe.query_async(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    /// A definition by its SHA-256.
+    pub async fn definition(&self, sha: &str) -> Result<Option<String>> {
+        Ok(redis::cmd("GET").arg(self.keys.definition(sha)).query_async(&mut self.conn()).await?)
+    }
+
+    // ---- executions -----------------------------------------------------------------
+
+    /// StartExecution: creates the execution and queues its Start event atomically.
+    pub async fn start_execution(
+        &self,
+        arn: &str,
+        name: &str,
+        state_machine_arn: &str,
+        input: &str,
+        start_ms: i64,
+        token_prefix: &str,
+    ) -> Result<StartOutcome> {
+        let shard = shard_of(arn, self.shards);
+        let entry = entry_json(&InboxEntry { x: arn.to_string(), event: InboxEvent::Start });
+        let v: Vec<String> = self
+            .scripts
+            .start
+            .key(self.keys.execution(shard, arn))
+            .key(self.keys.inbox(shard))
+            .key(self.keys.inbox_bell(shard))
+            .key(self.keys.executions_of(state_machine_arn))
+            .key(self.keys.state_machine(state_machine_arn))
+            .arg(arn)
+            .arg(name)
+            .arg(input)
+            .arg(start_ms)
+            .arg(token_prefix)
+            .arg(entry)
+            .arg(state_machine_arn)
+            .invoke_async(&mut self.conn())
+            .await?;
+        let at = v.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        Ok(match v.first().map(String::as_str) {
+            Some("created") => StartOutcome::Created(at),
+            Some("same") => StartOutcome::Same(at),
+            Some("exists") => StartOutcome::Exists,
+            _ => StartOutcome::NoStateMachine,
+        })
+    }
+
+    /// DescribeExecution's record.
+    pub async fn get_execution(&self, arn: &str) -> Result<Option<ExecutionRecord>> {
+        let shard = shard_of(arn, self.shards);
+        let v: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.keys.execution(shard, arn))
+            .arg(&DESCRIBE_FIELDS)
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(execution_from(v))
+    }
+
+    /// One page of a state machine's executions, newest first, and whether more follow.
+    pub async fn list_executions(&self, sm_arn: &str, offset: u64, count: u64) -> Result<(Vec<ExecutionRecord>, bool)> {
+        let mut c = self.conn();
+        let arns: Vec<String> = redis::cmd("ZRANGE")
+            .arg(self.keys.executions_of(sm_arn))
+            .arg(offset)
+            .arg(offset + count)
+            .arg("REV")
+            .query_async(&mut c)
+            .await?;
+        let more = arns.len() as u64 > count;
+        let mut pipe = redis::pipe();
+        for arn in arns.iter().take(count as usize) {
+            pipe.cmd("HMGET").arg(self.keys.execution(shard_of(arn, self.shards), arn)).arg(&DESCRIBE_FIELDS);
+        }
+        let rows: Vec<Vec<Option<String>>> = pipe.query_async(&mut c).await?;
+        Ok((rows.into_iter().filter_map(execution_from).collect(), more))
+    }
+
+    /// StopExecution: queues a Stop event if the execution runs. Returns None if there
+    /// is no such execution, else its status before the stop ("RUNNING" when queued).
+    pub async fn stop_execution(
+        &self,
+        arn: &str,
+        error: Option<String>,
+        cause: Option<String>,
+    ) -> Result<Option<String>> {
+        let shard = shard_of(arn, self.shards);
+        let entry = entry_json(&InboxEntry { x: arn.to_string(), event: InboxEvent::Stop { err: error, cause } });
+        let r: String = self
+            .scripts
+            .stop
+            .key(self.keys.execution(shard, arn))
+            .key(self.keys.inbox(shard))
+            .key(self.keys.inbox_bell(shard))
+            .arg(entry)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(match r.as_str() {
+            "none" => None,
+            "queued" => Some("RUNNING".to_string()),
+            other => Some(other.to_string()),
+        })
+    }
+
+    /// History events `start..=stop` (LRANGE indexes) and the history's length.
+    pub async fn history(&self, arn: &str, start: i64, stop: i64) -> Result<(Vec<String>, u64)> {
+        let key = self.keys.history(shard_of(arn, self.shards), arn);
+        let mut pipe = redis::pipe();
+        pipe.cmd("LRANGE").arg(&key).arg(start).arg(stop);
+        pipe.cmd("LLEN").arg(&key);
+        let (events, len): (Vec<String>, u64) = pipe.query_async(&mut self.conn()).await?;
+        Ok((events, len))
+    }
+
+    // ---- tasks ----------------------------------------------------------------------
+
+    /// Reports results: `(shard, token, event)`; true where the task was pending. The
+    /// script adds the execution ARN from the pending task (tokens do not carry it).
+    pub async fn report(&self, items: &[(u32, String, InboxEvent)]) -> Result<Vec<bool>> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut inv = self.scripts.report.prepare_invoke();
+        inv.arg(&self.keys.prefix).arg(items.len());
+        for (shard, token, event) in items {
+            inv.arg(shard).arg(token).arg(serde_json::to_string(event).unwrap_or_default());
+        }
+        let v: Vec<i64> = inv.invoke_async(&mut self.conn()).await?;
+        Ok(v.into_iter().map(|x| x == 1).collect())
+    }
+
+    /// Claims up to `max` tasks of `queue`; returns their task JSON texts.
+    pub async fn claim(&self, queue: &str, max: u32, now_ms: i64) -> Result<Vec<String>> {
+        Ok(self
+            .scripts
+            .claim
+            .key(self.keys.queue(queue))
+            .key(self.keys.queue_bell(queue))
+            .arg(&self.keys.prefix)
+            .arg(max.max(1))
+            .arg(now_ms)
+            .invoke_async(&mut self.conn())
+            .await?)
+    }
+
+    /// Extends a heartbeat deadline; false when the task is gone.
+    pub async fn heartbeat(&self, shard: u32, token: &str, now_ms: i64) -> Result<bool> {
+        let r: i64 = self
+            .scripts
+            .heartbeat
+            .key(self.keys.tasks(shard))
+            .key(self.keys.timers(shard))
+            .arg(token)
+            .arg(now_ms)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(r == 1)
+    }
+
+    /// Requeues claimed tasks; returns how many were still pending.
+    pub async fn release(&self, tokens: &[(u32, String)]) -> Result<u64> {
+        if tokens.is_empty() {
+            return Ok(0);
+        }
+        let mut inv = self.scripts.release.prepare_invoke();
+        inv.arg(&self.keys.prefix);
+        for (shard, token) in tokens {
+            inv.arg(shard).arg(token);
+        }
+        Ok(inv.invoke_async(&mut self.conn()).await?)
+    }
+
+    /// Depth of every known queue.
+    pub async fn queue_depths(&self) -> Result<Vec<(String, u64)>> {
+        let mut c = self.conn();
+        let names: Vec<String> = redis::cmd("SMEMBERS").arg(self.keys.queues()).query_async(&mut c).await?;
+        let mut pipe = redis::pipe();
+        for n in &names {
+            pipe.cmd("LLEN").arg(self.keys.queue(n));
+        }
+        let depths: Vec<u64> = pipe.query_async(&mut c).await?;
+        Ok(names.into_iter().zip(depths).collect())
+    }
+
+    // ---- the engine loop ------------------------------------------------------------
+
+    /// Up to `batch` inbox entries and due timers of a shard, and the next timer's due time.
+    pub async fn fetch(
+        &self,
+        shard: u32,
+        batch: usize,
+        now_ms: i64,
+    ) -> Result<(Vec<String>, Vec<String>, Option<i64>)> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("LRANGE").arg(self.keys.inbox(shard)).arg(0).arg(batch.saturating_sub(1));
+        pipe.cmd("ZRANGE")
+            .arg(self.keys.timers(shard))
+            .arg("-inf")
+            .arg(now_ms)
+            .arg("BYSCORE")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(batch);
+        pipe.cmd("ZRANGE").arg(self.keys.timers(shard)).arg(0).arg(0).arg("WITHSCORES");
+        let (inbox, due, next): (Vec<String>, Vec<String>, Vec<(String, f64)>) =
+            pipe.query_async(&mut self.conn()).await?;
+        Ok((inbox, due, next.first().map(|(_, s)| *s as i64)))
+    }
+
+    /// The `LOAD_FIELDS` of several executions of one shard.
+    pub async fn load_executions(&self, shard: u32, arns: &[String]) -> Result<Vec<Vec<Option<String>>>> {
+        let mut pipe = redis::pipe();
+        for arn in arns {
+            pipe.cmd("HMGET").arg(self.keys.execution(shard, arn)).arg(&LOAD_FIELDS);
+        }
+        Ok(pipe.query_async(&mut self.conn()).await?)
+    }
+
+    /// Runs the apply script for a shard batch; returns 'ok' or why it did nothing.
+    pub async fn apply(&self, shard: u32, owner: &str, consumed: usize, plan: &str) -> Result<String> {
+        Ok(self
+            .scripts
+            .apply
+            .key(self.keys.lease(shard))
+            .key(self.keys.inbox(shard))
+            .key(self.keys.timers(shard))
+            .key(self.keys.tasks(shard))
+            .arg(owner)
+            .arg(consumed)
+            .arg(&self.keys.prefix)
+            .arg(plan)
+            .invoke_async(&mut self.conn())
+            .await?)
+    }
+
+    // ---- leases ---------------------------------------------------------------------
+
+    /// Records this coordinator as alive; returns how many are alive.
+    pub async fn register_coordinator(&self, owner: &str, now_ms: i64, ttl_ms: i64) -> Result<u64> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZADD").arg(self.keys.coordinators()).arg(now_ms).arg(owner).ignore();
+        pipe.cmd("ZREMRANGEBYSCORE").arg(self.keys.coordinators()).arg("-inf").arg(now_ms - ttl_ms).ignore();
+        pipe.cmd("ZCARD").arg(self.keys.coordinators());
+        let (n,): (u64,) = pipe.query_async(&mut self.conn()).await?;
+        Ok(n)
+    }
+
+    /// Removes this coordinator from the live set (clean shutdown).
+    pub async fn unregister_coordinator(&self, owner: &str) -> Result<()> {
+        let _: i64 = redis::cmd("ZREM").arg(self.keys.coordinators()).arg(owner).query_async(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    /// Tries to take a shard's lease.
+    pub async fn acquire_lease(&self, shard: u32, owner: &str, ttl_ms: u64) -> Result<bool> {
+        let r: Option<String> = redis::cmd("SET")
+            .arg(self.keys.lease(shard))
+            .arg(owner)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms)
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(r.is_some())
+    }
+
+    /// Renews a lease we hold; false if we lost it.
+    pub async fn renew_lease(&self, shard: u32, owner: &str, ttl_ms: u64) -> Result<bool> {
+        let r: i64 = self
+            .scripts
+            .renew
+            .key(self.keys.lease(shard))
+            .arg(owner)
+            .arg(ttl_ms)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(r == 1)
+    }
+
+    /// Gives a lease up.
+    pub async fn release_lease(&self, shard: u32, owner: &str) -> Result<()> {
+        let _: i64 =
+            self.scripts.release_lease.key(self.keys.lease(shard)).arg(owner).invoke_async(&mut self.conn()).await?;
+        Ok(())
+    }
+}
+
+/// Serialises an inbox entry (a plain struct: this cannot fail).
+pub fn entry_json(entry: &InboxEntry) -> String {
+    serde_json::to_string(entry).unwrap_or_default()
+}
+
+fn state_machine_from(v: Vec<Option<String>>) -> Option<StateMachineRecord> {
+    let mut it = v.into_iter();
+    let arn = it.next()??;
+    let name = it.next()??;
+    let definition = it.next()??;
+    let role_arn = it.next().flatten().unwrap_or_default();
+    let kind = it.next().flatten().unwrap_or_else(|| "STANDARD".into());
+    let created_ms = it.next().flatten().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let sha = it.next().flatten().unwrap_or_default();
+    Some(StateMachineRecord { arn, name, definition, role_arn, kind, created_ms, sha })
+}
+
+fn execution_from(v: Vec<Option<String>>) -> Option<ExecutionRecord> {
+    let mut f: HashMap<&str, String> = HashMap::new();
+    for (k, val) in DESCRIBE_FIELDS.iter().zip(v) {
+        if let Some(val) = val {
+            f.insert(k, val);
+        }
+    }
+    let arn = f.remove("arn")?;
+    Some(ExecutionRecord {
+        arn,
+        name: f.remove("name").unwrap_or_default(),
+        state_machine_arn: f.remove("sm").unwrap_or_default(),
+        status: f.remove("status").unwrap_or_else(|| "RUNNING".into()),
+        start_ms: f.get("start").and_then(|s| s.parse().ok()).unwrap_or(0),
+        stop_ms: f.get("stop").and_then(|s| s.parse().ok()),
+        input: f.remove("input").unwrap_or_else(|| "{}".into()),
+        output: f.remove("out"),
+        error: f.remove("err"),
+        cause: f.remove("cause"),
+    })
+}
