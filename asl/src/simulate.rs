@@ -142,6 +142,7 @@ pub fn simulate_with_clock(
     let mut now = options.start_time;
     let deadline = machine.timeout_seconds.map(|s| now + Duration::seconds(s.min(i64::MAX as u64 / 2_000) as i64));
     let mut queue = VecDeque::from([Event::Start]);
+    let mut events: u64 = 0;
     let mut timers: BTreeSet<(DateTime<Utc>, TimerId)> = BTreeSet::new();
     while !exec.is_finished() {
         while let Some(event) = queue.pop_front() {
@@ -167,10 +168,15 @@ pub fn simulate_with_clock(
                         timers.insert((at, timer));
                     }
                     Command::CancelTimer { timer } => timers.retain(|(_, t)| *t != timer),
+                    Command::Continue => queue.push_back(Event::Continue),
                     Command::CancelTask { .. } | Command::Finished => {}
                 }
             }
-            if exec.transitions > options.max_transitions && !exec.is_finished() {
+            events += 1;
+            // Retries and waits make events without transitions, so bound both.
+            if (exec.transitions > options.max_transitions || events > options.max_transitions.saturating_mul(4))
+                && !exec.is_finished()
+            {
                 step(
                     machine,
                     &mut exec,

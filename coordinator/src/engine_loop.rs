@@ -403,6 +403,8 @@ fn apply_items(
                         }
                     }
                     Command::Finished => finished = true,
+                    // The engine paused a long Pass/Choice run at its budget; resume it here.
+                    Command::Continue => queue.push_back(Event::Continue),
                 }
             }
         }

@@ -110,6 +110,8 @@ pub enum Event {
     },
     /// The execution ran past its TimeoutSeconds.
     ExecutionTimedOut,
+    /// Resume the work a previous step left ready (after `Command::Continue`).
+    Continue,
 }
 
 /// A task for a worker to run.
@@ -155,6 +157,9 @@ pub enum Command {
     },
     /// The execution reached a final status (see `Execution::status`).
     Finished,
+    /// This step stopped at its transition budget with work still ready: send
+    /// `Event::Continue` (after persisting, so other executions get their turn).
+    Continue,
 }
 
 /// Everything durable about one execution.

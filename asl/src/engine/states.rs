@@ -13,6 +13,9 @@ use crate::definition::{QueryLanguage, State, StateKind, StateMachine};
 use crate::failure::Failure;
 use crate::simulate::ExecutionStatus;
 
+/// Most state transitions one `step` makes before handing control back to the driver.
+pub const STEP_TRANSITION_BUDGET: u64 = 10_000;
+
 /// Largest state result or output, in bytes, as on AWS.
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 
@@ -67,6 +70,16 @@ impl<'m> Run<'m, '_> {
         }
         let heartbeat = matches!(event, Event::HeartbeatTimedOut { .. });
         match event {
+            Event::Continue => {
+                let ready: Vec<FrameId> = self
+                    .exec
+                    .frames
+                    .iter()
+                    .filter(|(_, f)| matches!(f.phase, Phase::Enter | Phase::Rerun))
+                    .map(|(id, _)| *id)
+                    .collect();
+                self.ready.extend(ready.into_iter().rev());
+            }
             Event::Start => {
                 if !self.exec.frames.is_empty() || self.exec.event_count > 0 {
                     return;
@@ -188,9 +201,17 @@ impl<'m> Run<'m, '_> {
 
     /// Runs every ready frame until each parks or ends.
     pub(super) fn drain(&mut self) {
+        let budget_end = self.exec.transitions + STEP_TRANSITION_BUDGET;
         while let Some(fid) = self.ready.pop() {
             if self.exec.is_finished() {
                 self.ready.clear();
+                break;
+            }
+            if self.exec.transitions >= budget_end {
+                // A loop of Pass/Choice states would otherwise never give control back;
+                // the frames stay ready and the driver resumes them with `Event::Continue`.
+                self.ready.clear();
+                self.commands.push(Command::Continue);
                 break;
             }
             self.drive(fid);
