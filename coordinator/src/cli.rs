@@ -302,6 +302,14 @@ fn conformance_run(args: &ConformanceArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `stepline serve`: runs the coordinator until Ctrl-C or SIGTERM.
+fn serve(args: coordinator::serve::ServeArgs) -> Result<ExitCode> {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(coordinator::serve::run(args))?;
+    Ok(ExitCode::SUCCESS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,12 +362,4 @@ mod tests {
         let d = asl::diagnostic::Diagnostic::new("MISSING_TRANSITION_TARGET", "no such state", "/States/A/Next");
         assert_eq!(format_diagnostic(&d), "MISSING_TRANSITION_TARGET: no such state (at /States/A/Next)");
     }
-}
-
-/// `stepline serve`: runs the coordinator until Ctrl-C or SIGTERM.
-fn serve(args: coordinator::serve::ServeArgs) -> Result<ExitCode> {
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
-    runtime.block_on(coordinator::serve::run(args))?;
-    Ok(ExitCode::SUCCESS)
 }

@@ -351,7 +351,7 @@ fn apply_items(
         };
         let mut queue = VecDeque::from([event]);
         while let Some(ev) = queue.pop_front() {
-            for command in step(&machine, &mut d.exec, ev, now) {
+            for command in guarded_step(&machine, &mut d.exec, ev, now) {
                 match command {
                     Command::ScheduleTask(task) => {
                         let token = task.token.clone();
@@ -455,6 +455,27 @@ fn apply_items(
     };
     c.ver += 1;
     write
+}
+
+/// `step`, with an engine panic turned into a failed execution instead of a shard
+/// loop that dies on the same event forever.
+fn guarded_step(machine: &StateMachine, exec: &mut Execution, event: Event, now: DateTime<Utc>) -> Vec<Command> {
+    let arn = exec.info.execution_arn.clone();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(machine, exec, event, now))) {
+        Ok(commands) => commands,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            tracing::error!(arn, panic = %what, "the engine panicked; failing the execution");
+            exec.status = ExecutionStatus::Failed;
+            exec.error = Some("States.Runtime".into());
+            exec.cause = Some(format!("Internal error in the Stepline engine: {what}"));
+            vec![Command::Finished]
+        }
+    }
 }
 
 /// Drops a task from the pending table and its timers.

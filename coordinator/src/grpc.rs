@@ -174,8 +174,7 @@ impl Worker for WorkerService {
             let notified = waiter.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let claimed =
-                self.app.store.claim(&r.queue, max, Utc::now().timestamp_millis()).await.map_err(unavailable)?;
+            let claimed = claim_detached(self.app.clone(), r.queue.clone(), max).await.map_err(unavailable)?;
             let now = Instant::now();
             if !claimed.is_empty() || now >= deadline {
                 let tasks = claimed.iter().filter_map(|t| to_task(t)).collect();
@@ -242,6 +241,27 @@ impl Worker for WorkerService {
         tracing::debug!(requested = tokens.len(), requeued = n, "tasks released");
         Ok(Response::new(pb::ReleaseTasksResponse {}))
     }
+}
+
+/// Claims in a task of its own: if the poller goes away (client deadline, disconnect)
+/// while the claim is in flight, the claimed tasks go back to the queue instead of
+/// being lost until their timeout.
+async fn claim_detached(app: Arc<App>, queue: String, max: u32) -> Result<Vec<String>, StoreError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let claimed = app.store.claim(&queue, max, Utc::now().timestamp_millis()).await;
+        if let Err(Ok(texts)) = tx.send(claimed) {
+            let tokens: Vec<(u32, String)> = texts
+                .iter()
+                .filter_map(|t| serde_json::from_str::<TaskRecord>(t).ok())
+                .filter_map(|t| Some((app.tokens.verify(&t.token, app.store.shards).ok()?, t.token)))
+                .collect();
+            if let Err(e) = app.store.release(&tokens).await {
+                tracing::warn!(error = %e, "could not requeue tasks claimed for a poller that left");
+            }
+        }
+    });
+    rx.await.unwrap_or_else(|_| Ok(Vec::new()))
 }
 
 /// Wakes this process's pollers of `queue` when another process rings its bell (and

@@ -17,8 +17,9 @@ use crate::serve::App;
 pub const LEASE_TTL: Duration = Duration::from_secs(5);
 /// How often leases are renewed and rebalanced.
 const TICK: Duration = Duration::from_millis(1000);
-/// A coordinator that has not checked in for this long is considered dead.
-const LIVENESS_MS: i64 = 10_000;
+/// A coordinator that has not checked in for this long is considered dead (shorter
+/// than the lease TTL, so survivors raise their share by the time its leases expire).
+const LIVENESS_MS: i64 = 4_000;
 
 /// Keeps this coordinator's share of leases until `shutdown` turns true, then gives
 /// them all back.

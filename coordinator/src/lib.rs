@@ -1,5 +1,6 @@
 //! The Stepline coordinator: runs ASL executions around the pure `asl` engine.
-//! For now it holds the local tools of the `stepline` CLI (in-memory runs and the conformance runner).
+//! It holds the `stepline serve` runtime (Redis store, shard engine loops, gRPC worker
+//! service, AWS-compatible HTTP API) and the local tools of the CLI (in-memory runs, conformance).
 
 pub mod api;
 pub mod conformance;

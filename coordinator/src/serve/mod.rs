@@ -40,7 +40,9 @@ impl MachineCache {
         }
         let text =
             store.definition(sha).await?.ok_or_else(|| StoreError::Corrupt(format!("definition {sha} is missing")))?;
-        let machine = StateMachine::from_json_str(&text).map(Arc::new).map_err(|d| {
+        let parsed = std::panic::catch_unwind(|| StateMachine::from_json_str(&text))
+            .map_err(|_| StoreError::Corrupt(format!("the parser panicked on stored definition {sha}")))?;
+        let machine = parsed.map(Arc::new).map_err(|d| {
             StoreError::Corrupt(format!("stored definition {sha} no longer validates: {} problems", d.len()))
         })?;
         self.insert(sha, machine.clone());

@@ -196,7 +196,7 @@ for _, m in ipairs(plan.fired) do
   if (not due) or tonumber(due) > plan.now then return 'timer' end
 end
 for _, x in ipairs(plan.execs) do
-  local v = tonumber(redis.call('HGET', x.key, 'ver'))
+  local v = tonumber(redis.call('HGET', x.key, 'ver')) or 0
   if v ~= x.ver then return 'ver' end
 end
 local n = tonumber(ARGV[2])
