@@ -161,7 +161,13 @@ impl Driver {
 
     /// Applies one event and records the commands.
     pub fn send(&mut self, event: Event) -> Vec<Command> {
-        let commands = step(&self.machine, &mut self.exec, event, self.now);
+        let mut commands = step(&self.machine, &mut self.exec, event, self.now);
+        // A step that hit its transition budget asks to be resumed; do so at once.
+        while commands.last() == Some(&Command::Continue) {
+            commands.pop();
+            let more = step(&self.machine, &mut self.exec, Event::Continue, self.now);
+            commands.extend(more);
+        }
         for c in &commands {
             match c {
                 Command::ScheduleTask(t) => {
@@ -178,6 +184,7 @@ impl Driver {
                     self.cancelled_timers.push(*timer);
                 }
                 Command::Finished => self.finished += 1,
+                Command::Continue => {}
             }
         }
         commands
