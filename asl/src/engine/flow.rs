@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use super::eval::{self, apply_io_path, apply_result_path};
 use super::history::payload_text;
 use super::states::{MAX_PAYLOAD_BYTES, Outcome, Run};
-use super::{Command, FrameEnd, FrameId, Phase, retry};
+use super::{RedrivePoint, Command, FrameEnd, FrameId, Phase, retry};
 use crate::definition::{Assign, QueryLanguage, State, StateKind, error_matches};
 use crate::failure::Failure;
 use crate::simulate::ExecutionStatus;
@@ -201,7 +201,12 @@ impl<'m> Run<'m, '_> {
             return;
         };
         match frame.parent {
-            None => self.finish_execution(end),
+            None => {
+                if matches!(end, FrameEnd::Failed { .. }) {
+                    self.exec.redrive_point = Some(RedrivePoint::of(&frame));
+                }
+                self.finish_execution(end)
+            }
             Some((parent, index)) => self.child_done(parent, index, end),
         }
     }
@@ -233,6 +238,9 @@ impl<'m> Run<'m, '_> {
 
     /// Cancels everything in flight (stop or timeout).
     pub(super) fn abort_all(&mut self) {
+        if let Some(root) = self.exec.frames.values().find(|f| f.parent.is_none()) {
+            self.exec.redrive_point = Some(RedrivePoint::of(root));
+        }
         let ids: Vec<FrameId> = self.exec.frames.keys().copied().collect();
         for id in ids {
             self.cancel_frame_work(id);

@@ -184,6 +184,34 @@ pub struct Execution {
     frames: BTreeMap<FrameId, Frame>,
     next_id: u64,
     rng: u64,
+    /// Where a redrive resumes: the top-level state that was running when the execution ended.
+    #[serde(default)]
+    redrive_point: Option<RedrivePoint>,
+}
+
+/// The top-level state an unsuccessful execution was in, kept so that it can be redriven.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RedrivePoint {
+    state: String,
+    input: Value,
+    variables: Map<String, Value>,
+}
+
+impl RedrivePoint {
+    fn of(frame: &Frame) -> RedrivePoint {
+        RedrivePoint { state: frame.state.clone(), input: frame.input.clone(), variables: frame.variables.clone() }
+    }
+}
+
+/// Why an execution cannot be redriven.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RedriveError {
+    /// Only FAILED, ABORTED and TIMED_OUT executions can be redriven.
+    #[error("the execution is {0:?}; only FAILED, ABORTED or TIMED_OUT executions can be redriven")]
+    NotUnsuccessful(ExecutionStatus),
+    /// It ended before entering any state, so there is nothing to resume.
+    #[error("the execution ended before entering a state, so there is nothing to redrive")]
+    NothingToResume,
 }
 
 /// One flow in progress: the top level, a Parallel branch or a Map iteration.
@@ -242,6 +270,7 @@ impl Execution {
             frames: BTreeMap::new(),
             next_id: 1,
             rng: seed ^ 0x9E37_79B9_7F4A_7C15,
+            redrive_point: None,
         }
     }
 
@@ -271,6 +300,33 @@ impl Execution {
         self.next_id += 1;
         id
     }
+}
+
+/// Restarts an unsuccessful execution from the top-level state it ended in, with that
+/// state's input and the variables it had, as RedriveExecution does.
+///
+/// A Parallel or Map state that failed runs again as a whole (AWS re-runs only its
+/// unsuccessful branches or iterations).
+pub fn redrive(machine: &StateMachine, exec: &mut Execution, now: DateTime<Utc>) -> Result<Vec<Command>, RedriveError> {
+    if !matches!(exec.status, ExecutionStatus::Failed | ExecutionStatus::Aborted | ExecutionStatus::TimedOut) {
+        return Err(RedriveError::NotUnsuccessful(exec.status));
+    }
+    let point = exec.redrive_point.take().ok_or(RedriveError::NothingToResume)?;
+    exec.status = ExecutionStatus::Running;
+    exec.output = None;
+    exec.error = None;
+    exec.cause = None;
+    exec.info.redrive_count += 1;
+    let mut run = states::Run { machine, exec, now, commands: Vec::new(), ready: Vec::new() };
+    let count = run.exec.info.redrive_count;
+    run.record("ExecutionRedriven", Some(serde_json::json!({ "redriveCount": count })));
+    let fid = run.new_frame(0, None, point.state, point.input);
+    if let Some(f) = run.exec.frames.get_mut(&fid) {
+        f.variables = point.variables;
+    }
+    run.ready.push(fid);
+    run.drain();
+    Ok(run.commands)
 }
 
 /// Applies `event` to `exec` at time `now`, returning what the driver must do.
