@@ -3,6 +3,9 @@
 //! * `simulate/pass_chain_10`: ten Pass states in a row, run with `simulate`;
 //! * `simulate/choice_loop_100`: a Pass that increments a counter with `States.MathAdd`
 //!   and a Choice on `NumericLessThan`, looping 100 times, run with `simulate`;
+//! * `simulate_unrendered/...`: the same, with the history recorded by the engine but not
+//!   rendered to AWS JSON at the end (rendering is an output step, about a third of the
+//!   simulate time);
 //! * `step/...`: the same machines driven by `engine::step` directly (one `Event::Start`
 //!   runs them to the end), to isolate the simulator's own overhead.
 //!
@@ -97,6 +100,12 @@ fn benches(c: &mut Criterion) {
         let mut group = c.benchmark_group("simulate");
         group.throughput(Throughput::Elements(transitions));
         group.bench_function(*name, |b| b.iter(|| black_box(run_simulate(&machine, black_box(input), &options))));
+        group.finish();
+
+        let unrendered = SimulationOptions { render_history: false, ..options.clone() };
+        let mut group = c.benchmark_group("simulate_unrendered");
+        group.throughput(Throughput::Elements(transitions));
+        group.bench_function(*name, |b| b.iter(|| black_box(run_simulate(&machine, black_box(input), &unrendered))));
         group.finish();
 
         let mut group = c.benchmark_group("step");

@@ -88,6 +88,9 @@ pub struct SimulationOptions {
     pub seed: u64,
     /// Stops a runaway execution after this many state transitions.
     pub max_transitions: u64,
+    /// Render the history as AWS JSON into `Outcome::history` (the engine records it
+    /// either way; rendering is an output step a benchmark may skip).
+    pub render_history: bool,
 }
 
 impl Default for SimulationOptions {
@@ -98,6 +101,7 @@ impl Default for SimulationOptions {
             state_machine_name: "local".to_string(),
             seed: 0,
             max_transitions: 1_000_000,
+            render_history: true,
         }
     }
 }
@@ -223,6 +227,10 @@ pub fn simulate_with_clock(
         output: exec.output.clone(),
         error: exec.error.clone(),
         cause: exec.cause.clone(),
-        history: exec.history.iter().map(|e| e.to_aws_json()).collect(),
+        history: if options.render_history {
+            exec.history.iter().map(|e| e.to_aws_json()).collect()
+        } else {
+            Vec::new()
+        },
     }
 }

@@ -43,8 +43,8 @@ pub struct StateMachine {
 pub struct Machine {
     /// Name of the first state.
     pub start_at: String,
-    /// The states, in definition order.
-    pub states: IndexMap<String, State>,
+    /// The states, in definition order (Fx-hashed: names are looked up on every transition).
+    pub states: IndexMap<String, State, rustc_hash::FxBuildHasher>,
     /// The JSON-pointer-like location of this machine in the definition.
     pub location: String,
 }
@@ -68,8 +68,8 @@ pub enum QueryLanguage {
 /// A state: the fields every state may have plus its type-specific part.
 #[derive(Debug, Clone)]
 pub struct State {
-    /// The state's name.
-    pub name: String,
+    /// The state's name (shared, since every history event of the state carries it).
+    pub name: std::sync::Arc<str>,
     /// The query language in force for this state.
     pub query_language: QueryLanguage,
     /// Where to go next; `None` for terminal states.

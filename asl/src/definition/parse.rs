@@ -64,7 +64,7 @@ pub(super) fn parse_definition(definition: &Value) -> Result<StateMachine, Vec<D
         Some(v) => p.positive_int(v, "/TimeoutSeconds").map(|n| n as u64),
     };
     let comment = obj.get("Comment").and_then(Value::as_str).map(str::to_string);
-    p.machines.push(Machine { start_at: String::new(), states: IndexMap::new(), location: String::new() });
+    p.machines.push(Machine { start_at: String::new(), states: IndexMap::default(), location: String::new() });
     p.machine_into(0, obj, "", query_language);
     if p.problems.is_empty() {
         Ok(StateMachine { source: definition.clone(), comment, timeout_seconds, query_language, machines: p.machines })
@@ -118,7 +118,7 @@ impl Parser {
     /// Parses `{StartAt, States}` into the pre-allocated machine slot `id`.
     fn machine_into(&mut self, id: MachineId, obj: &Map<String, Value>, loc: &str, ql: QueryLanguage) {
         let start_at = self.string(obj.get("StartAt"), &format!("{loc}/StartAt"), true).unwrap_or_default();
-        let mut states = IndexMap::new();
+        let mut states = IndexMap::default();
         match obj.get("States") {
             Some(Value::Object(map)) => {
                 if map.is_empty() {
@@ -142,7 +142,7 @@ impl Parser {
 
     fn sub_machine(&mut self, v: &Value, loc: &str, ql: QueryLanguage) -> MachineId {
         let id = self.machines.len();
-        self.machines.push(Machine { start_at: String::new(), states: IndexMap::new(), location: loc.to_string() });
+        self.machines.push(Machine { start_at: String::new(), states: IndexMap::default(), location: loc.to_string() });
         match v.as_object() {
             Some(obj) => {
                 let ql = match obj.get("QueryLanguage") {
@@ -538,7 +538,7 @@ impl Parser {
         let is_map = matches!(kind, StateKind::Map(_));
         let parameters = if is_map { None } else { self.payload(obj, "Parameters", loc) };
         Some(State {
-            name: name.to_string(),
+            name: std::sync::Arc::from(name),
             query_language: ql,
             next,
             input_path: self.path_field(obj, "InputPath", loc),

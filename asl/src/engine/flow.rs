@@ -6,9 +6,9 @@ use chrono::Duration;
 use serde_json::{Map, Value, json};
 
 use super::eval::{self, apply_io_path, apply_result_path};
-use super::history::payload_text;
+use super::history::{Details, exited_type, payload_text};
 use super::states::{MAX_PAYLOAD_BYTES, Outcome, Run};
-use super::{RedrivePoint, Command, FrameEnd, FrameId, Phase, retry};
+use super::{Command, FrameEnd, FrameId, Phase, RedrivePoint, retry};
 use crate::definition::{Assign, QueryLanguage, State, StateKind, error_matches};
 use crate::failure::Failure;
 use crate::simulate::ExecutionStatus;
@@ -99,15 +99,14 @@ impl<'m> Run<'m, '_> {
             return;
         }
         self.apply_assign(fid, assign);
-        let mut details = json!({"name": state.name, "output": output_text, "outputDetails": {"truncated": false}});
-        if let Some(vars) = self.exec.frames.get(&fid).map(|f| &f.variables)
-            && state.assign.is_some()
-            && !vars.is_empty()
-        {
-            details["assignedVariables"] =
-                Value::Object(vars.iter().map(|(k, v)| (k.clone(), Value::String(payload_text(v)))).collect());
-        }
-        self.record(&format!("{}StateExited", state.kind.type_name()), Some(details));
+        let assigned = match self.exec.frames.get(&fid).map(|f| &f.variables) {
+            Some(vars) if state.assign.is_some() && !vars.is_empty() => {
+                Some(vars.iter().map(|(k, v)| (k.clone(), Value::String(payload_text(v)))).collect())
+            }
+            _ => None,
+        };
+        let details = Details::StateExited { name: state.name.clone(), output: output_text, assigned };
+        self.record_details(exited_type(state.kind.type_name()), details);
         self.exec.transitions += 1;
         match next {
             Some(n) => {
@@ -300,7 +299,7 @@ fn result_owner(state: &State) -> String {
             Some(rest) => rest.split(':').next().unwrap_or(rest).to_string(),
             None => t.resource.clone(),
         },
-        _ => state.name.clone(),
+        _ => state.name.to_string(),
     }
 }
 

@@ -1,5 +1,7 @@
 //! Execution history events, shaped like AWS `GetExecutionHistory` events.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -13,10 +15,36 @@ pub struct HistoryEvent {
     pub previous_event_id: u64,
     /// When it happened.
     pub timestamp: DateTime<Utc>,
-    /// AWS event type, e.g. `PassStateEntered`.
-    pub event_type: String,
-    /// The details object, if the type has one.
-    pub details: Option<Value>,
+    /// AWS event type, e.g. `PassStateEntered` (static on the hot path, so no allocation).
+    pub event_type: Cow<'static, str>,
+    /// The details, if the type has any.
+    pub details: Details,
+}
+
+/// An event's details. The state events, by far the most frequent, are typed so that
+/// recording them costs no JSON map building; the rest carry their JSON object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Details {
+    /// No details.
+    None,
+    /// `stateEnteredEventDetails`: the state's name and input (as JSON text).
+    StateEntered {
+        /// State name.
+        name: std::sync::Arc<str>,
+        /// Input JSON text.
+        input: String,
+    },
+    /// `stateExitedEventDetails`: the state's name, output, and variables it assigned.
+    StateExited {
+        /// State name.
+        name: std::sync::Arc<str>,
+        /// Output JSON text.
+        output: String,
+        /// Assigned variables, each as JSON text.
+        assigned: Option<Map<String, Value>>,
+    },
+    /// Any other details object.
+    Json(Value),
 }
 
 impl HistoryEvent {
@@ -24,13 +52,56 @@ impl HistoryEvent {
     pub fn to_aws_json(&self) -> Value {
         let mut m = Map::new();
         m.insert("timestamp".into(), Value::String(self.timestamp.to_rfc3339_opts(SecondsFormat::Millis, true)));
-        m.insert("type".into(), Value::String(self.event_type.clone()));
+        m.insert("type".into(), Value::String(self.event_type.to_string()));
         m.insert("id".into(), json!(self.id));
         m.insert("previousEventId".into(), json!(self.previous_event_id));
-        if let Some(d) = &self.details {
-            m.insert(details_key(&self.event_type), d.clone());
+        let details = match &self.details {
+            Details::None => None,
+            Details::StateEntered { name, input } => {
+                Some(json!({"name": name, "input": input, "inputDetails": {"truncated": false}}))
+            }
+            Details::StateExited { name, output, assigned } => {
+                let mut d = json!({"name": name, "output": output, "outputDetails": {"truncated": false}});
+                if let Some(vars) = assigned {
+                    d["assignedVariables"] = Value::Object(vars.clone());
+                    d["assignedVariablesDetails"] = json!({"truncated": false});
+                }
+                Some(d)
+            }
+            Details::Json(v) => Some(v.clone()),
+        };
+        if let Some(d) = details {
+            m.insert(details_key(&self.event_type), d);
         }
         Value::Object(m)
+    }
+}
+
+/// `<Type>StateEntered` for a state type name, without allocating.
+pub fn entered_type(type_name: &str) -> &'static str {
+    match type_name {
+        "Pass" => "PassStateEntered",
+        "Task" => "TaskStateEntered",
+        "Choice" => "ChoiceStateEntered",
+        "Wait" => "WaitStateEntered",
+        "Succeed" => "SucceedStateEntered",
+        "Fail" => "FailStateEntered",
+        "Parallel" => "ParallelStateEntered",
+        _ => "MapStateEntered",
+    }
+}
+
+/// `<Type>StateExited` for a state type name, without allocating.
+pub fn exited_type(type_name: &str) -> &'static str {
+    match type_name {
+        "Pass" => "PassStateExited",
+        "Task" => "TaskStateExited",
+        "Choice" => "ChoiceStateExited",
+        "Wait" => "WaitStateExited",
+        "Succeed" => "SucceedStateExited",
+        "Fail" => "FailStateExited",
+        "Parallel" => "ParallelStateExited",
+        _ => "MapStateExited",
     }
 }
 
@@ -89,7 +160,7 @@ mod tests {
             previous_event_id: 1,
             timestamp: DateTime::<Utc>::UNIX_EPOCH,
             event_type: "PassStateEntered".into(),
-            details: Some(json!({"name": "A"})),
+            details: Details::StateEntered { name: std::sync::Arc::from("A"), input: "{}".into() },
         };
         let v = e.to_aws_json();
         assert_eq!(v["stateEnteredEventDetails"]["name"], "A");

@@ -27,7 +27,7 @@ use serde_json::{Map, Value};
 
 use crate::definition::{MachineId, StateMachine};
 pub use crate::simulate::ExecutionStatus;
-pub use history::HistoryEvent;
+pub use history::{Details, HistoryEvent};
 
 /// Identifies a frame within one execution.
 pub type FrameId = u64;

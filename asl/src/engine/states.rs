@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::context::StateEnv;
-use super::history::{HistoryEvent, payload_text};
+use super::history::{Details, HistoryEvent, entered_type, exited_type, payload_text};
 use super::{Command, Event, Execution, Frame, FrameEnd, FrameId, Phase};
 use crate::definition::{QueryLanguage, State, StateKind, StateMachine};
 use crate::failure::Failure;
@@ -50,7 +50,12 @@ impl<'m> Run<'m, '_> {
     }
 
     /// Appends a history event and returns its id.
-    pub(super) fn record(&mut self, event_type: &str, details: Option<Value>) -> u64 {
+    pub(super) fn record(&mut self, event_type: &'static str, details: Option<Value>) -> u64 {
+        self.record_details(event_type, details.map_or(Details::None, Details::Json))
+    }
+
+    /// Appends a history event with typed details and returns its id.
+    pub(super) fn record_details(&mut self, event_type: &'static str, details: Details) -> u64 {
         self.exec.event_count += 1;
         let id = self.exec.event_count;
         let previous = id - 1;
@@ -58,7 +63,7 @@ impl<'m> Run<'m, '_> {
             id,
             previous_event_id: previous,
             timestamp: self.now,
-            event_type: event_type.to_string(),
+            event_type: std::borrow::Cow::Borrowed(event_type),
             details,
         });
         id
@@ -236,10 +241,8 @@ impl<'m> Run<'m, '_> {
             return;
         };
         if !rerun {
-            let entered = self.record(
-                &format!("{}StateEntered", state.kind.type_name()),
-                Some(json!({"name": state.name, "input": payload_text(&frame.input), "inputDetails": {"truncated": false}})),
-            );
+            let details = Details::StateEntered { name: state.name.clone(), input: payload_text(&frame.input) };
+            let entered = self.record_details(entered_type(state.kind.type_name()), details);
             if let Some(f) = self.exec.frames.get_mut(&fid) {
                 f.entered_event = entered;
                 f.entered_time = self.now;
@@ -258,11 +261,9 @@ impl<'m> Run<'m, '_> {
             Outcome::Error(failure) => self.fail_state(fid, failure),
             Outcome::End(end) => {
                 if let FrameEnd::Succeeded(output) = &end {
-                    let output = output.clone();
-                    self.record(
-                        &format!("{}StateExited", state.kind.type_name()),
-                        Some(json!({"name": state.name, "output": payload_text(&output), "outputDetails": {"truncated": false}})),
-                    );
+                    let details =
+                        Details::StateExited { name: state.name.clone(), output: payload_text(output), assigned: None };
+                    self.record_details(exited_type(state.kind.type_name()), details);
                 }
                 self.end_frame(fid, end)
             }

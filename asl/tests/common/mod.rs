@@ -243,7 +243,7 @@ impl Driver {
     }
 
     pub fn types(&self) -> Vec<String> {
-        self.exec.history.iter().map(|e| e.event_type.clone()).collect()
+        self.exec.history.iter().map(|e| e.event_type.to_string()).collect()
     }
 
     pub fn status(&self) -> ExecutionStatus {

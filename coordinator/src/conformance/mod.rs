@@ -200,6 +200,8 @@ pub fn run_case(case: &Case, options: &RunOptions) -> CaseResult {
         state_machine_name: "conformance".to_string(),
         seed: 0,
         max_transitions: options.max_transitions,
+        // Only status, output, error and cause are compared.
+        render_history: false,
     };
     let mut replay = case
         .is_lambda_case()
