@@ -7,13 +7,21 @@ use super::eval::{self, apply_io_path, compact, quote_value};
 use super::fanout::FanoutKind;
 use super::states::{MAX_WAIT_SECONDS, Outcome, Run, parse_timestamp};
 use super::{Command, FrameEnd, FrameId, Phase};
-use crate::definition::{Assign, ChoiceCondition, Dynamic, State, StateKind, WaitSpec};
+use crate::definition::{Assign, ChoiceCondition, Dynamic, PathField, State, StateKind, WaitSpec};
 use crate::failure::Failure;
 
 impl<'m> Run<'m, '_> {
-    pub(super) fn execute_jsonpath(&mut self, fid: FrameId, state: &'m State, raw: Value) -> Result<Outcome, Failure> {
+    pub(super) fn execute_jsonpath(
+        &mut self,
+        fid: FrameId,
+        state: &'m State,
+        mut raw: Value,
+    ) -> Result<Outcome, Failure> {
+        // Only a Pass state's ResultPath reads the raw input again; elsewhere it moves on.
+        let keep_raw = matches!(state.kind, StateKind::Pass { .. }) && state.result_path != PathField::Default;
+        let selected = if keep_raw { raw.clone() } else { std::mem::take(&mut raw) };
         let effective =
-            self.with_env(fid, None, None, |env| apply_io_path(&state.input_path, raw.clone(), env, "InputPath"))?;
+            self.with_env(fid, None, None, |env| apply_io_path(&state.input_path, selected, env, "InputPath"))?;
         match &state.kind {
             StateKind::Pass { result } => {
                 let result = match (&state.parameters, result) {

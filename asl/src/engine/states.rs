@@ -334,7 +334,15 @@ impl<'m> Run<'m, '_> {
 
     pub(super) fn execute(&mut self, fid: FrameId, state: &'m State, rerun: bool) -> Outcome {
         let _ = rerun;
-        let raw = self.exec.frames[&fid].input.clone();
+        // Task, Parallel and Map read their input again (results, retries, catches) and
+        // JSONata states expose it as $states.input; the others can take it.
+        let keep = state.query_language == QueryLanguage::Jsonata
+            || matches!(state.kind, StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_));
+        let raw = match self.exec.frames.get_mut(&fid) {
+            Some(f) if !keep => std::mem::take(&mut f.input),
+            Some(f) => f.input.clone(),
+            None => Value::Null,
+        };
         match state.query_language {
             QueryLanguage::JsonPath => match self.execute_jsonpath(fid, state, raw) {
                 Ok(o) => o,
