@@ -14,6 +14,7 @@ pub mod integrations;
 pub mod intrinsics;
 pub mod jsonata;
 pub mod jsonpath;
+pub mod nesting;
 pub mod payload;
 pub mod simulate;
 pub mod timestamp;

@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 use crate::definition::StateMachine;
-use crate::engine::{Command, Event, Execution, ExecutionInfo, TimerId, step};
+use crate::engine::{Command, Event, Execution, ExecutionInfo, TimerId, step, step_with_budget};
 
 /// One Task invocation the handler must answer.
 #[derive(Debug, Clone)]
@@ -150,7 +150,8 @@ pub fn simulate_with_clock(
     let mut timers: BTreeSet<(DateTime<Utc>, TimerId)> = BTreeSet::new();
     while !exec.is_finished() {
         while let Some(event) = queue.pop_front() {
-            for command in step(machine, &mut exec, event, now) {
+            let allowance = options.max_transitions.saturating_sub(exec.transitions).saturating_add(1);
+            for command in step_with_budget(machine, &mut exec, event, now, allowance) {
                 match command {
                     Command::ScheduleTask(task) => {
                         let request = TaskRequest {

@@ -317,7 +317,14 @@ pub fn redrive(machine: &StateMachine, exec: &mut Execution, now: DateTime<Utc>)
     exec.error = None;
     exec.cause = None;
     exec.info.redrive_count += 1;
-    let mut run = states::Run { machine, exec, now, commands: Vec::new(), ready: Vec::new() };
+    let mut run = states::Run {
+        machine,
+        exec,
+        now,
+        commands: Vec::new(),
+        ready: Vec::new(),
+        budget: states::STEP_TRANSITION_BUDGET,
+    };
     let count = run.exec.info.redrive_count;
     run.record("ExecutionRedriven", Some(serde_json::json!({ "redriveCount": count })));
     let fid = run.new_frame(0, None, point.state, point.input);
@@ -331,7 +338,18 @@ pub fn redrive(machine: &StateMachine, exec: &mut Execution, now: DateTime<Utc>)
 
 /// Applies `event` to `exec` at time `now`, returning what the driver must do.
 pub fn step(machine: &StateMachine, exec: &mut Execution, event: Event, now: DateTime<Utc>) -> Vec<Command> {
-    let mut run = states::Run { machine, exec, now, commands: Vec::new(), ready: Vec::new() };
+    step_with_budget(machine, exec, event, now, states::STEP_TRANSITION_BUDGET)
+}
+
+/// Like [`step`], but pauses (with `Command::Continue`) after `budget` transitions.
+pub fn step_with_budget(
+    machine: &StateMachine,
+    exec: &mut Execution,
+    event: Event,
+    now: DateTime<Utc>,
+    budget: u64,
+) -> Vec<Command> {
+    let mut run = states::Run { machine, exec, now, commands: Vec::new(), ready: Vec::new(), budget: budget.max(1) };
     run.handle(event);
     run.drain();
     run.commands

@@ -41,6 +41,8 @@ pub(super) struct Run<'m, 'e> {
     pub now: DateTime<Utc>,
     pub commands: Vec<Command>,
     pub ready: Vec<FrameId>,
+    /// Transitions this step may make before it pauses.
+    pub budget: u64,
 }
 
 impl<'m> Run<'m, '_> {
@@ -206,7 +208,7 @@ impl<'m> Run<'m, '_> {
 
     /// Runs every ready frame until each parks or ends.
     pub(super) fn drain(&mut self) {
-        let budget_end = self.exec.transitions + STEP_TRANSITION_BUDGET;
+        let budget_end = self.exec.transitions + self.budget;
         while let Some(fid) = self.ready.pop() {
             if self.exec.is_finished() {
                 self.ready.clear();

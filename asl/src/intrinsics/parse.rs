@@ -40,6 +40,12 @@ impl Reader<'_> {
 
 /// Parses a whole call; nothing but spaces may follow it.
 pub fn parse_call_text(text: &str) -> Result<Call, String> {
+    if crate::nesting::exceeds(text, crate::nesting::MAX_NESTING) {
+        return Err(format!(
+            "Invalid intrinsic function: nested more than {} levels deep",
+            crate::nesting::MAX_NESTING
+        ));
+    }
     let mut reader = Reader { chars: text.chars().collect(), pos: 0, text };
     reader.skip_ws();
     let call = parse_call(&mut reader)?;

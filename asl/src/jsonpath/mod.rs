@@ -40,6 +40,9 @@ pub struct JsonPath {
 impl JsonPath {
     /// Compiles `text`; the error is a message for a definition diagnostic.
     pub fn parse(text: &str) -> Result<JsonPath, String> {
+        if crate::nesting::exceeds(text, crate::nesting::MAX_NESTING) {
+            return Err(format!("The path is nested more than {} levels deep", crate::nesting::MAX_NESTING));
+        }
         let (root, segments) = parse::parse_path(text)?;
         let definite = definite(&segments);
         Ok(JsonPath { text: text.to_string(), root, segments, definite })
