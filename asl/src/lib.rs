@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod engine;
 pub mod env;
 pub mod failure;
+pub mod graph;
 pub mod integrations;
 pub mod intrinsics;
 pub mod jsonata;

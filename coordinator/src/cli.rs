@@ -40,12 +40,36 @@ enum Command {
     },
     /// Run a state machine in memory with a virtual clock and print its output.
     Run(RunArgs),
+    /// Draw a state machine as a Mermaid or Graphviz DOT graph, optionally with an
+    /// execution's path highlighted.
+    Graph(GraphArgs),
     /// The AWS conformance corpus.
     #[command(subcommand)]
     Conformance(ConformanceCommand),
     /// Run the coordinator service: the AWS-compatible HTTP API and the gRPC worker
     /// service (starts a private redis-server when REDIS_URL is unset).
     Serve(Box<coordinator::serve::ServeArgs>),
+    /// Run a worker with a built-in handler (echo, sleep, fail) against a coordinator.
+    Worker(crate::worker_cmd::WorkerArgs),
+}
+
+#[derive(Debug, Args)]
+struct GraphArgs {
+    /// The definition (ASL JSON).
+    definition: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "mermaid")]
+    format: GraphFormat,
+    /// An execution history (GetExecutionHistory output, or its `events` array) whose
+    /// visited states are highlighted.
+    #[arg(long)]
+    history: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum GraphFormat {
+    Mermaid,
+    Dot,
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +119,21 @@ struct ConformanceArgs {
     /// Print each failed case with its reason.
     #[arg(long, short)]
     verbose: bool,
+    /// Run the cases through a running cluster at this AWS API URL (e.g.
+    /// http://127.0.0.1:8083) instead of in memory; Task states are answered by in-process
+    /// workers from the recorded Lambda calls.
+    #[arg(long, value_name = "URL")]
+    cluster: Option<String>,
+    /// With --cluster: the cluster's gRPC worker URL (default: the API host, port 50051).
+    #[arg(long, value_name = "URL", requires = "cluster")]
+    grpc: Option<String>,
+    /// With --cluster: cases running at once.
+    #[arg(long, default_value_t = 16, requires = "cluster")]
+    concurrency: usize,
+    /// With --cluster: seconds a case may run (Waits take real time there) before it is
+    /// stopped and reported as CLUSTER_TIMEOUT.
+    #[arg(long, default_value_t = 60, requires = "cluster")]
+    case_timeout: u64,
 }
 
 fn parse_percent(s: &str) -> Result<f64, String> {
@@ -108,8 +147,10 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate { definition } => validate(&definition),
         Command::Run(args) => run(&args),
+        Command::Graph(args) => graph(&args),
         Command::Conformance(ConformanceCommand::Run(args)) => conformance_run(&args),
         Command::Serve(args) => serve(*args),
+        Command::Worker(args) => crate::worker_cmd::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -169,6 +210,42 @@ fn validate(path: &Path) -> Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+fn graph(args: &GraphArgs) -> Result<ExitCode> {
+    let machine = match load_definition(&args.definition)? {
+        Ok(m) => m,
+        Err(diags) => {
+            for d in &diags {
+                eprintln!("{}", format_diagnostic(d));
+            }
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let visited = match &args.history {
+        Some(path) => visited_states(&parse_input(&format!("@{}", path.display()))?),
+        None => Default::default(),
+    };
+    let format = match args.format {
+        GraphFormat::Mermaid => asl::graph::Format::Mermaid,
+        GraphFormat::Dot => asl::graph::Format::Dot,
+    };
+    print_out(&asl::graph::render(&machine, format, &visited))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Names of the states an execution entered, from its history events.
+fn visited_states(history: &Value) -> std::collections::HashSet<String> {
+    let events = history.get("events").unwrap_or(history);
+    events
+        .as_array()
+        .map(|events| {
+            events
+                .iter()
+                .filter_map(|e| e.get("stateEnteredEventDetails")?.get("name")?.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `--input` as JSON text or `@file`.
@@ -258,15 +335,20 @@ fn conformance_run(args: &ConformanceArgs) -> Result<ExitCode> {
     // Engine panics are caught per case; keep the default hook from spamming stderr.
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let results = conformance::run_corpus(&text, &options, |r| {
+    let on_result = |r: &conformance::report::CaseResult| {
         if let Some(w) = out.as_mut()
             && write_error.is_none()
             && let Err(e) = writeln!(w, "{}", r.to_json_line())
         {
             write_error = Some(e);
         }
-    });
+    };
+    let results = match &args.cluster {
+        None => Ok(conformance::run_corpus(&text, &options, on_result)),
+        Some(url) => run_on_cluster(args, url, &text, &options, on_result),
+    };
     std::panic::set_hook(previous_hook);
+    let results = results?;
     if let Some(e) = write_error {
         bail!("cannot write results: {e}");
     }
@@ -300,6 +382,36 @@ fn conformance_run(args: &ConformanceArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The conformance corpus through a running cluster (see `conformance::cluster`).
+fn run_on_cluster(
+    args: &ConformanceArgs,
+    url: &str,
+    text: &str,
+    options: &RunOptions,
+    on_result: impl FnMut(&conformance::report::CaseResult),
+) -> Result<Vec<conformance::report::CaseResult>> {
+    let grpc_url = match &args.grpc {
+        Some(g) => g.clone(),
+        None => {
+            let host = url.trim_start_matches("http://").split(['/', ':']).next().unwrap_or("127.0.0.1");
+            format!("http://{host}:50051")
+        }
+    };
+    let cluster = conformance::cluster::ClusterOptions {
+        api_url: url.to_string(),
+        grpc_url,
+        concurrency: args.concurrency,
+        case_timeout: std::time::Duration::from_secs(args.case_timeout),
+    };
+    // The in-process workers log each start and stop; only show that when asked to.
+    if std::env::var_os("RUST_LOG").is_some() {
+        coordinator::serve::init_logging(coordinator::serve::LogFormat::Text);
+    }
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(conformance::cluster::run_corpus(text, options, &cluster, on_result))
 }
 
 /// `stepline serve`: runs the coordinator until Ctrl-C or SIGTERM.
