@@ -280,6 +280,7 @@ impl Stats {
 
 /// Applies one execution's events, adding its writes to `plan`.
 #[allow(clippy::too_many_arguments)]
+#[tracing::instrument(level = "info", name = "apply", skip_all, fields(execution = %arn, shard, events = items.len()))]
 fn apply_items(
     app: &App,
     shard: u32,

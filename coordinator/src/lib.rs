@@ -15,3 +15,4 @@ pub mod serve;
 pub mod store;
 pub mod timers;
 pub mod tokens;
+pub mod telemetry;

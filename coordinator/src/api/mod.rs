@@ -1,9 +1,18 @@
 //! The AWS Step Functions API (JSON 1.0 protocol: POST `/` with
 //! `X-Amz-Target: AWSStepFunctions.<Action>`), plus `/healthz`, `/readyz`, `/metrics`.
 
+pub mod activities;
+pub mod auth;
 pub mod errors;
 pub mod executions;
+pub mod map_runs;
+pub mod redrive;
 pub mod state_machines;
+pub mod sync;
+pub mod tags;
+pub mod test_state;
+pub mod updates;
+pub mod versions;
 
 use std::sync::Arc;
 
@@ -64,7 +73,9 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn dispatch(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
-    let result = handle(&app, &headers, &body).await;
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let span = tracing::info_span!("api", action = %target.strip_prefix("AWSStepFunctions.").unwrap_or(&target));
+    let result = tracing::Instrument::instrument(handle(&app, &headers, &body), span).await;
     let (status, body) = match result {
         Ok(v) => (StatusCode::OK, v.to_string()),
         Err(e) => return e.into_response(),
@@ -74,7 +85,8 @@ async fn dispatch(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) 
     resp
 }
 
-async fn handle(app: &App, headers: &HeaderMap, body: &[u8]) -> ApiResult {
+async fn handle(app: &Arc<App>, headers: &HeaderMap, body: &[u8]) -> ApiResult {
+    auth::check(headers, body)?;
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
     let Some(action) = target.strip_prefix("AWSStepFunctions.") else {
         return Err(ApiError::new("UnknownOperationException", format!("Unknown or missing X-Amz-Target '{target}'")));
@@ -103,6 +115,30 @@ async fn handle(app: &App, headers: &HeaderMap, body: &[u8]) -> ApiResult {
         "SendTaskSuccess" => executions::send_task_success(app, &p).await,
         "SendTaskFailure" => executions::send_task_failure(app, &p).await,
         "SendTaskHeartbeat" => executions::send_task_heartbeat(app, &p).await,
+        "UpdateStateMachine" => updates::update(app, &p).await,
+        "DescribeStateMachineForExecution" => updates::describe_for_execution(app, &p).await,
+        "CreateActivity" => activities::create(app, &p).await,
+        "DeleteActivity" => activities::delete(app, &p).await,
+        "DescribeActivity" => activities::describe(app, &p).await,
+        "ListActivities" => activities::list(app, &p).await,
+        "GetActivityTask" => activities::get_task(app, &p).await,
+        "PublishStateMachineVersion" => versions::publish(app, &p).await,
+        "ListStateMachineVersions" => versions::list_versions(app, &p).await,
+        "DeleteStateMachineVersion" => versions::delete_version(app, &p).await,
+        "CreateStateMachineAlias" => versions::create_alias(app, &p).await,
+        "UpdateStateMachineAlias" => versions::update_alias(app, &p).await,
+        "DescribeStateMachineAlias" => versions::describe_alias(app, &p).await,
+        "ListStateMachineAliases" => versions::list_aliases(app, &p).await,
+        "DeleteStateMachineAlias" => versions::delete_alias(app, &p).await,
+        "RedriveExecution" => redrive::redrive(app, &p).await,
+        "StartSyncExecution" => sync::start_sync(app, &p).await,
+        "TestState" => test_state::test_state(app, &p).await,
+        "DescribeMapRun" => map_runs::describe(app, &p).await,
+        "ListMapRuns" => map_runs::list(app, &p).await,
+        "UpdateMapRun" => map_runs::update(app, &p).await,
+        "TagResource" => tags::tag(app, &p).await,
+        "UntagResource" => tags::untag(app, &p).await,
+        "ListTagsForResource" => tags::list(app, &p).await,
         other => Err(ApiError::new("UnknownOperationException", format!("Unknown operation {other}"))),
     }
 }

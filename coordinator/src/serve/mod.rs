@@ -91,12 +91,7 @@ pub struct Server {
 
 /// Sets up logging once (later calls, e.g. from tests, are no-ops).
 pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
+    crate::telemetry::init(matches!(format, LogFormat::Json));
 }
 
 /// Starts every part of the coordinator; returns once the listeners are bound.
@@ -183,6 +178,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     wait_for_signal().await;
     tracing::info!("shutting down");
     server.stop().await;
+    crate::telemetry::shutdown().await;
     Ok(())
 }
 
