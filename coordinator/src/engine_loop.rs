@@ -298,7 +298,26 @@ fn apply_items(
     let transitions_before = d.exec.transitions;
     let mut finished = false;
     for item in items {
-        if d.exec.is_finished() {
+        // RedriveExecution restarts a finished execution; its commands are handled below
+        // exactly like a step's.
+        let mut redriven = None;
+        if matches!(item, Item::Inbox(InboxEvent::Redrive)) {
+            match asl::engine::redrive(&machine, &mut d.exec, now) {
+                Ok(commands) => {
+                    if let Some(secs) = machine.timeout_seconds {
+                        let at = now_ms.saturating_add((secs.min(u32::MAX as u64) * 1000) as i64);
+                        plan.zadd.push((at, Timer::Execution.member(arn)));
+                        d.deadline = true;
+                    }
+                    redriven = Some(commands);
+                }
+                Err(e) => {
+                    tracing::warn!(arn, error = %e, "redrive refused by the engine");
+                    continue;
+                }
+            }
+        }
+        if redriven.is_none() && d.exec.is_finished() {
             if let Item::Timer(_, member) = item {
                 plan.zrem.push(member);
             }
@@ -337,6 +356,8 @@ fn apply_items(
                 Event::TaskFailed { token: tok, error: err, cause }
             }
             Item::Inbox(InboxEvent::Stop { err, cause }) => Event::Stop { error: err, cause },
+            // Not sent: the redrive's own commands come first and nothing follows them.
+            Item::Inbox(InboxEvent::Redrive) => Event::Continue,
             Item::Timer(timer, member) => {
                 plan.fired.push(member);
                 let live = match &timer {
@@ -350,9 +371,11 @@ fn apply_items(
                 timer.event()
             }
         };
-        let mut queue = VecDeque::from([event]);
-        while let Some(ev) = queue.pop_front() {
-            for command in guarded_step(&machine, &mut d.exec, ev, now) {
+        let mut queue = if redriven.is_some() { VecDeque::new() } else { VecDeque::from([event]) };
+        while let Some(commands) =
+            redriven.take().or_else(|| queue.pop_front().map(|ev| guarded_step(&machine, &mut d.exec, ev, now)))
+        {
+            for command in commands {
                 match command {
                     Command::ScheduleTask(task) => {
                         let token = task.token.clone();

@@ -35,7 +35,9 @@ pub async fn serve(app: Arc<App>, listener: tokio::net::TcpListener, mut shutdow
         }
     };
     let worker = WorkerServer::new(WorkerService { app }).max_decoding_message_size(64 * 1024 * 1024);
-    let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    // No Nagle: a response split over several writes would otherwise wait for the
+    // peer's delayed ACK (up to 40 ms) before its last frames go out.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let signal = async move {
         let _ = shutdown.wait_for(|s| *s).await;
     };

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod conformance;
+pub mod console;
 pub mod dispatch;
 pub mod embedded_redis;
 pub mod engine_loop;

@@ -16,6 +16,8 @@ mod parser;
 mod regex;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_time;
 mod value;
 
 use std::fmt;

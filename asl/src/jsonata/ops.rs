@@ -152,13 +152,19 @@ pub(crate) fn binary<'a>(op: BinOp, lv: Val<'a>, rv: Val<'a>) -> R<Val<'a>> {
     let sym = op.symbol();
     match op {
         BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => {
-            if lv.as_ref().is_some_and(|v| v.as_num().is_none()) {
+            // The reference's `isNumeric` rejects an infinite operand first (D1001, the value
+            // JSON-stringified, i.e. `null`), and treats NaN as not a number (T2001/T2002).
+            if [&lv, &rv].iter().any(|v| v.as_ref().and_then(|v| v.as_num()).is_some_and(f64::is_infinite)) {
+                return Err(err("D1001", "Number out of range: null"));
+            }
+            let not_num = |v: &Val<'a>| v.as_ref().is_some_and(|v| v.as_num().is_none_or(f64::is_nan));
+            if not_num(&lv) {
                 return Err(err(
                     "T2001",
                     &format!("The left side of the {} operator must evaluate to a number", quote_str(sym)),
                 ));
             }
-            if rv.as_ref().is_some_and(|v| v.as_num().is_none()) {
+            if not_num(&rv) {
                 return Err(err(
                     "T2002",
                     &format!("The right side of the {} operator must evaluate to a number", quote_str(sym)),

@@ -6,13 +6,14 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use super::state_machines::check_arn as check_state_machine_arn;
+use super::versions::{Target, resolve};
 use super::{ApiError, ApiResult, Params, page_token, timestamp, valid_name};
 use crate::serve::App;
+use crate::store::registry::CallbackOutcome;
 use crate::store::{ExecutionRecord, InboxEvent, StartOutcome, shard_of};
 
 /// Checks that `arn` looks like an execution ARN.
-fn check_arn(arn: &str) -> Result<(), ApiError> {
+pub fn check_arn(arn: &str) -> Result<(), ApiError> {
     let parts: Vec<&str> = arn.split(':').collect();
     if parts.len() == 8 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "execution" && valid_name(parts[7])
     {
@@ -22,7 +23,7 @@ fn check_arn(arn: &str) -> Result<(), ApiError> {
     }
 }
 
-fn no_execution(arn: &str) -> ApiError {
+pub fn no_execution(arn: &str) -> ApiError {
     ApiError::new("ExecutionDoesNotExist", format!("Execution Does Not Exist: '{arn}'"))
 }
 
@@ -35,10 +36,20 @@ fn uuid_v4() -> String {
     format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
-/// StartExecution (idempotent on name while running with the same input).
-pub async fn start(app: &App, p: &Params) -> ApiResult {
+/// A started execution: its ARN and start time, and what it was started on.
+pub struct Started {
+    /// The execution ARN.
+    pub arn: String,
+    /// Start time (epoch ms).
+    pub start_ms: i64,
+    /// The machine, version and alias it runs.
+    pub target: Target,
+}
+
+/// Starts an execution of `stateMachineArn` (a machine, version or alias ARN); shared
+/// by StartExecution and StartSyncExecution. `kind` restricts the machine type.
+pub async fn start_target(app: &App, p: &Params, kind: Option<&str>) -> Result<Started, ApiError> {
     let sm_arn = p.str("stateMachineArn")?;
-    check_state_machine_arn(sm_arn)?;
     let name = match p.opt_str("name")? {
         Some(n) => {
             if !valid_name(n) {
@@ -58,27 +69,48 @@ pub async fn start(app: &App, p: &Params) -> ApiResult {
     if let Err(e) = serde_json::from_str::<Value>(input) {
         return Err(ApiError::new("InvalidExecutionInput", format!("Invalid State Machine Execution Input: '{e}'")));
     }
-    let parts: Vec<&str> = sm_arn.split(':').collect();
+    let target = resolve(app, sm_arn).await?;
+    if let Some(kind) = kind {
+        let sm = app.store.get_state_machine(&target.run_arn).await?.ok_or_else(|| no_machine(sm_arn))?;
+        if sm.kind != kind {
+            return Err(ApiError::new(
+                "StateMachineTypeNotSupported",
+                format!("This operation is not supported by this type of state machine: '{}'", sm.kind),
+            ));
+        }
+    }
+    let parts: Vec<&str> = target.base.split(':').collect();
     let arn = format!("arn:aws:states:{}:{}:execution:{}:{name}", parts[3], parts[4], parts[6]);
     let shard = shard_of(&arn, app.store.shards);
     let prefix = app.tokens.mint_prefix(shard);
     let now = Utc::now().timestamp_millis();
-    match app.store.start_execution(&arn, &name, sm_arn, input, now, &prefix).await? {
+    match app.store.start_execution(&arn, &name, &target.run_arn, input, now, &prefix).await? {
         StartOutcome::Created(at) => {
+            if let Some(v) = &target.version {
+                app.store.qualify_execution(&arn, &target.base, v, target.alias.as_deref(), at).await?;
+            }
             app.shard_wake[shard as usize].notify_one();
-            Ok(json!({"executionArn": arn, "startDate": timestamp(at)}))
+            Ok(Started { arn, start_ms: at, target })
         }
-        StartOutcome::Same(at) => Ok(json!({"executionArn": arn, "startDate": timestamp(at)})),
+        StartOutcome::Same(at) => Ok(Started { arn, start_ms: at, target }),
         StartOutcome::Exists => {
             Err(ApiError::new("ExecutionAlreadyExists", format!("Execution Already Exists: '{arn}'")))
         }
-        StartOutcome::NoStateMachine => {
-            Err(ApiError::new("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{sm_arn}'")))
-        }
+        StartOutcome::NoStateMachine => Err(no_machine(sm_arn)),
     }
 }
 
-fn describe_json(x: &ExecutionRecord) -> Value {
+fn no_machine(arn: &str) -> ApiError {
+    ApiError::new("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{arn}'"))
+}
+
+/// StartExecution (idempotent on name while running with the same input).
+pub async fn start(app: &App, p: &Params) -> ApiResult {
+    let s = start_target(app, p, None).await?;
+    Ok(json!({"executionArn": s.arn, "startDate": timestamp(s.start_ms)}))
+}
+
+pub fn describe_json(x: &ExecutionRecord) -> Value {
     let mut v = json!({
         "executionArn": x.arn,
         "stateMachineArn": x.state_machine_arn,
@@ -111,7 +143,22 @@ pub async fn describe(app: &App, p: &Params) -> ApiResult {
     let arn = p.str("executionArn")?;
     check_arn(arn)?;
     let x = app.store.get_execution(arn).await?.ok_or_else(|| no_execution(arn))?;
-    Ok(describe_json(&x))
+    let mut v = describe_json(&x);
+    let extras = app.store.execution_extras(arn).await?;
+    if let Some(version) = extras.version {
+        v["stateMachineVersionArn"] = json!(version);
+    }
+    if let Some(alias) = extras.alias {
+        v["stateMachineAliasArn"] = json!(alias);
+    }
+    v["redriveCount"] = json!(extras.redrive_count);
+    if let Some(at) = extras.redrive_ms {
+        v["redriveDate"] = timestamp(at);
+    }
+    if matches!(x.status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") {
+        v["redriveStatus"] = json!("REDRIVABLE");
+    }
+    Ok(v)
 }
 
 /// ListExecutions (newest first; `statusFilter` applied while paging).
@@ -120,7 +167,10 @@ pub async fn list(app: &App, p: &Params) -> ApiResult {
         return Err(ApiError::validation("mapRunArn is not supported by this service"));
     }
     let sm_arn = p.str("stateMachineArn")?;
-    check_state_machine_arn(sm_arn)?;
+    // A version ARN lists the executions that ran on that version.
+    if matches!(super::versions::parse_arn(sm_arn)?.1, super::versions::Qualified::Alias(_)) {
+        return Err(ApiError::invalid_arn(sm_arn));
+    }
     if app.store.get_state_machine(sm_arn).await?.is_none() {
         return Err(ApiError::new("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{sm_arn}'")));
     }
@@ -217,17 +267,29 @@ pub async fn history(app: &App, p: &Params) -> ApiResult {
 }
 
 async fn send_result(app: &App, token: &str, event: InboxEvent) -> ApiResult {
-    let shard = app
-        .tokens
-        .verify(token, app.store.shards)
-        .map_err(|e| ApiError::new("InvalidToken", format!("Invalid Token: {e}")))?;
-    let accepted = app.store.report(&[(shard, token.to_string(), event)]).await?;
-    if accepted.first().copied().unwrap_or(false) {
-        app.shard_wake[shard as usize].notify_one();
-        Ok(json!({}))
-    } else {
-        Err(ApiError::new("TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'"))
+    let shard = verify_token(app, token)?;
+    let event_json = serde_json::to_string(&event).map_err(|e| ApiError::new("InvalidToken", e.to_string()))?;
+    match app.store.callback(shard, token, &event_json).await? {
+        CallbackOutcome::Accepted => {
+            app.shard_wake[shard as usize].notify_one();
+            Ok(json!({}))
+        }
+        CallbackOutcome::Gone => Err(task_gone()),
     }
+}
+
+fn task_gone() -> ApiError {
+    ApiError::new("TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'")
+}
+
+/// Checks a task token's length, shape and signature; returns its shard.
+fn verify_token(app: &App, token: &str) -> Result<u32, ApiError> {
+    if token.is_empty() || token.len() > 2048 {
+        return Err(ApiError::validation(
+            "1 validation error detected: Value at 'taskToken' failed to satisfy constraint: Member must have length between 1 and 2048",
+        ));
+    }
+    app.tokens.verify(token, app.store.shards).map_err(|e| ApiError::new("InvalidToken", format!("Invalid Token: {e}")))
 }
 
 /// SendTaskSuccess.
@@ -248,19 +310,23 @@ pub async fn send_task_failure(app: &App, p: &Params) -> ApiResult {
     let token = p.str("taskToken")?;
     let err = p.opt_str("error")?.unwrap_or("").to_string();
     let cause = p.opt_str("cause")?.unwrap_or("").to_string();
+    for (field, value, max) in [("error", &err, 256), ("cause", &cause, 32_768)] {
+        if value.chars().count() > max {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value at '{field}' failed to satisfy constraint: Member must have length less than or equal to {max}"
+            )));
+        }
+    }
     send_result(app, token, InboxEvent::Fail { tok: token.to_string(), err, cause }).await
 }
 
 /// SendTaskHeartbeat.
 pub async fn send_task_heartbeat(app: &App, p: &Params) -> ApiResult {
     let token = p.str("taskToken")?;
-    let shard = app
-        .tokens
-        .verify(token, app.store.shards)
-        .map_err(|e| ApiError::new("InvalidToken", format!("Invalid Token: {e}")))?;
+    let shard = verify_token(app, token)?;
     if app.store.heartbeat(shard, token, Utc::now().timestamp_millis()).await? {
         Ok(json!({}))
     } else {
-        Err(ApiError::new("TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'"))
+        Err(task_gone())
     }
 }

@@ -44,6 +44,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(crate::console::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(app)
 }
@@ -72,7 +73,19 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
     }
 }
 
-async fn dispatch(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn dispatch(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    // An over-long or unreadable body is a client error in AWS's shape, not axum's 413 text.
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return ApiError::validation(format!("The request body cannot be read: {e} (limit {BODY_LIMIT} bytes)"))
+                .into_response();
+        }
+    };
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let span = tracing::info_span!("api", action = %target.strip_prefix("AWSStepFunctions.").unwrap_or(&target));
     let result = tracing::Instrument::instrument(handle(&app, &headers, &body), span).await;

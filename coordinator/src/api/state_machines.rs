@@ -35,7 +35,8 @@ fn diagnostics_message(diags: &[Diagnostic]) -> String {
     format!("Invalid State Machine Definition: '{}'", parts.join(", "))
 }
 
-fn parse(definition: &str) -> Result<StateMachine, ApiError> {
+/// Parses and validates a definition (size-limited, panic-safe).
+pub fn parse(definition: &str) -> Result<StateMachine, ApiError> {
     if definition.len() > MAX_DEFINITION {
         return Err(ApiError::new(
             "InvalidDefinition",
@@ -73,6 +74,9 @@ pub async fn create(app: &App, p: &Params) -> ApiResult {
     if !role_arn.starts_with("arn:") {
         return Err(ApiError::invalid_arn(role_arn));
     }
+    let tags = super::tags::parse_tags(p, "tags")?;
+    let publish = p.opt_bool("publish")?.unwrap_or(false);
+    let version_description = p.opt_str("versionDescription")?.unwrap_or("");
     let machine = parse(definition)?;
     let sha = crate::tokens::hex(&Sha256::digest(definition.as_bytes()));
     let arn = format!("arn:aws:states:{}:{}:stateMachine:{name}", app.region, app.account_id);
@@ -88,7 +92,13 @@ pub async fn create(app: &App, p: &Params) -> ApiResult {
     match app.store.create_state_machine(&record).await? {
         CreateOutcome::Created(at) | CreateOutcome::Same(at) => {
             app.machines.insert(&sha, Arc::new(machine));
-            Ok(json!({"stateMachineArn": arn, "creationDate": timestamp(at)}))
+            super::tags::store_tags(app, &arn, &tags).await?;
+            let mut out = json!({"stateMachineArn": arn, "creationDate": timestamp(at)});
+            if publish {
+                let (version, _) = super::versions::publish_current(app, &arn, version_description).await?;
+                out["stateMachineVersionArn"] = json!(version);
+            }
+            Ok(out)
         }
         CreateOutcome::Exists => {
             Err(ApiError::new("StateMachineAlreadyExists", format!("State Machine Already Exists: '{arn}'")))
@@ -96,7 +106,8 @@ pub async fn create(app: &App, p: &Params) -> ApiResult {
     }
 }
 
-async fn get(app: &App, arn: &str) -> Result<StateMachineRecord, ApiError> {
+/// The state machine at `arn`, or StateMachineDoesNotExist.
+pub async fn get(app: &App, arn: &str) -> Result<StateMachineRecord, ApiError> {
     check_arn(arn)?;
     app.store
         .get_state_machine(arn)
@@ -104,9 +115,16 @@ async fn get(app: &App, arn: &str) -> Result<StateMachineRecord, ApiError> {
         .ok_or_else(|| ApiError::new("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{arn}'")))
 }
 
-/// DescribeStateMachine.
+/// DescribeStateMachine (of a machine or one of its versions).
 pub async fn describe(app: &App, p: &Params) -> ApiResult {
-    let sm = get(app, p.str("stateMachineArn")?).await?;
+    let arn = p.str("stateMachineArn")?;
+    if arn.split(':').count() == 8 {
+        return match super::versions::parse_arn(arn)? {
+            (_, super::versions::Qualified::Version(_)) => super::versions::describe_version(app, arn).await,
+            _ => Err(ApiError::invalid_arn(arn)),
+        };
+    }
+    let sm = get(app, arn).await?;
     Ok(json!({
         "stateMachineArn": sm.arn,
         "name": sm.name,
@@ -117,6 +135,7 @@ pub async fn describe(app: &App, p: &Params) -> ApiResult {
         "creationDate": timestamp(sm.created_ms),
         "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
         "tracingConfiguration": {"enabled": false},
+        "revisionId": sm.sha,
     }))
 }
 
@@ -143,12 +162,29 @@ pub async fn delete(app: &App, p: &Params) -> ApiResult {
     let arn = p.str("stateMachineArn")?;
     check_arn(arn)?;
     app.store.delete_state_machine(arn).await?;
+    // Its versions and aliases go with it, as on AWS.
+    for alias in app.store.list_aliases(arn).await? {
+        app.store.delete_alias(arn, &alias.arn).await?;
+    }
+    let (versions, _) = app.store.list_versions(arn, 0, 100_000).await?;
+    for (version, _) in versions {
+        app.store.delete_version(arn, &version).await?;
+    }
+    app.store.forget_machine(arn).await?;
     Ok(json!({}))
 }
 
 /// ValidateStateMachineDefinition.
 pub fn validate(p: &Params) -> ApiResult {
     let definition = p.str("definition")?;
+    if let Some(kind) = p.opt_str("type")?
+        && kind != "STANDARD"
+        && kind != "EXPRESS"
+    {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{kind}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"
+        )));
+    }
     match parse(definition) {
         Ok(_) => Ok(json!({"result": "OK", "diagnostics": []})),
         Err(_) => {

@@ -3,6 +3,7 @@
 //! the outcome with what AWS gave.
 
 pub mod case;
+pub mod cluster;
 pub mod compare;
 pub mod normalize;
 pub mod replay;
@@ -222,11 +223,16 @@ pub fn run_case(case: &Case, options: &RunOptions) -> CaseResult {
         Err(msg) => return broken("ENGINE_PANIC", format!("engine panicked: {msg}")),
     };
     let actual = Actual::from_outcome(&outcome);
-    let mut verdict = judge(case, &actual, &rules);
     let mut notes: Vec<String> = replay.map(|r| r.problems).unwrap_or_default();
     if !unexpected.is_empty() {
         notes.push(format!("unexpected Task states: {}", unexpected.join(", ")));
     }
+    finish_case(case, &rules, actual, &notes)
+}
+
+/// Judges `actual` and builds the case's result, adding replay `notes` to the reason.
+pub fn finish_case(case: &Case, rules: &CaseRules, actual: Actual, notes: &[String]) -> CaseResult {
+    let mut verdict = judge(case, &actual, rules);
     if !notes.is_empty() {
         let joined = notes.join("; ");
         verdict.reason = Some(match verdict.reason {
@@ -237,7 +243,7 @@ pub fn run_case(case: &Case, options: &RunOptions) -> CaseResult {
     CaseResult {
         id: case.id.clone(),
         topic: case.topic.clone(),
-        category,
+        category: case.category(),
         status: actual.status,
         output: actual.output.unwrap_or(Value::Null),
         error: actual.error,

@@ -116,32 +116,50 @@ impl LambdaReplay {
 
     /// The answer to `request`.
     pub fn answer(&mut self, request: &TaskRequest) -> TaskResult {
+        let actual = self.masks.normalize_value(&request.input);
+        self.pick(&request.state_name, &request.resource, &actual, Value::clone)
+    }
+
+    /// The answer to a task a worker received. For `lambda:invoke` a worker sees only
+    /// the `Payload` of the parameters, so that is what is matched with the recording.
+    pub fn answer_worker_task(&mut self, state_name: &str, resource: &str, input: &Value) -> TaskResult {
+        let actual = self.masks.normalize_value(input);
+        if is_lambda_invoke(resource) {
+            let payload = |recorded: &Value| {
+                recorded.get("Payload").cloned().unwrap_or_else(|| Value::Object(Default::default()))
+            };
+            self.pick(state_name, resource, &actual, payload)
+        } else {
+            self.pick(state_name, resource, &actual, Value::clone)
+        }
+    }
+
+    /// The next unused call of `state` whose recorded request (as `select` picks it)
+    /// matches `actual`, else the next unused one.
+    fn pick(&mut self, state: &str, resource: &str, actual: &Value, select: impl Fn(&Value) -> Value) -> TaskResult {
         let candidates: Vec<usize> =
-            (0..self.calls.len()).filter(|&i| !self.used[i] && self.calls[i].state == request.state_name).collect();
+            (0..self.calls.len()).filter(|&i| !self.used[i] && self.calls[i].state == state).collect();
         let Some(&first) = candidates.first() else {
-            let msg = format!("no recorded Lambda call left for state '{}'", request.state_name);
+            let msg = format!("no recorded Lambda call left for state '{state}'");
             self.problems.push(msg.clone());
             return TaskResult::Failure { error: REPLAY_EXHAUSTED.into(), cause: msg };
         };
-        let actual = self.masks.normalize_value(&request.input);
         let chosen = candidates
             .iter()
             .copied()
-            .find(|&i| compare(&self.calls[i].request, &actual, &self.wildcards).is_ok())
+            .find(|&i| compare(&select(&self.calls[i].request), actual, &self.wildcards).is_ok())
             .unwrap_or_else(|| {
-                let why = compare(&self.calls[first].request, &actual, &self.wildcards)
+                let why = compare(&select(&self.calls[first].request), actual, &self.wildcards)
                     .err()
                     .map(|m| m.to_string())
                     .unwrap_or_default();
-                self.problems.push(format!(
-                    "state '{}': request matches no recorded call ({why}); replayed the next one",
-                    request.state_name
-                ));
+                self.problems
+                    .push(format!("state '{state}': request matches no recorded call ({why}); replayed the next one"));
                 first
             });
         self.used[chosen] = true;
-        task_result(&request.resource, &self.calls[chosen].result).unwrap_or_else(|| {
-            let msg = format!("recorded call for state '{}' has no result", request.state_name);
+        task_result(resource, &self.calls[chosen].result).unwrap_or_else(|| {
+            let msg = format!("recorded call for state '{state}' has no result");
             self.problems.push(msg.clone());
             TaskResult::Failure { error: REPLAY_EXHAUSTED.into(), cause: msg }
         })
@@ -300,6 +318,22 @@ mod tests {
             r.answer(&req("S", DIRECT, json!({"t": "2024-01-01T00:00:00Z"}))),
             TaskResult::Success(json!("dated"))
         );
+    }
+
+    #[test]
+    fn worker_tasks_match_on_the_invoke_payload() {
+        let call = |i: i64| {
+            json!({"state": "T", "integration": "lambda:invoke",
+                "parameters": {"FunctionName": "<fn>", "Payload": {"i": i}},
+                "result": {"event": "TaskSucceeded", "output": {"Payload": i, "StatusCode": 200}}})
+        };
+        let mut r = replay(&[call(0), call(1)]);
+        assert_eq!(r.answer_worker_task("T", INVOKE, &json!({"i": 1})), TaskResult::Success(json!(1)));
+        assert_eq!(r.answer_worker_task("T", INVOKE, &json!({"i": 0})), TaskResult::Success(json!(0)));
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        let mut r = replay(&[direct("S", json!({"x": 1}), json!("r"))]);
+        assert_eq!(r.answer_worker_task("S", DIRECT, &json!({"x": 1})), TaskResult::Success(json!("r")));
+        assert!(r.problems.is_empty());
     }
 
     #[test]

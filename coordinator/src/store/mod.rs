@@ -12,6 +12,7 @@
 //! - `coordinators` zset of live replicas, `config` hash (shard count, token key).
 
 pub mod keys;
+pub mod registry;
 pub mod scripts;
 
 use std::collections::HashMap;
@@ -69,6 +70,8 @@ pub enum InboxEvent {
         /// Cause.
         cause: String,
     },
+    /// RedriveExecution (see `store::registry::Store::redrive_execution`).
+    Redrive,
     /// StopExecution.
     Stop {
         /// Error given.
@@ -283,6 +286,10 @@ impl Store {
             .query_async(&mut c)
             .await?;
         let more = arns.len() as u64 > count;
+        if arns.is_empty() {
+            // redis-rs refuses an empty pipeline ("empty command").
+            return Ok((Vec::new(), false));
+        }
         let mut pipe = redis::pipe();
         for arn in arns.iter().take(count as usize) {
             pipe.cmd("HMGET")
@@ -369,6 +376,10 @@ impl Store {
             .query_async(&mut c)
             .await?;
         let more = arns.len() as u64 > count;
+        if arns.is_empty() {
+            // redis-rs refuses an empty pipeline ("empty command").
+            return Ok((Vec::new(), false));
+        }
         let mut pipe = redis::pipe();
         for arn in arns.iter().take(count as usize) {
             pipe.cmd("HMGET").arg(self.keys.execution(shard_of(arn, self.shards), arn)).arg(&DESCRIBE_FIELDS);

@@ -78,7 +78,8 @@ return 'queued'
 }
 
 /// Reports task results: each pending token's event goes to its shard inbox and the
-/// task leaves the pending table (so a timeout racing it finds nothing).
+/// task leaves the pending table (so a timeout racing it finds nothing). A success for
+/// a `.waitForTaskToken` task is only acknowledged (the callback completes it).
 /// ARGV: prefix, count, then per result: shard, token, event JSON (an inbox entry
 /// without its `x`, which comes from the task). Returns 1/0 per result.
 pub fn report() -> String {
@@ -93,7 +94,11 @@ for j = 1, tonumber(ARGV[2]) do
   i = i + 3
   local tk = p .. '{s' .. s .. '}:tasks'
   local t = redis.call('HGET', tk, tok)
-  if t then
+  -- A worker's success on a `.waitForTaskToken` task only says it delivered the
+  -- token: the task stays pending until SendTaskSuccess/Failure (store::registry).
+  if t and string.sub(ev, 1, 9) == '{"t":"ok"' and string.find(cjson.decode(t).resource or '', '.waitForTaskToken', 1, true) then
+    out[j] = 1
+  elseif t then
     local task = cjson.decode(t)
     redis.call('HDEL', tk, tok)
     local tm = p .. '{s' .. s .. '}:timers'

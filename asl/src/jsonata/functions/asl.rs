@@ -1,22 +1,20 @@
 //! Time functions and the functions Step Functions adds: `$partition`, `$range`,
 //! `$hash`, `$random` (with optional seed), `$uuid`, `$parse`.
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rand::{Rng, SeedableRng};
 use sha2::Digest;
 
 use super::Args;
+use super::datetime::{format_datetime, parse_datetime, parse_iso};
 use crate::jsonata::error::{err, quote};
 use crate::jsonata::eval::{Evaluator, R, Val};
 use crate::jsonata::value::{V, js_num_string};
 
-fn iso(ms: i64) -> Option<String> {
-    DateTime::<Utc>::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
-}
-
-/// `$now()`: the evaluation time as ISO 8601 with milliseconds.
-pub(super) fn now<'a>(ev: &Evaluator<'a>, _: &mut Args<'a>) -> R<Val<'a>> {
-    Ok(iso(ev.env.now_millis()).map(|s| V::Str(s.into())))
+/// `$now(picture?, timezone?)`: the evaluation time, ISO 8601 by default.
+pub(super) fn now<'a>(ev: &Evaluator<'a>, a: &mut Args<'a>) -> R<Val<'a>> {
+    let picture = a.str(0)?;
+    let tz = a.str(1)?;
+    Ok(format_datetime(ev.env.now_millis() as f64, picture, tz)?.map(|s| V::Str(s.into())))
 }
 
 /// `$millis()`.
@@ -24,51 +22,34 @@ pub(super) fn millis<'a>(ev: &Evaluator<'a>, _: &mut Args<'a>) -> R<Val<'a>> {
     Ok(Some(V::Num(ev.env.now_millis() as f64)))
 }
 
-/// `$fromMillis(ms)` as ISO 8601 (pictures are not supported).
+/// `$fromMillis(ms, picture?, timezone?)`.
 pub(super) fn from_millis<'a>(_: &Evaluator<'a>, a: &mut Args<'a>) -> R<Val<'a>> {
     let Some(ms) = a.num(0)? else { return Ok(None) };
-    if a.get(1).is_some() {
-        return Err(picture_unsupported());
-    }
-    Ok(iso(ms.floor() as i64).map(|s| V::Str(s.into())))
+    let picture = a.str(1)?;
+    let tz = a.str(2)?;
+    Ok(format_datetime(ms, picture, tz)?.map(|s| V::Str(s.into())))
 }
 
-fn picture_unsupported() -> crate::jsonata::JsonataError {
-    err("D3133", "Date/time picture strings are not supported by this implementation")
-}
-
-/// `$toMillis(timestamp)` for ISO 8601 text (pictures are not supported).
-pub(super) fn to_millis<'a>(_: &Evaluator<'a>, a: &mut Args<'a>) -> R<Val<'a>> {
+/// `$toMillis(timestamp, picture?)`: ISO 8601 by default (D3110 otherwise); with a
+/// picture, undefined when the text does not match it.
+pub(super) fn to_millis<'a>(ev: &Evaluator<'a>, a: &mut Args<'a>) -> R<Val<'a>> {
     let Some(text) = a.str(0)? else { return Ok(None) };
-    if a.get(1).is_some() {
-        return Err(picture_unsupported());
-    }
-    let parsed = DateTime::parse_from_rfc3339(text)
-        .map(|t| t.timestamp_millis())
-        .ok()
-        .or_else(|| {
-            let t = text.strip_suffix('Z').unwrap_or(text);
-            chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f")
-                .or_else(|_| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M"))
-                .map(|d| d.and_utc().timestamp_millis())
-                .ok()
-        })
-        .or_else(|| {
-            NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .map(|d| d.and_utc().timestamp_millis())
-        });
-    match parsed {
-        Some(ms) => Ok(Some(V::Num(ms as f64))),
-        None => Err(err(
-            "D3110",
-            &format!(
-                "The argument of the toMillis function must be an ISO 8601 formatted timestamp. Given {}",
-                quote(a.get(0))
-            ),
-        )),
-    }
+    let parsed = match a.str(1)? {
+        Some(picture) => parse_datetime(text, picture, ev.env.now_millis())?,
+        None => match parse_iso(text) {
+            Some(v) => v,
+            None => {
+                return Err(err(
+                    "D3110",
+                    &format!(
+                        "The argument of the toMillis function must be an ISO 8601 formatted timestamp. Given {}",
+                        quote(a.get(0))
+                    ),
+                ));
+            }
+        },
+    };
+    Ok(parsed.map(V::Num))
 }
 
 /// `$random()` or, Step Functions' addition, `$random(seed)`: reproducible per seed.

@@ -2,8 +2,10 @@
 
 mod array;
 mod asl;
+mod datetime;
 mod numeric;
 mod object;
+mod picture;
 mod string;
 mod text;
 
@@ -142,6 +144,7 @@ static BUILTINS: &[Builtin] = &[
     b!("formatNumber", 3, 2, numeric::format_number),
     b!("formatBase", 2, 1, numeric::format_base),
     b!("parseInteger", 2, 1, numeric::parse_integer),
+    b!("formatInteger", 2, 1, numeric::format_integer),
     b!("sum", 1, 0, numeric::sum),
     b!("max", 1, 0, numeric::max),
     b!("min", 1, 0, numeric::min),

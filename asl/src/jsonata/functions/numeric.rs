@@ -1,6 +1,6 @@
 //! Numeric builtins and aggregations.
 
-use super::{Args, not_array_of};
+use super::{Args, not_array_of, picture};
 use crate::jsonata::error::{err, quote};
 use crate::jsonata::eval::{Evaluator, R, Val};
 use crate::jsonata::value::{V, js_num_string};
@@ -200,15 +200,20 @@ pub(super) fn format_base<'a>(_: &Evaluator<'a>, a: &mut Args<'a>) -> R<Val<'a>>
     Ok(Some(V::Str(digits.iter().rev().collect::<String>().into())))
 }
 
-/// `$parseInteger(str, picture?)` for decimal pictures (`0`, `#,##0`).
+/// `$parseInteger(str, picture)` with any `$formatInteger` picture (no validation of the
+/// text against the picture, as the reference); unparseable text is undefined (NaN there).
 pub(super) fn parse_integer<'a>(_: &Evaluator<'a>, a: &mut Args<'a>) -> R<Val<'a>> {
     let Some(text) = a.str(0)? else { return Ok(None) };
-    let sep: Vec<char> = a.str(1)?.unwrap_or("").chars().filter(|c| !c.is_ascii_digit() && *c != '#').collect();
-    let cleaned: String = text.chars().filter(|c| !sep.contains(c)).collect();
-    cleaned
-        .parse::<f64>()
-        .map(|x| Some(V::Num(x.trunc())))
-        .map_err(|_| err("D3137", &format!("Unable to parse integer: {}", quote(a.get(0)))))
+    let picture = a.str(1)?.ok_or_else(|| a.bad(1))?;
+    let v = picture::parse_int(text, &picture::analyse(picture)?)?;
+    Ok(v.is_finite().then_some(V::Num(v)))
+}
+
+/// `$formatInteger(n, picture)`: decimal patterns, words, roman numerals, letters, ordinals.
+pub(super) fn format_integer<'a>(_: &Evaluator<'a>, a: &mut Args<'a>) -> R<Val<'a>> {
+    let Some(x) = a.num(0)? else { return Ok(None) };
+    let picture = a.str(1)?.ok_or_else(|| a.bad(1))?;
+    Ok(Some(V::Str(picture::format_int(x.floor(), &picture::analyse(picture)?)?.into())))
 }
 
 /// `$formatNumber(n, picture, options?)` for the common decimal pictures:

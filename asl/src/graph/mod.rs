@@ -2,6 +2,18 @@
 //! nodes, transitions (Next, Choice rules, Default, Catch) as edges, and Parallel
 //! branches and Map processors as nested subgraphs. Visited states can be highlighted
 //! to draw an execution's path.
+//!
+//! [`render_svg`] draws the same graph as a self-contained SVG picture, laid out by
+//! [`layout`] (a layered, Sugiyama-style layout) and highlighted from a [`PathHighlight`].
+
+pub mod layout;
+#[cfg(test)]
+mod layout_tests;
+mod path;
+mod svg;
+
+pub use path::PathHighlight;
+pub use svg::render_svg;
 
 use std::collections::HashSet;
 use std::fmt::Write;

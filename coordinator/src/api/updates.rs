@@ -1,0 +1,90 @@
+//! UpdateStateMachine and DescribeStateMachineForExecution.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::executions::{check_arn as check_execution_arn, no_execution};
+use super::state_machines::{get, parse};
+use super::versions::{Qualified, parse_arn, publish_current};
+use super::{ApiError, ApiResult, Params, timestamp};
+use crate::serve::App;
+
+/// UpdateStateMachine: new executions run the new definition; running ones keep theirs.
+pub async fn update(app: &App, p: &Params) -> ApiResult {
+    let arn = p.str("stateMachineArn")?;
+    let (_, q) = parse_arn(arn)?;
+    if q != Qualified::Base {
+        return Err(ApiError::validation(format!("Only an unqualified state machine ARN can be updated: '{arn}'")));
+    }
+    let definition = p.opt_str("definition")?;
+    let role = p.opt_str("roleArn")?;
+    let publish = p.opt_bool("publish")?.unwrap_or(false);
+    let description = p.opt_str("versionDescription")?.unwrap_or("");
+    if description.chars().count() > 256 {
+        return Err(ApiError::validation(
+            "1 validation error detected: Value at 'versionDescription' failed to satisfy constraint: Member must have length less than or equal to 256",
+        ));
+    }
+    if !description.is_empty() && !publish {
+        return Err(ApiError::validation("Version description can only be set when publish is true"));
+    }
+    let other = ["loggingConfiguration", "tracingConfiguration", "encryptionConfiguration"];
+    if definition.is_none() && role.is_none() && !other.iter().any(|f| p.0.contains_key(*f)) && !publish {
+        return Err(ApiError::new(
+            "MissingRequiredParameter",
+            "Either the definition, the roleArn, the loggingConfiguration or the tracingConfiguration must be specified",
+        ));
+    }
+    if let Some(r) = role
+        && !r.starts_with("arn:")
+    {
+        return Err(ApiError::invalid_arn(r));
+    }
+    let current = get(app, arn).await?;
+    let machine = definition.map(parse).transpose()?;
+    let definition = definition.unwrap_or(&current.definition);
+    let role = role.unwrap_or(&current.role_arn);
+    let sha = crate::tokens::hex(&Sha256::digest(definition.as_bytes()));
+    let now = Utc::now().timestamp_millis();
+    if !app.store.update_state_machine(arn, definition, &sha, role, now).await? {
+        return Err(ApiError::new("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{arn}'")));
+    }
+    if let Some(m) = machine {
+        app.machines.insert(&sha, Arc::new(m));
+    }
+    let mut out = json!({"updateDate": timestamp(now), "revisionId": sha});
+    if publish {
+        let (version, _) = publish_current(app, arn, description).await?;
+        out["stateMachineVersionArn"] = json!(version);
+    }
+    Ok(out)
+}
+
+/// DescribeStateMachineForExecution: the definition the execution runs.
+pub async fn describe_for_execution(app: &App, p: &Params) -> ApiResult {
+    let arn = p.str("executionArn")?;
+    check_execution_arn(arn)?;
+    let x = app.store.get_execution(arn).await?.ok_or_else(|| no_execution(arn))?;
+    let extras = app.store.execution_extras(arn).await?;
+    let (sha, role, version) = (extras.sha.unwrap_or_default(), extras.role, extras.version);
+    let definition = app.store.definition(&sha).await?.unwrap_or_default();
+    let name = x.state_machine_arn.rsplit(':').next().unwrap_or_default().to_string();
+    let machine_arn = version.unwrap_or_else(|| x.state_machine_arn.clone());
+    let updated = match app.store.state_machine_updated(&x.state_machine_arn).await? {
+        Some(u) => u,
+        None => app.store.get_state_machine(&machine_arn).await?.map_or(x.start_ms, |m| m.created_ms),
+    };
+    Ok(json!({
+        "stateMachineArn": machine_arn,
+        "name": name,
+        "definition": definition,
+        "roleArn": role.unwrap_or_default(),
+        "updateDate": timestamp(updated),
+        "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
+        "tracingConfiguration": {"enabled": false},
+        "revisionId": sha,
+    }))
+}

@@ -1,0 +1,98 @@
+//! The AWS API beyond the basics, end to end against Redis: activities shared between
+//! GetActivityTask and gRPC workers, `.waitForTaskToken` callbacks, versions and aliases.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Harness, poll_one};
+use serde_json::{Value, json};
+use stepline_proto::worker::v1 as pb;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activity_tasks_reach_get_activity_task_and_grpc_workers() {
+    let h = Harness::start().await;
+    let act = h.ok("CreateActivity", json!({"name": "shared"})).await["activityArn"].as_str().unwrap().to_string();
+    let sm = h
+        .create(
+            "acts",
+            json!({"StartAt": "A", "States": {
+                "A": {"Type": "Task", "Resource": act, "Next": "B"},
+                "B": {"Type": "Task", "Resource": act, "End": true}}}),
+        )
+        .await;
+    let arn = h.start_execution(&sm, "x1", json!({"n": 1})).await;
+    // First task through the HTTP long poll, completed with SendTaskSuccess.
+    let t = h.ok("GetActivityTask", json!({"activityArn": act})).await;
+    assert_eq!(serde_json::from_str::<Value>(t["input"].as_str().unwrap()).unwrap(), json!({"n": 1}));
+    h.ok("SendTaskSuccess", json!({"taskToken": t["taskToken"], "output": "{\"n\": 2}"})).await;
+    // Second through gRPC on the queue named after the activity.
+    let mut w = h.worker().await;
+    let task = poll_one(&mut w, "shared", Duration::from_secs(5)).await;
+    assert_eq!(serde_json::from_str::<Value>(&task.input_json).unwrap(), json!({"n": 2}));
+    w.complete_task(pb::CompleteTaskRequest { token: task.token, output_json: "{\"n\": 3}".into() }).await.unwrap();
+    let d = h.wait_done(&arn, Duration::from_secs(5)).await;
+    assert_eq!(d["status"], "SUCCEEDED", "{d}");
+    h.err("GetActivityTask", json!({"activityArn": format!("{act}-gone")}), "ActivityDoesNotExist").await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_for_task_token_ignores_the_worker_result_until_the_callback() {
+    let h = Harness::start().await;
+    let sm = h
+        .create(
+            "cb",
+            json!({"StartAt": "C", "States": {"C": {"Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {"FunctionName": "notify", "Payload": {"token.$": "$$.Task.Token"}}, "End": true}}}),
+        )
+        .await;
+    let arn = h.start_execution(&sm, "c1", json!({})).await;
+    let mut w = h.worker().await;
+    let task = poll_one(&mut w, "notify", Duration::from_secs(5)).await;
+    let input: Value = serde_json::from_str(&task.input_json).unwrap();
+    assert_eq!(input["token"], json!(task.token), "$$.Task.Token is the task's token");
+    // The worker's own result only acknowledges delivery.
+    w.complete_task(pb::CompleteTaskRequest { token: task.token.clone(), output_json: "{\"lambda\": 1}".into() })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let d = h.ok("DescribeExecution", json!({"executionArn": arn})).await;
+    assert_eq!(d["status"], "RUNNING");
+    h.ok("SendTaskSuccess", json!({"taskToken": task.token, "output": "{\"callback\": 1}"})).await;
+    let d = h.wait_done(&arn, Duration::from_secs(5)).await;
+    assert_eq!(serde_json::from_str::<Value>(d["output"].as_str().unwrap()).unwrap(), json!({"callback": 1}));
+    h.err("SendTaskSuccess", json!({"taskToken": task.token, "output": "{}"}), "TaskTimedOut").await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executions_start_on_versions_and_aliases() {
+    let h = Harness::start().await;
+    let sm =
+        h.create("vers", json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": 1, "End": true}}})).await;
+    let v1 = h.ok("PublishStateMachineVersion", json!({"stateMachineArn": sm})).await["stateMachineVersionArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let def2 = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": 2, "End": true}}}).to_string();
+    h.ok("UpdateStateMachine", json!({"stateMachineArn": sm, "definition": def2})).await;
+    let alias = h
+        .ok(
+            "CreateStateMachineAlias",
+            json!({"name": "live", "routingConfiguration": [{"stateMachineVersionArn": v1, "weight": 100}]}),
+        )
+        .await["stateMachineAliasArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (target, expect) in [(alias.as_str(), 1), (sm.as_str(), 2), (v1.as_str(), 1)] {
+        let x = h.ok("StartExecution", json!({"stateMachineArn": target})).await;
+        let d = h.wait_done(x["executionArn"].as_str().unwrap(), Duration::from_secs(5)).await;
+        assert_eq!(d["output"], json!(expect.to_string()), "{target}: {d}");
+    }
+    let listed = h.ok("ListExecutions", json!({"stateMachineArn": sm})).await;
+    assert_eq!(listed["executions"].as_array().unwrap().len(), 3);
+    h.stop().await;
+}

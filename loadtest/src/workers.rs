@@ -1,0 +1,113 @@
+//! In-process workers built on the `stepline-worker` SDK: they echo their input, like
+//! the `echo` handler of `stepline-worker`, and time each task's dispatch.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde_json::Value;
+use stepline_worker::{TaskContext, TaskResult, Worker, WorkerConfig, WorkerStats, handler_fn};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::LoadError;
+use crate::stats::new_histogram;
+
+/// Settings of the in-process workers.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// The coordinator's gRPC URL.
+    pub coordinator: String,
+    /// The queue to poll.
+    pub queue: String,
+    /// Number of workers (each its own poll loop and connection).
+    pub workers: usize,
+    /// Tasks each worker runs at once.
+    pub concurrency: usize,
+    /// Most tasks per poll.
+    pub batch_size: u32,
+}
+
+/// Dispatch latency: from the task's scheduling (`$$.State.EnteredTime`, millisecond
+/// resolution) to the handler starting, in microseconds.
+#[derive(Clone)]
+pub struct DispatchProbe {
+    hist: Arc<Mutex<Histogram<u64>>>,
+}
+
+impl Default for DispatchProbe {
+    fn default() -> Self {
+        Self { hist: Arc::new(Mutex::new(new_histogram())) }
+    }
+}
+
+impl DispatchProbe {
+    /// Records the dispatch of a task whose input carries `t`.
+    pub fn observe(&self, input: &Value) {
+        let Some(entered) = input.get("t").and_then(Value::as_str) else { return };
+        let Ok(entered) = chrono::DateTime::parse_from_rfc3339(entered) else { return };
+        let now_us = chrono::Utc::now().timestamp_micros();
+        let us = (now_us - entered.timestamp_micros()).max(0) as u64;
+        let _ = self.hist.lock().unwrap_or_else(|e| e.into_inner()).record(us);
+    }
+
+    /// Forgets what was recorded so far (after a warm-up).
+    pub fn reset(&self) {
+        self.hist.lock().unwrap_or_else(|e| e.into_inner()).reset();
+    }
+
+    /// A copy of the histogram.
+    pub fn snapshot(&self) -> Histogram<u64> {
+        self.hist.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Running in-process workers.
+pub struct WorkerPool {
+    stop: watch::Sender<bool>,
+    handles: Vec<JoinHandle<Result<WorkerStats, stepline_worker::WorkerError>>>,
+}
+
+impl WorkerPool {
+    /// Starts `settings.workers` workers (none when 0: external workers serve the queue).
+    pub fn start(settings: &WorkerSettings, probe: DispatchProbe) -> Result<Self, LoadError> {
+        let (stop, rx) = watch::channel(false);
+        let mut handles = Vec::new();
+        for k in 0..settings.workers {
+            let probe = probe.clone();
+            let handler = handler_fn(move |mut task: TaskContext| {
+                let input = task.take_input();
+                probe.observe(&input);
+                std::future::ready::<TaskResult>(Ok(input))
+            });
+            let config = WorkerConfig::new(settings.coordinator.clone(), settings.queue.clone())
+                .concurrency(settings.concurrency)
+                .batch_size(settings.batch_size)
+                .poll_wait(Duration::from_secs(5))
+                .drain_grace(Duration::from_secs(5))
+                .worker_id(format!("loadtest-{}-{k}", std::process::id()));
+            let worker = Worker::new(config, handler).map_err(|e| LoadError::Config(e.to_string()))?;
+            let mut rx = rx.clone();
+            handles.push(tokio::spawn(worker.run_until(async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })));
+        }
+        Ok(Self { stop, handles })
+    }
+
+    /// Stops the workers and sums their counters.
+    pub async fn stop(self) -> WorkerStats {
+        let _ = self.stop.send(true);
+        let mut total = WorkerStats::default();
+        for h in self.handles {
+            if let Ok(Ok(s)) = h.await {
+                total.polled += s.polled;
+                total.succeeded += s.succeeded;
+                total.failed += s.failed;
+                total.rejected += s.rejected;
+                total.report_errors += s.report_errors;
+            }
+        }
+        total
+    }
+}
