@@ -251,8 +251,9 @@ async fn api_errors_are_aws_shaped() {
     assert_eq!(status, 400);
     assert_eq!(v["__type"], "UnknownOperationException");
     let big = format!("{{\"x\": \"{}\"}}", "a".repeat(5 * 1024 * 1024));
-    let (status, _) = raw_post(h.http, "AWSStepFunctions.ListStateMachines", &big).await;
-    assert_eq!(status, 413, "the body limit applies");
+    let (status, v) = raw_post(h.http, "AWSStepFunctions.ListStateMachines", &big).await;
+    assert_eq!(status, 400, "the body limit applies, with an AWS-shaped error");
+    assert_eq!(v["__type"], "ValidationException");
     h.stop().await;
 }
 

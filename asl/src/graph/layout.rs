@@ -449,13 +449,13 @@ fn place(
                 continue;
             }
             let mut prev = u;
-            for l in layer[u] + 1..layer[v] {
+            for (l, slot) in layers.iter_mut().enumerate().take(layer[v]).skip(layer[u] + 1) {
                 let d = width.len();
                 width.push(0.0);
                 layer_of.push(l);
                 succ.push(Vec::new());
                 pred.push(Vec::new());
-                layers[l].push(d);
+                slot.push(d);
                 chains[e].push(d);
                 succ[prev].push(d);
                 pred[d].push(prev);

@@ -47,9 +47,9 @@ pub fn render_svg(sm: &StateMachine, path: &PathHighlight) -> String {
     let lay = layout(sm);
     let taken: Vec<bool> = lay.edges.iter().map(|e| edge_taken(&lay, e, path)).collect();
     let mut out = String::with_capacity(4096 + 600 * lay.nodes.len());
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"stepline-graph\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"State machine graph\">\n",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"stepline-graph\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"State machine graph\">",
         w = num(lay.width),
         h = num(lay.height)
     );

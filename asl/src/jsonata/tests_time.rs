@@ -74,19 +74,18 @@ fn from_millis_literals_and_brackets() {
 }
 #[test]
 fn from_millis_picture_errors() {
-    assert_eq!(
-        from("[Y"),
-        json!("D3135: No matching closing bracket ']' in date/time picture string")
-    );
-    assert_eq!(
-        from("[]"),
-        json!("D3132: Unknown component specifier \"\" in date/time picture string")
-    );
+    assert_eq!(from("[Y"), json!("D3135: No matching closing bracket ']' in date/time picture string"));
+    assert_eq!(from("[]"), json!("D3132: Unknown component specifier \"\" in date/time picture string"));
     assert_eq!(
         from("[YN]"),
-        json!("D3133: The 'name' modifier can only be applied to months and days in the date/time picture string, not \"Y\"")
+        json!(
+            "D3133: The 'name' modifier can only be applied to months and days in the date/time picture string, not \"Y\""
+        )
     );
-    assert_eq!(from("[Z00000]"), json!("D3134: The timezone integer format specifier cannot have more than four digits"));
+    assert_eq!(
+        from("[Z00000]"),
+        json!("D3134: The timezone integer format specifier cannot have more than four digits")
+    );
 }
 #[test]
 fn from_millis_undefined_input() {
@@ -106,7 +105,9 @@ fn to_millis_iso() {
     assert_eq!(ev("$toMillis('2018-03-23T10:33:36+01:00')"), json!(1521797616000_i64));
     assert_eq!(
         ev("$toMillis('23 March')"),
-        json!("D3110: The argument of the toMillis function must be an ISO 8601 formatted timestamp. Given \"23 March\"")
+        json!(
+            "D3110: The argument of the toMillis function must be an ISO 8601 formatted timestamp. Given \"23 March\""
+        )
     );
 }
 #[test]
@@ -115,10 +116,7 @@ fn to_millis_with_pictures() {
     assert_eq!(ev("$toMillis('20180323', '[Y0001][M01][D01]')"), json!(1521763200000_i64));
     assert_eq!(ev("$toMillis('23/3/2018', '[D]/[M]/[Y]')"), json!(1521763200000_i64));
     assert_eq!(ev("$toMillis('Friday, 23rd March 2018', '[FNn], [D1o] [MNn] [Y]')"), json!(1521763200000_i64));
-    assert_eq!(
-        ev("$toMillis('2018-03-23T10:33:36+01:00', '[Y]-[M]-[D]T[H]:[m]:[s][Z]')"),
-        json!(1521797616000_i64)
-    );
+    assert_eq!(ev("$toMillis('2018-03-23T10:33:36+01:00', '[Y]-[M]-[D]T[H]:[m]:[s][Z]')"), json!(1521797616000_i64));
     assert_eq!(ev("$toMillis('2018-082', '[Y]-[d]')"), json!(1521763200000_i64));
 }
 #[test]

@@ -486,6 +486,10 @@ impl Store {
     pub async fn queue_depths(&self) -> Result<Vec<(String, u64)>> {
         let mut c = self.conn();
         let names: Vec<String> = redis::cmd("SMEMBERS").arg(self.keys.queues()).query_async(&mut c).await?;
+        // redis-rs refuses an empty pipeline.
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut pipe = redis::pipe();
         for n in &names {
             pipe.cmd("LLEN").arg(self.keys.queue(n));

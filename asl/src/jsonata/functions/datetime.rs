@@ -673,8 +673,11 @@ pub(crate) fn parse_iso(text: &str) -> Option<Option<f64>> {
         digits.parse().unwrap_or(0.0)
     });
     let year = n(1, 0.0) as i64;
-    let mut t =
-        (days_from_civil(year, mo as i64, 1) as f64 + d - 1.0) * DAY_MS + h * 3_600_000.0 + mi * 60_000.0 + s * 1000.0 + ms;
+    let mut t = (days_from_civil(year, mo as i64, 1) as f64 + d - 1.0) * DAY_MS
+        + h * 3_600_000.0
+        + mi * 60_000.0
+        + s * 1000.0
+        + ms;
     if let Some(z) = c.get(8).map(|m| m.as_str()).filter(|z| *z != "Z") {
         let sign = if z.starts_with('-') { -1.0 } else { 1.0 };
         let digits: String = z.chars().filter(|c| c.is_ascii_digit()).collect();

@@ -193,9 +193,7 @@ pub(crate) fn format_int(value: f64, f: &IntFormat) -> Result<String, JsonataErr
             if f.zero != 0x30 {
                 s = s
                     .chars()
-                    .map(|c| {
-                        if c.is_ascii_digit() { char::from_u32(c as u32 - 0x30 + f.zero).unwrap_or(c) } else { c }
-                    })
+                    .map(|c| if c.is_ascii_digit() { char::from_u32(c as u32 - 0x30 + f.zero).unwrap_or(c) } else { c })
                     .collect();
             }
             if let Some((every, sep)) = f.regular {
@@ -551,7 +549,11 @@ pub(crate) fn parse_int(text: &str, f: &IntFormat) -> Result<f64, JsonataError> 
                     .chars()
                     .map(|c| {
                         let cp = c as u32;
-                        if cp >= f.zero && cp <= f.zero + 9 { char::from_u32(cp - f.zero + 0x30).unwrap_or(c) } else { c }
+                        if cp >= f.zero && cp <= f.zero + 9 {
+                            char::from_u32(cp - f.zero + 0x30).unwrap_or(c)
+                        } else {
+                            c
+                        }
                     })
                     .collect();
             }
