@@ -31,6 +31,33 @@ pub fn jsonata(t: &JsonataTemplate, env: &dyn Environment, field: &str) -> Resul
     t.evaluate(env, field).map_err(|e| Failure::query(template_error_cause(&e)))
 }
 
+/// The value of a whole-field JSONata expression, with AWS's wording when it is
+/// undefined or throws.
+pub fn expression_value(
+    expression: &str,
+    field: &str,
+    result: Result<Option<Value>, crate::jsonata::JsonataError>,
+) -> Result<Value, Failure> {
+    match result {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err(Failure::query(format!(
+            "The JSONata expression '{expression}' specified for the field '{field}' returned nothing (undefined)."
+        ))),
+        Err(err) => Err(Failure::query(format!(
+            "The JSONata expression '{expression}' specified for the field '{field}' threw an error during evaluation. {err}"
+        ))),
+    }
+}
+
+/// AWS's cause for a JSONata result of the wrong type.
+pub fn unexpected_type(expression: &str, field: &str, expected: &str, v: &Value) -> Failure {
+    Failure::query(format!(
+        "The JSONata expression '{expression}' specified for the field '{field}' returned an unexpected result type. Expected '{expected}', but was '{}' for value: {}",
+        type_name(v),
+        compact(v)
+    ))
+}
+
 /// Describes a JSON value the way AWS quotes it in causes: strings bare, others as JSON.
 pub fn quote_value(v: &Value) -> String {
     match v {

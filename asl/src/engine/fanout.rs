@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::eval::{compact, quote_value, type_name};
+use super::eval::{compact, quote_value};
 use super::states::{Outcome, Run};
 use super::{FrameEnd, FrameId, Phase};
 use crate::definition::{Dynamic, ItemSelector, MachineId, MapSpec, PathField, State};
@@ -258,11 +258,7 @@ impl Run<'_, '_> {
                         crate::definition::JsonataTemplate::Expression(e) => e.source().to_string(),
                         _ => compact(&v),
                     };
-                    return Err(Failure::query(format!(
-                        "The JSONata expression '{src}' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was '{}' for value: {}",
-                        type_name(&v),
-                        compact(&v)
-                    )));
+                    return Err(super::eval::unexpected_type(&src, "Items", "array", &v));
                 }
                 v
             }
@@ -307,7 +303,7 @@ impl Run<'_, '_> {
             return Ok(inputs);
         };
         let size = match &b.max_items_per_batch {
-            Some(d) => self.dynamic_number(fid, d, input, "MaxItemsPerBatchPath")?.max(1) as usize,
+            Some(d) => self.dynamic_number(fid, d, input, "MaxItemsPerBatch")?.max(1) as usize,
             None => usize::MAX,
         };
         let mut out = Vec::new();
@@ -324,49 +320,39 @@ impl Run<'_, '_> {
         Ok(out)
     }
 
-    fn dynamic_number(
+    /// A number field given as a literal, a `...Path` or a JSONata expression; `field` is
+    /// its name without `Path`, `kind` AWS's word for the expected type.
+    fn dynamic_value<T: Copy>(
         &mut self,
         fid: FrameId,
-        d: &Dynamic<i64>,
+        d: &Dynamic<T>,
         input: &Value,
-        path_field: &str,
-    ) -> Result<i64, Failure> {
+        field: &str,
+        kind: &str,
+        convert: fn(&Value) -> Option<T>,
+    ) -> Result<T, Failure> {
         match d {
             Dynamic::Fixed(n) => Ok(*n),
             Dynamic::Path(p) => {
                 let v = self.with_env(fid, None, None, |env| p.select(input, env));
-                match v.as_ref().and_then(value_as_int) {
-                    Some(n) => Ok(n),
-                    None => Err(Failure::runtime(format!(
-                        "The {path_field} field refers to value \"{}\" which is not a valid integer: {}",
+                v.as_ref().and_then(convert).ok_or_else(|| {
+                    Failure::runtime(format!(
+                        "The {field}Path field refers to value \"{}\" which is not a valid {kind}: {}",
                         v.as_ref().map(quote_value).unwrap_or_else(|| "null".into()),
                         p.text()
-                    ))),
-                }
+                    ))
+                })
             }
             Dynamic::Jsonata(e) => {
-                let states = self.states_base(fid, None);
-                let v = self.with_env(fid, Some(states), None, |env| e.evaluate(None, env));
-                match v {
-                    Ok(Some(v)) => value_as_int(&v).ok_or_else(|| {
-                        Failure::query(format!(
-                            "The JSONata expression '{}' returned an unexpected result type: {}",
-                            e.source(),
-                            compact(&v)
-                        ))
-                    }),
-                    Ok(None) => Err(Failure::query(format!(
-                        "The JSONata expression '{}' returned nothing (undefined).",
-                        e.source()
-                    ))),
-                    Err(err) => Err(Failure::query(format!(
-                        "The JSONata expression '{}' threw an error during evaluation. {err}",
-                        e.source()
-                    ))),
-                }
+                let v = self.eval_expression(fid, e, field)?;
+                convert(&v).ok_or_else(|| super::eval::unexpected_type(e.source(), field, kind, &v))
             }
-            Dynamic::Intrinsic(_) => Ok(0),
+            Dynamic::Intrinsic(_) => Err(Failure::runtime(format!("{field} cannot be an intrinsic function"))),
         }
+    }
+
+    fn dynamic_number(&mut self, fid: FrameId, d: &Dynamic<i64>, input: &Value, field: &str) -> Result<i64, Failure> {
+        self.dynamic_value(fid, d, input, field, "integer", value_as_int)
     }
 
     fn map_limits(
@@ -376,12 +362,12 @@ impl Run<'_, '_> {
         input: &Value,
     ) -> Result<(Option<usize>, Option<Tolerance>), Failure> {
         let max = match &spec.max_concurrency {
-            Some(d) => Some(self.dynamic_number(fid, d, input, "MaxConcurrencyPath")?.max(0) as usize),
+            Some(d) => Some(self.dynamic_number(fid, d, input, "MaxConcurrency")?.max(0) as usize),
             None => None,
         };
         let count = match &spec.tolerated_failure_count {
             Some(d) => {
-                let n = self.dynamic_number(fid, d, input, "ToleratedFailureCountPath")?;
+                let n = self.dynamic_number(fid, d, input, "ToleratedFailureCount")?;
                 if n < 0 {
                     return Err(Failure::runtime("ToleratedFailureCount cannot be negative."));
                 }
@@ -391,7 +377,7 @@ impl Run<'_, '_> {
         };
         let percentage = match &spec.tolerated_failure_percentage {
             Some(d) => {
-                let p = self.dynamic_float(fid, d, input)?;
+                let p = self.dynamic_value(fid, d, input, "ToleratedFailurePercentage", "float", Value::as_f64)?;
                 if !(0.0..=100.0).contains(&p) {
                     return Err(Failure::runtime("ToleratedFailurePercentage must be between 0 and 100."));
                 }
@@ -402,37 +388,6 @@ impl Run<'_, '_> {
         let tolerance =
             if count.is_some() || percentage.is_some() { Some(Tolerance { count, percentage }) } else { None };
         Ok((max, tolerance))
-    }
-
-    fn dynamic_float(&mut self, fid: FrameId, d: &Dynamic<f64>, input: &Value) -> Result<f64, Failure> {
-        match d {
-            Dynamic::Fixed(n) => Ok(*n),
-            Dynamic::Path(p) => {
-                let v = self.with_env(fid, None, None, |env| p.select(input, env));
-                match v.as_ref().and_then(Value::as_f64) {
-                    Some(n) => Ok(n),
-                    None => Err(Failure::runtime(format!(
-                        "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {}",
-                        v.as_ref().map(quote_value).unwrap_or_else(|| "null".into()),
-                        p.text()
-                    ))),
-                }
-            }
-            Dynamic::Jsonata(e) => {
-                let states = self.states_base(fid, None);
-                let v = self.with_env(fid, Some(states), None, |env| e.evaluate(None, env));
-                match v {
-                    Ok(Some(v)) => v.as_f64().ok_or_else(|| {
-                        Failure::query(format!("The JSONata expression '{}' returned a non-number", e.source()))
-                    }),
-                    _ => Err(Failure::query(format!(
-                        "The JSONata expression '{}' returned nothing (undefined).",
-                        e.source()
-                    ))),
-                }
-            }
-            Dynamic::Intrinsic(_) => Ok(0.0),
-        }
     }
 }
 

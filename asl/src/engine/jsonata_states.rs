@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::eval::{self, compact};
+use super::eval;
 use super::fanout::FanoutKind;
 use super::states::{Outcome, Run, parse_timestamp};
 use super::{FrameEnd, FrameId};
@@ -95,25 +95,10 @@ impl<'m> Run<'m, '_> {
     }
 
     fn condition(&mut self, fid: FrameId, e: &Expression, index: usize) -> Result<bool, Failure> {
-        let states = self.states_base(fid, None);
         let field = format!("Choices[{index}].Condition");
-        let v = self.with_env(fid, Some(states), None, |env| e.evaluate(None, env));
-        match v {
-            Ok(Some(Value::Bool(b))) => Ok(b),
-            Ok(Some(other)) => Err(Failure::query(format!(
-                "The JSONata expression '{}' specified for the field '{field}' returned an unexpected result type. Expected 'boolean', but was '{}' for value: {}",
-                e.source(),
-                eval::type_name(&other),
-                compact(&other)
-            ))),
-            Ok(None) => Err(Failure::query(format!(
-                "The JSONata expression '{}' specified for the field '{field}' returned nothing (undefined).",
-                e.source()
-            ))),
-            Err(err) => Err(Failure::query(format!(
-                "The JSONata expression '{}' specified for the field '{field}' threw an error during evaluation. {err}",
-                e.source()
-            ))),
+        match self.eval_expression(fid, e, &field)? {
+            Value::Bool(b) => Ok(b),
+            other => Err(eval::unexpected_type(e.source(), &field, "boolean", &other)),
         }
     }
 
@@ -154,20 +139,11 @@ impl<'m> Run<'m, '_> {
     }
 
     /// Evaluates a whole-field expression, with AWS's wording for undefined and errors.
-    fn eval_expression(&mut self, fid: FrameId, e: &Expression, field: &str) -> Result<Value, Failure> {
+    /// Evaluates a whole-field expression, with AWS's wording for undefined and errors.
+    pub(super) fn eval_expression(&mut self, fid: FrameId, e: &Expression, field: &str) -> Result<Value, Failure> {
         let states = self.states_base(fid, None);
-        let v = self.with_env(fid, Some(states), None, |env| e.evaluate(None, env));
-        match v {
-            Ok(Some(v)) => Ok(v),
-            Ok(None) => Err(Failure::query(format!(
-                "The JSONata expression '{}' specified for the field '{field}' returned nothing (undefined).",
-                e.source()
-            ))),
-            Err(err) => Err(Failure::query(format!(
-                "The JSONata expression '{}' specified for the field '{field}' threw an error during evaluation. {err}",
-                e.source()
-            ))),
-        }
+        let result = self.with_env(fid, Some(states), None, |env| e.evaluate(None, env));
+        eval::expression_value(e.source(), field, result)
     }
 
     fn wait_until_jsonata(&mut self, fid: FrameId, spec: &WaitSpec) -> Result<DateTime<Utc>, Failure> {
@@ -177,12 +153,7 @@ impl<'m> Run<'m, '_> {
                 let v = self.eval_expression(fid, e, "Seconds")?;
                 match v.as_i64() {
                     Some(n) if n >= 0 => self.seconds_from_now(n),
-                    _ => Err(Failure::query(format!(
-                        "The JSONata expression '{}' specified for the field 'Seconds' returned an unexpected result type. Expected 'integer', but was '{}' for value: {}",
-                        e.source(),
-                        eval::type_name(&v),
-                        compact(&v)
-                    ))),
+                    _ => Err(eval::unexpected_type(e.source(), "Seconds", "integer", &v)),
                 }
             }
             WaitSpec::Timestamp(Dynamic::Fixed(ts)) => self.timestamp(ts),

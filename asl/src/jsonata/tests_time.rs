@@ -133,6 +133,10 @@ fn to_millis_mismatch_and_gaps() {
     );
 }
 #[test]
+fn huge_width_is_capped() {
+    assert_eq!(ev(&format!("$length($fromMillis({T}, '[Y,99999999]'))")), json!(1024));
+}
+#[test]
 fn format_integer_pictures() {
     assert_eq!(ev("$formatInteger(2789, 'w')"), json!("two thousand, seven hundred and eighty-nine"));
     assert_eq!(ev("$formatInteger(1999, 'I')"), json!("MCMXCIX"));

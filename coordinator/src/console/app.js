@@ -287,6 +287,7 @@
   }
 
   async function showExecution(arn, mine) {
+    setCrumbs([['State machines', '#/'], [nameOf(arn)]]);
     const [desc, history, svg] = await Promise.allSettled([
       api('DescribeExecution', { executionArn: arn }),
       allPages('GetExecutionHistory', { executionArn: arn, maxResults: 1000 }, 'events', 5000),

@@ -29,6 +29,9 @@ const MONTHS: [&str; 12] = [
     "December",
 ];
 
+/// The largest width modifier honoured (`[Y,99999999]` would otherwise pad without bound).
+const MAX_WIDTH: usize = 1024;
+
 /// The picture `$fromMillis` and `$now` use without one.
 const ISO_PICTURE: &str = "[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01].[f001][Z01:01t]";
 
@@ -66,7 +69,8 @@ fn width_value(s: &str) -> Option<usize> {
         return None;
     }
     let v = js_parse_int(s);
-    (v.is_finite() && v >= 0.0).then_some(v as usize)
+    // Capped so a hostile width cannot allocate without bound.
+    (v.is_finite() && v >= 0.0).then_some((v as usize).min(MAX_WIDTH))
 }
 
 /// Splits a picture into literals and analysed markers (the reference's `analyseDateTimePicture`).

@@ -348,7 +348,7 @@ const MAGNITUDES: [&str; 4] = ["Thousand", "Million", "Billion", "Trillion"];
 fn to_words(value: f64, ordinal: bool) -> String {
     fn lookup(num: f64, prev: bool, ord: bool, depth: usize) -> String {
         let sep = |s: &'static str| if prev { s } else { "" };
-        if depth > 16 {
+        if depth > 16 || !num.is_finite() {
             return String::new();
         }
         if num <= 19.0 {
@@ -599,6 +599,8 @@ mod tests {
         assert_eq!(fmt(1_002_003.0, "w"), "one million, two thousand and three");
         assert_eq!(fmt(0.0, "w"), "zero");
         assert_eq!(fmt(90.0, "w;o"), "ninetieth");
+        // Non-finite input never reaches the word tables (no panic, no output).
+        assert_eq!(fmt(f64::NAN, "w"), "");
     }
     #[test]
     fn roman_and_letters() {
