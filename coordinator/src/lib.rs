@@ -14,6 +14,6 @@ pub mod metrics;
 pub mod mock_config;
 pub mod serve;
 pub mod store;
+pub mod telemetry;
 pub mod timers;
 pub mod tokens;
-pub mod telemetry;
