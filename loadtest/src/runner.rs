@@ -248,18 +248,13 @@ async fn measured(config: &RunConfig, shared: &Arc<Shared>, probe: &DispatchProb
     shared.progress.measuring.store(true, Ordering::Relaxed);
 
     let began = Instant::now();
+    let samples = Arc::new(Mutex::new(Vec::new()));
     let sampler = config.coordinator_pid.map(|pid| {
-        let every = config.memory_every;
+        let (every, samples) = (config.memory_every, samples.clone());
         tokio::spawn(async move {
-            let mut samples = Vec::new();
-            loop {
-                if let Some(kib) = rss_kib(pid) {
-                    samples.push((began.elapsed().as_secs_f64(), kib));
-                }
+            while let Some(kib) = rss_kib(pid) {
+                samples.lock().unwrap_or_else(|e| e.into_inner()).push((began.elapsed().as_secs_f64(), kib));
                 tokio::time::sleep(every).await;
-                if rss_kib(pid).is_none() {
-                    return samples;
-                }
             }
         })
     });
@@ -267,13 +262,10 @@ async fn measured(config: &RunConfig, shared: &Arc<Shared>, probe: &DispatchProb
         Pace::Concurrency(c) => (closed_loop(shared, c, config.amount, 0).await, 0),
         Pace::Rate { per_second, max_inflight } => open_loop(shared, per_second, max_inflight, config.amount).await,
     };
-    let mut memory_kib = Vec::new();
     if let Some(s) = sampler {
         s.abort();
-        if let Ok(v) = s.await {
-            memory_kib = v;
-        }
     }
+    let mut memory_kib = std::mem::take(&mut *samples.lock().unwrap_or_else(|e| e.into_inner()));
     if let Some(pid) = config.coordinator_pid
         && let Some(kib) = rss_kib(pid)
     {
