@@ -77,6 +77,75 @@ impl HistoryEvent {
     }
 }
 
+/// The AWS JSON form written straight to text, without building a `Value` first
+/// (the coordinator persists every event this way).
+impl HistoryEvent {
+    /// The same document as [`HistoryEvent::to_aws_json`], as compact JSON text.
+    pub fn to_aws_json_string(&self) -> String {
+        #[derive(Serialize)]
+        struct Truncated {
+            truncated: bool,
+        }
+        const NOT_TRUNCATED: Truncated = Truncated { truncated: false };
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Entered<'a> {
+            name: &'a str,
+            input: &'a str,
+            input_details: Truncated,
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Exited<'a> {
+            name: &'a str,
+            output: &'a str,
+            output_details: Truncated,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            assigned_variables: Option<&'a Map<String, Value>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            assigned_variables_details: Option<Truncated>,
+        }
+        #[derive(Serialize)]
+        #[serde(untagged)]
+        enum Body<'a> {
+            Entered(Entered<'a>),
+            Exited(Exited<'a>),
+            Json(&'a Value),
+        }
+        let body = match &self.details {
+            Details::None => None,
+            Details::StateEntered { name, input } => {
+                Some(Body::Entered(Entered { name, input, input_details: NOT_TRUNCATED }))
+            }
+            Details::StateExited { name, output, assigned } => Some(Body::Exited(Exited {
+                name,
+                output,
+                output_details: NOT_TRUNCATED,
+                assigned_variables: assigned.as_ref(),
+                assigned_variables_details: assigned.as_ref().map(|_| NOT_TRUNCATED),
+            })),
+            Details::Json(v) => Some(Body::Json(v)),
+        };
+        let mut out = String::with_capacity(160);
+        out.push_str("{\"timestamp\":\"");
+        out.push_str(&self.timestamp.to_rfc3339_opts(SecondsFormat::Millis, true));
+        out.push_str("\",\"type\":");
+        out.push_str(&serde_json::to_string(self.event_type.as_ref()).unwrap_or_default());
+        out.push_str(",\"id\":");
+        out.push_str(&self.id.to_string());
+        out.push_str(",\"previousEventId\":");
+        out.push_str(&self.previous_event_id.to_string());
+        if let Some(body) = body {
+            out.push_str(",\"");
+            out.push_str(&details_key(&self.event_type));
+            out.push_str("\":");
+            out.push_str(&serde_json::to_string(&body).unwrap_or_else(|_| "null".into()));
+        }
+        out.push('}');
+        out
+    }
+}
+
 /// `<Type>StateEntered` for a state type name, without allocating.
 pub fn entered_type(type_name: &str) -> &'static str {
     match type_name {
@@ -151,6 +220,50 @@ mod tests {
         assert_eq!(details_key("ExecutionStarted"), "executionStartedEventDetails");
         assert_eq!(details_key("MapIterationStarted"), "mapIterationStartedEventDetails");
         assert_eq!(details_key("LambdaFunctionScheduled"), "lambdaFunctionScheduledEventDetails");
+    }
+
+    #[test]
+    fn text_form_equals_the_json_form() {
+        let mut assigned = Map::new();
+        assigned.insert("x".into(), json!("1"));
+        let events = [
+            HistoryEvent {
+                id: 2,
+                previous_event_id: 1,
+                timestamp: DateTime::<Utc>::UNIX_EPOCH,
+                event_type: "PassStateEntered".into(),
+                details: Details::StateEntered { name: std::sync::Arc::from("A \"q\""), input: "{\"a\":1}".into() },
+            },
+            HistoryEvent {
+                id: 3,
+                previous_event_id: 2,
+                timestamp: DateTime::<Utc>::UNIX_EPOCH,
+                event_type: "PassStateExited".into(),
+                details: Details::StateExited {
+                    name: std::sync::Arc::from("A"),
+                    output: "2".into(),
+                    assigned: Some(assigned),
+                },
+            },
+            HistoryEvent {
+                id: 4,
+                previous_event_id: 3,
+                timestamp: DateTime::<Utc>::UNIX_EPOCH,
+                event_type: "ExecutionFailed".into(),
+                details: Details::Json(json!({"error": "E", "cause": "c"})),
+            },
+            HistoryEvent {
+                id: 5,
+                previous_event_id: 4,
+                timestamp: DateTime::<Utc>::UNIX_EPOCH,
+                event_type: "TaskStarted".into(),
+                details: Details::None,
+            },
+        ];
+        for e in &events {
+            let text: Value = serde_json::from_str(&e.to_aws_json_string()).expect("valid JSON");
+            assert_eq!(text, e.to_aws_json(), "{}", e.event_type);
+        }
     }
 
     #[test]
