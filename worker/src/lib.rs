@@ -25,6 +25,7 @@
 //! a grace period, and releases the rest with `ReleaseTasks`.
 
 pub mod builtin;
+pub mod cli;
 mod config;
 mod handler;
 mod report;
