@@ -248,14 +248,17 @@ impl Parser {
         }
     }
 
-    /// A number field that may also be a `...Path` or (in JSONata) an expression string.
-    fn dynamic_int(
+    /// A number field that may also be a `...Path` or (in JSONata) an expression string;
+    /// `kind` names the expected number ("an integer", "a number") in diagnostics.
+    fn dynamic_number<T>(
         &mut self,
         obj: &Map<String, Value>,
         key: &str,
         loc: &str,
         ql: QueryLanguage,
-    ) -> Option<Dynamic<i64>> {
+        kind: &str,
+        convert: fn(&serde_json::Number) -> Option<T>,
+    ) -> Option<Dynamic<T>> {
         let path_key = format!("{key}Path");
         if let Some(p) = obj.get(&path_key) {
             if obj.contains_key(key) {
@@ -263,56 +266,30 @@ impl Parser {
             }
             return self.json_path(p, &path_key, loc).map(Dynamic::Path);
         }
-        match obj.get(key)? {
-            Value::Number(n) => match n.as_i64() {
-                Some(i) => Some(Dynamic::Fixed(i)),
-                None => {
-                    self.err(format!("The value for the field '{key}' must be an integer"), format!("{loc}/{key}"));
-                    None
-                }
-            },
+        let value = obj.get(key)?;
+        let parsed = match value {
+            Value::Number(n) => convert(n).map(Dynamic::Fixed),
             Value::String(s) if ql == QueryLanguage::Jsonata => match template::expression_text(s) {
-                Some(src) => self.expression(src, &format!("{loc}/{key}")).map(Dynamic::Jsonata),
-                None => {
-                    self.err(
-                        format!("The value for the field '{key}' must be an integer or a JSONata expression"),
-                        format!("{loc}/{key}"),
-                    );
-                    None
-                }
+                Some(src) => return self.expression(src, &format!("{loc}/{key}")).map(Dynamic::Jsonata),
+                None => None,
             },
-            _ => {
-                self.err(format!("The value for the field '{key}' must be an integer"), format!("{loc}/{key}"));
-                None
-            }
+            _ => None,
+        };
+        if parsed.is_none() {
+            let or_expression = if ql == QueryLanguage::Jsonata { " or a JSONata expression" } else { "" };
+            self.err(format!("The value for the field '{key}' must be {kind}{or_expression}"), format!("{loc}/{key}"));
         }
+        parsed
     }
 
-    fn dynamic_float(
+    fn dynamic_int(
         &mut self,
         obj: &Map<String, Value>,
         key: &str,
         loc: &str,
         ql: QueryLanguage,
-    ) -> Option<Dynamic<f64>> {
-        let path_key = format!("{key}Path");
-        if let Some(p) = obj.get(&path_key) {
-            return self.json_path(p, &path_key, loc).map(Dynamic::Path);
-        }
-        match obj.get(key)? {
-            Value::Number(n) => n.as_f64().map(Dynamic::Fixed),
-            Value::String(s) if ql == QueryLanguage::Jsonata => match template::expression_text(s) {
-                Some(src) => self.expression(src, &format!("{loc}/{key}")).map(Dynamic::Jsonata),
-                None => {
-                    self.err(format!("The value for the field '{key}' must be a number"), format!("{loc}/{key}"));
-                    None
-                }
-            },
-            _ => {
-                self.err(format!("The value for the field '{key}' must be a number"), format!("{loc}/{key}"));
-                None
-            }
-        }
+    ) -> Option<Dynamic<i64>> {
+        self.dynamic_number(obj, key, loc, ql, "an integer", serde_json::Number::as_i64)
     }
 
     fn dynamic_string(
@@ -693,7 +670,14 @@ impl Parser {
             item_selector,
             max_concurrency: self.dynamic_int(obj, "MaxConcurrency", loc, ql),
             tolerated_failure_count: self.dynamic_int(obj, "ToleratedFailureCount", loc, ql),
-            tolerated_failure_percentage: self.dynamic_float(obj, "ToleratedFailurePercentage", loc, ql),
+            tolerated_failure_percentage: self.dynamic_number(
+                obj,
+                "ToleratedFailurePercentage",
+                loc,
+                ql,
+                "a number",
+                serde_json::Number::as_f64,
+            ),
             item_batcher,
             label,
         })))
