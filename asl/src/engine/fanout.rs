@@ -223,26 +223,7 @@ impl Run<'_, '_> {
         let Value::Array(items) = items else {
             return Err(Failure::runtime(format!("Map state input must be an array but was: {}", compact(&items))));
         };
-        let (max_concurrency, tolerance) = self.map_limits(fid, spec, &effective)?;
-        let mut inputs = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            let input = match &spec.item_selector {
-                Some(ItemSelector::JsonPath(t)) => {
-                    self.with_env(fid, None, Some((i, item)), |env| t.evaluate(&effective, env))?
-                }
-                _ => item.clone(),
-            };
-            inputs.push((spec.processor, input));
-        }
-        let inputs = self.batch(fid, spec, inputs, &effective)?;
-        self.start_fanout(
-            fid,
-            state,
-            FanoutKind::Map { distributed: spec.distributed },
-            inputs,
-            max_concurrency,
-            tolerance,
-        )
+        self.start_items(fid, state, spec, items, &effective)
     }
 
     /// Map in JSONata mode: items from `Items` (default the input), each through ItemSelector.
@@ -267,21 +248,37 @@ impl Run<'_, '_> {
         let Value::Array(items) = items else {
             return Err(Failure::query(format!("Map state input must be an array but was: {}", compact(&items))));
         };
-        let (max_concurrency, tolerance) = self.map_limits(fid, spec, &input)?;
+        self.start_items(fid, state, spec, items, &input)
+    }
+
+    /// Shapes each item with ItemSelector (with `$$.Map.Item` set), batches them, and
+    /// starts the iterations within the Map's limits.
+    fn start_items(
+        &mut self,
+        fid: FrameId,
+        state: &State,
+        spec: &MapSpec,
+        items: Vec<Value>,
+        input: &Value,
+    ) -> Result<Outcome, Failure> {
+        let (max_concurrency, tolerance) = self.map_limits(fid, spec, input)?;
         let mut inputs = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
+        for (i, item) in items.into_iter().enumerate() {
             let child_input = match &spec.item_selector {
+                Some(ItemSelector::JsonPath(t)) => {
+                    self.with_env(fid, None, Some((i, &item)), |env| t.evaluate(input, env))?
+                }
                 Some(ItemSelector::Jsonata(t)) => {
                     let states = self.states_base(fid, None);
-                    self.with_env(fid, Some(states), Some((i, item)), |env| {
+                    self.with_env(fid, Some(states), Some((i, &item)), |env| {
                         super::eval::jsonata(t, env, "ItemSelector")
                     })?
                 }
-                _ => item.clone(),
+                None => item,
             };
             inputs.push((spec.processor, child_input));
         }
-        let inputs = self.batch(fid, spec, inputs, &input)?;
+        let inputs = self.batch(fid, spec, inputs, input)?;
         self.start_fanout(
             fid,
             state,
