@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use crate::dispatch::{TaskRecord, route};
 use crate::metrics as m;
 use crate::serve::App;
-use crate::store::{InboxEntry, InboxEvent, StoreError};
+use crate::store::{ApplyPlan as Plan, ExecWrite, InboxEntry, InboxEvent, StoreError, TaskWrite};
 use crate::timers::Timer;
 
 /// Most events taken per batch.
@@ -52,29 +52,6 @@ struct Cached {
     machine: Arc<StateMachine>,
 }
 
-/// One execution's part of an apply plan.
-#[derive(Debug, Serialize)]
-struct ExecWrite {
-    key: String,
-    hkey: String,
-    ver: i64,
-    st: String,
-    fields: Vec<String>,
-    history: Vec<String>,
-}
-
-/// Everything one batch writes (decoded by the apply script).
-#[derive(Debug, Default, Serialize)]
-struct Plan {
-    now: i64,
-    fired: Vec<String>,
-    zrem: Vec<String>,
-    zadd: Vec<(i64, String)>,
-    hdel: Vec<String>,
-    tasks: Vec<(String, String, String)>,
-    execs: Vec<ExecWrite>,
-}
-
 enum Item {
     Inbox(InboxEvent),
     Timer(Timer, String),
@@ -90,6 +67,9 @@ enum Batch {
 /// Runs the loop of `shard` until its lease is lost (the caller also aborts it then).
 pub async fn run_shard(app: Arc<App>, shard: u32) {
     let mut cache: HashMap<String, Cached> = HashMap::new();
+    // While this loop runs (it is aborted when the lease goes), events for the shard
+    // that this process queues wake it in-process instead of through the Redis bell.
+    let _local = app.store.local_shards.serve(shard);
     tracing::info!(shard, "shard loop started");
     loop {
         match run_batch(&app, shard, &mut cache).await {
@@ -180,8 +160,7 @@ async fn run_batch(app: &App, shard: u32, cache: &mut HashMap<String, Cached>) -
         updated.push((arn, c));
     }
 
-    let plan_json = serde_json::to_string(&plan).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let result = store.apply(shard, &app.owner, inbox.len(), &plan_json).await?;
+    let result = store.apply(shard, &app.owner, inbox.len(), &plan).await?;
     match result.as_str() {
         "ok" => {
             for (arn, c) in updated {
@@ -400,7 +379,11 @@ fn apply_items(
                                         .push((record.timeout_at_ms, Timer::TaskTimeout(token.clone()).member(arn)));
                                 }
                                 let json = serde_json::to_string(&record).unwrap_or_default();
-                                plan.tasks.push((token.clone(), queue_name.clone(), json));
+                                plan.tasks.push(TaskWrite {
+                                    token: token.clone(),
+                                    queue: queue_name.clone(),
+                                    record: json,
+                                });
                                 woken.insert(queue_name);
                             }
                             Err(e) => queue.push_back(Event::TaskFailed {
@@ -467,7 +450,7 @@ fn apply_items(
         stats.finished.push(d.exec.status);
     }
     stats.transitions += d.exec.transitions.saturating_sub(transitions_before);
-    let history: Vec<String> = d.exec.take_history().iter().map(|e| e.to_aws_json().to_string()).collect();
+    let history: Vec<String> = d.exec.take_history().iter().map(|e| e.to_aws_json_string()).collect();
     let st = serde_json::to_string(&*d).unwrap_or_else(|_| json!(null).to_string());
     let write = ExecWrite {
         key: app.store.keys.execution(shard, arn),

@@ -129,12 +129,19 @@ impl WorkerService {
             }
         }
         let accepted = self.app.store.report(&batch).await.map_err(unavailable)?;
+        // Wake each shard's loop once per call, not once per result.
+        let mut woken: Vec<u32> = Vec::new();
         for ((i, ok), (shard, _, _)) in slots.into_iter().zip(accepted).zip(&batch) {
             if ok {
-                self.app.shard_wake[*shard as usize].notify_one();
+                if !woken.contains(shard) {
+                    woken.push(*shard);
+                }
             } else {
                 out[i] = Some(stale_token());
             }
+        }
+        for shard in woken {
+            self.app.shard_wake[shard as usize].notify_one();
         }
         Ok(out)
     }
@@ -285,8 +292,13 @@ async fn queue_bell(app: Arc<App>, queue: String) {
         let Some(c) = conn.as_mut() else { continue };
         let r: redis::RedisResult<Option<(String, String)>> =
             redis::cmd("BLPOP").arg(&bell).arg(1.0).query_async(c).await;
-        if r.is_err() {
-            conn = None;
+        match r {
+            // Only this coordinator's engine loops rang since the last pop, and they
+            // woke the pollers in-process already: a second wake would only make
+            // every waiting poller claim again for nothing.
+            Ok(Some((_, who))) if who == app.owner => continue,
+            Ok(_) => {}
+            Err(_) => conn = None,
         }
         app.waiters.wake(&queue);
     }

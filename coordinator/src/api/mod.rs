@@ -22,6 +22,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
@@ -54,6 +55,13 @@ pub async fn serve(app: Arc<App>, listener: tokio::net::TcpListener, mut shutdow
     let signal = async move {
         let _ = shutdown.wait_for(|s| *s).await;
     };
+    // No Nagle: a response written in more than one piece would otherwise wait for the
+    // client's delayed ACK before its tail goes out.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY on an API connection");
+        }
+    });
     if let Err(e) = axum::serve(listener, router(app)).with_graceful_shutdown(signal).await {
         tracing::error!(error = %e, "HTTP server failed");
     }

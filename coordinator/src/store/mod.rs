@@ -81,6 +81,53 @@ pub enum InboxEvent {
     },
 }
 
+/// Everything one engine-loop batch writes (see `Store::apply`).
+#[derive(Debug, Default)]
+pub struct ApplyPlan {
+    /// The batch's clock (epoch ms): fired timers must be due by then.
+    pub now: i64,
+    /// Timer members that fired (each must still be there and due).
+    pub fired: Vec<String>,
+    /// Timer members to drop.
+    pub zrem: Vec<String>,
+    /// Timers to arm: (due ms, member).
+    pub zadd: Vec<(i64, String)>,
+    /// Tokens leaving the pending-task table.
+    pub hdel: Vec<String>,
+    /// Tasks to queue.
+    pub tasks: Vec<TaskWrite>,
+    /// Executions written (each checked against its version).
+    pub execs: Vec<ExecWrite>,
+}
+
+/// A task an apply queues.
+#[derive(Debug)]
+pub struct TaskWrite {
+    /// Its token.
+    pub token: String,
+    /// Its queue.
+    pub queue: String,
+    /// The task record (JSON text, see `dispatch::TaskRecord`).
+    pub record: String,
+}
+
+/// One execution's part of an apply.
+#[derive(Debug)]
+pub struct ExecWrite {
+    /// Its hash.
+    pub key: String,
+    /// Its history list.
+    pub hkey: String,
+    /// The version read (the write is refused unless it is still current).
+    pub ver: i64,
+    /// The durable state (JSON text).
+    pub st: String,
+    /// Other hash fields: name, value, name, value, ...
+    pub fields: Vec<String>,
+    /// History events to append (JSON texts).
+    pub history: Vec<String>,
+}
+
 /// A stored state machine.
 #[derive(Debug, Clone)]
 pub struct StateMachineRecord {
@@ -177,6 +224,53 @@ pub struct Store {
     /// Number of shards.
     pub shards: u32,
     scripts: std::sync::Arc<Scripts>,
+    /// Shards whose engine loop runs in this process (their bells need not ring).
+    pub local_shards: std::sync::Arc<LocalShards>,
+}
+
+/// The shards whose engine loop runs in this process. Events this process queues for
+/// them wake the loop in-process (`App::shard_wake`), so the scripts skip ringing their
+/// Redis bell, which would only wake this same process's bell listener a second time.
+/// Stale by at most the moment between a lease loss and the loop's abort: a new owner
+/// then still finds the events on its first batch (it looks at once on taking the
+/// lease, and at least every 250 ms when idle).
+#[derive(Debug, Default)]
+pub struct LocalShards {
+    /// Shard -> live guards (a counter, so an aborted loop's late drop cannot unmark a
+    /// shard whose new loop already started).
+    on: std::sync::RwLock<HashMap<u32, usize>>,
+}
+
+/// Marks a shard as served here until dropped.
+#[derive(Debug)]
+pub struct LocalShardGuard {
+    shards: std::sync::Arc<LocalShards>,
+    shard: u32,
+}
+
+impl LocalShards {
+    /// Marks `shard` as served in this process until the guard drops.
+    pub fn serve(self: &std::sync::Arc<Self>, shard: u32) -> LocalShardGuard {
+        *self.on.write().unwrap_or_else(|e| e.into_inner()).entry(shard).or_insert(0) += 1;
+        LocalShardGuard { shards: self.clone(), shard }
+    }
+
+    /// Whether `shard`'s loop runs here.
+    pub fn contains(&self, shard: u32) -> bool {
+        self.on.read().unwrap_or_else(|e| e.into_inner()).contains_key(&shard)
+    }
+}
+
+impl Drop for LocalShardGuard {
+    fn drop(&mut self) {
+        let mut on = self.shards.on.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = on.get_mut(&self.shard) {
+            *n -= 1;
+            if *n == 0 {
+                on.remove(&self.shard);
+            }
+        }
+    }
 }
 
 impl Store {
@@ -200,7 +294,14 @@ impl Store {
             renew: Script::new(scripts::RENEW_LEASE),
             release_lease: Script::new(scripts::RELEASE_LEASE),
         };
-        Ok(Store { client, conn, keys: Keys::new(prefix), shards, scripts: std::sync::Arc::new(scripts) })
+        Ok(Store {
+            client,
+            conn,
+            keys: Keys::new(prefix),
+            shards,
+            scripts: std::sync::Arc::new(scripts),
+            local_shards: Default::default(),
+        })
     }
 
     /// A dedicated connection without a response timeout, for blocking commands
@@ -208,6 +309,12 @@ impl Store {
     pub async fn blocking_connection(&self) -> Result<MultiplexedConnection> {
         let config = AsyncConnectionConfig::new().set_response_timeout(None);
         Ok(self.client.get_multiplexed_async_connection_with_config(&config).await?)
+    }
+
+    /// "0" when `shard`'s loop runs here (the caller wakes it in-process), else "1":
+    /// whether a script that queues an event for it rings its Redis bell.
+    fn bell_flag(&self, shard: u32) -> &'static str {
+        if self.local_shards.contains(shard) { "0" } else { "1" }
     }
 
     fn conn(&self) -> ConnectionManager {
@@ -343,6 +450,7 @@ impl Store {
             .arg(token_prefix)
             .arg(entry)
             .arg(state_machine_arn)
+            .arg(self.bell_flag(shard))
             .invoke_async(&mut self.conn())
             .await?;
         let at = v.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -405,6 +513,7 @@ impl Store {
             .key(self.keys.inbox(shard))
             .key(self.keys.inbox_bell(shard))
             .arg(entry)
+            .arg(self.bell_flag(shard))
             .invoke_async(&mut self.conn())
             .await?;
         Ok(match r.as_str() {
@@ -427,13 +536,23 @@ impl Store {
     // ---- tasks ----------------------------------------------------------------------
 
     /// Reports results: `(shard, token, event)`; true where the task was pending. The
-    /// script adds the execution ARN from the pending task (tokens do not carry it).
+    /// script adds the execution ARN from the pending task (tokens do not carry it),
+    /// and rings the bell of each shard that got an event once, except for shards
+    /// served in this process: the caller wakes those in-process.
     pub async fn report(&self, items: &[(u32, String, InboxEvent)]) -> Result<Vec<bool>> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
+        let mut quiet = String::from(",");
+        let mut seen = std::collections::HashSet::new();
+        for (shard, _, _) in items {
+            if seen.insert(*shard) && self.local_shards.contains(*shard) {
+                quiet.push_str(&shard.to_string());
+                quiet.push(',');
+            }
+        }
         let mut inv = self.scripts.report.prepare_invoke();
-        inv.arg(&self.keys.prefix).arg(items.len());
+        inv.arg(&self.keys.prefix).arg(items.len()).arg(quiet);
         for (shard, token, event) in items {
             inv.arg(shard).arg(token).arg(serde_json::to_string(event).unwrap_or_default());
         }
@@ -533,20 +652,51 @@ impl Store {
     }
 
     /// Runs the apply script for a shard batch; returns 'ok' or why it did nothing.
-    pub async fn apply(&self, shard: u32, owner: &str, consumed: usize, plan: &str) -> Result<String> {
-        Ok(self
-            .scripts
-            .apply
-            .key(self.keys.lease(shard))
+    ///
+    /// The plan goes as flat `ARGV` (see `scripts::apply`): large texts (durable
+    /// state, history events, task records) are passed raw, never escaped into an
+    /// envelope that the script would have to decode.
+    pub async fn apply(&self, shard: u32, owner: &str, consumed: usize, plan: &ApplyPlan) -> Result<String> {
+        let mut inv = self.scripts.apply.prepare_invoke();
+        inv.key(self.keys.lease(shard))
             .key(self.keys.inbox(shard))
             .key(self.keys.timers(shard))
             .key(self.keys.tasks(shard))
             .arg(owner)
             .arg(consumed)
             .arg(&self.keys.prefix)
-            .arg(plan)
-            .invoke_async(&mut self.conn())
-            .await?)
+            .arg(plan.now)
+            .arg(plan.fired.len())
+            .arg(plan.zrem.len())
+            .arg(plan.zadd.len())
+            .arg(plan.hdel.len())
+            .arg(plan.tasks.len())
+            .arg(plan.execs.len());
+        for m in &plan.fired {
+            inv.arg(m);
+        }
+        for m in &plan.zrem {
+            inv.arg(m);
+        }
+        for (at, m) in &plan.zadd {
+            inv.arg(*at).arg(m);
+        }
+        for t in &plan.hdel {
+            inv.arg(t);
+        }
+        for t in &plan.tasks {
+            inv.arg(&t.token).arg(&t.queue).arg(&t.record);
+        }
+        for x in &plan.execs {
+            inv.arg(&x.key).arg(&x.hkey).arg(x.ver).arg(&x.st).arg(x.fields.len() / 2).arg(x.history.len());
+            for f in &x.fields {
+                inv.arg(f);
+            }
+            for h in &x.history {
+                inv.arg(h);
+            }
+        }
+        Ok(inv.invoke_async(&mut self.conn()).await?)
     }
 
     // ---- leases ---------------------------------------------------------------------

@@ -16,9 +16,28 @@ local function push_all(cmd, key, items)
     i = j + 1
   end
 end
-local function ring(bell)
-  redis.call('RPUSH', bell, '1')
-  redis.call('LTRIM', bell, 0, 0)
+-- Runs `cmd key ARGV[from..to]` in chunks; chunk boundaries fall on even offsets
+-- from `from`, so (score, member) and (field, value) pairs stay together.
+local function push_range(cmd, key, from, to)
+  local i = from
+  while i <= to do
+    local j = math.min(i + 999, to)
+    redis.call(cmd, key, unpack(ARGV, i, j))
+    i = j + 1
+  end
+end
+-- A bell holds one element at most: who rang it (`who`, a coordinator id) when only
+-- that coordinator did since the last pop, else '1'. A coordinator's queue-bell
+-- listener skips the wake-up when it pops its own id: it woke its pollers in-process.
+local function ring(bell, who)
+  who = who or '1'
+  local cur = redis.call('LINDEX', bell, 0)
+  if not cur then
+    redis.call('RPUSH', bell, who)
+  elseif cur ~= who then
+    redis.call('LSET', bell, 0, '1')
+    redis.call('LTRIM', bell, 0, 0)
+  end
 end
 "#;
 
@@ -38,7 +57,9 @@ return {'created', ARGV[6]}
 
 /// Starts an execution (idempotent on name and input while it runs).
 /// KEYS: exec hash, inbox, shard bell, executions zset, sm hash.
-/// ARGV: exec arn, name, input, start_ms, token prefix, inbox entry, state machine arn.
+/// ARGV: exec arn, name, input, start_ms, token prefix, inbox entry, state machine arn,
+/// ring ("1" to ring the shard bell; "0" when the shard's loop runs in the caller's
+/// process, which wakes it in-process).
 pub fn start_execution() -> String {
     format!(
         "{HELPERS}{}",
@@ -55,14 +76,14 @@ redis.call('HSET', KEYS[1], 'arn', ARGV[1], 'name', ARGV[2], 'input', ARGV[3], '
   'sm', ARGV[7])
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
 redis.call('RPUSH', KEYS[2], ARGV[6])
-ring(KEYS[3])
+if ARGV[8] ~= '0' then ring(KEYS[3]) end
 return {'created', ARGV[4]}
 "#
     )
 }
 
 /// Queues a StopExecution for a running execution.
-/// KEYS: exec hash, inbox, shard bell. ARGV: inbox entry.
+/// KEYS: exec hash, inbox, shard bell. ARGV: inbox entry, ring (as in `start_execution`).
 pub fn stop_execution() -> String {
     format!(
         "{HELPERS}{}",
@@ -71,7 +92,7 @@ local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return 'none' end
 if st ~= 'RUNNING' then return st end
 redis.call('RPUSH', KEYS[2], ARGV[1])
-ring(KEYS[3])
+if ARGV[2] ~= '0' then ring(KEYS[3]) end
 return 'queued'
 "#
     )
@@ -80,15 +101,20 @@ return 'queued'
 /// Reports task results: each pending token's event goes to its shard inbox and the
 /// task leaves the pending table (so a timeout racing it finds nothing). A success for
 /// a `.waitForTaskToken` task is only acknowledged (the callback completes it).
-/// ARGV: prefix, count, then per result: shard, token, event JSON (an inbox entry
-/// without its `x`, which comes from the task). Returns 1/0 per result.
+/// Each shard that gets an event has its bell rung once, unless it is listed in
+/// `quiet` (shards served by the caller's process, which wakes them in-process).
+/// ARGV: prefix, count, quiet (",3,7," style list of shard numbers), then per result:
+/// shard, token, event JSON (an inbox entry without its `x`, which comes from the
+/// task). Returns 1/0 per result.
 pub fn report() -> String {
     format!(
         "{HELPERS}{}",
         r#"
 local p = ARGV[1]
+local quiet = ARGV[3]
 local out = {}
-local i = 3
+local bells = {}
+local i = 4
 for j = 1, tonumber(ARGV[2]) do
   local s, tok, ev = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   i = i + 3
@@ -104,11 +130,14 @@ for j = 1, tonumber(ARGV[2]) do
     local tm = p .. '{s' .. s .. '}:timers'
     redis.call('ZREM', tm, 'to|' .. tok .. '|' .. task.execution_arn, 'hb|' .. tok .. '|' .. task.execution_arn)
     redis.call('RPUSH', p .. '{s' .. s .. '}:inbox', '{"x":' .. cjson.encode(task.execution_arn) .. ',' .. string.sub(ev, 2))
-    ring(p .. '{s' .. s .. '}:bell')
+    bells[s] = true
     out[j] = 1
   else
     out[j] = 0
   end
+end
+for s, _ in pairs(bells) do
+  if not string.find(quiet, ',' .. s .. ',', 1, true) then ring(p .. '{s' .. s .. '}:bell') end
 end
 return out
 "#
@@ -187,7 +216,14 @@ return n
 }
 
 /// Applies one batch of engine steps on a shard, all or nothing.
-/// KEYS: lease, inbox, timers, tasks. ARGV: owner, inbox entries consumed, prefix, plan JSON.
+/// KEYS: lease, inbox, timers, tasks.
+/// ARGV (flat, so large texts arrive raw instead of inside a JSON envelope to decode):
+/// owner, inbox entries consumed, prefix, now_ms, then the counts nfired, nzrem, nzadd,
+/// nhdel, ntasks, nexecs, then the sections in that order: fired members; zrem members;
+/// zadd (score, member) pairs; hdel tokens; tasks (token, queue, record); execs
+/// (key, hkey, ver, st, nfields, nhistory, field/value pairs..., history events...).
+/// Queue bells are rung with the owner's id (see `ring`): the caller wakes its own
+/// pollers in-process after an 'ok'.
 /// Returns 'ok', or why nothing was written: 'lease', 'timer', 'ver'.
 pub fn apply() -> String {
     format!(
@@ -195,35 +231,53 @@ pub fn apply() -> String {
         r#"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lease' end
 local p = ARGV[3]
-local plan = cjson.decode(ARGV[4])
-for _, m in ipairs(plan.fired) do
-  local due = redis.call('ZSCORE', KEYS[3], m)
-  if (not due) or tonumber(due) > plan.now then return 'timer' end
+local now = tonumber(ARGV[4])
+local nfired, nzrem, nzadd = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local nhdel, ntasks, nexecs = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local fired = 11
+local zrem = fired + nfired
+local zadd = zrem + nzrem
+local hdel = zadd + 2 * nzadd
+local tasks = hdel + nhdel
+local execs = tasks + 3 * ntasks
+for i = fired, zrem - 1 do
+  local due = redis.call('ZSCORE', KEYS[3], ARGV[i])
+  if (not due) or tonumber(due) > now then return 'timer' end
 end
-for _, x in ipairs(plan.execs) do
-  local v = tonumber(redis.call('HGET', x.key, 'ver')) or 0
-  if v ~= x.ver then return 'ver' end
+local i = execs
+for _ = 1, nexecs do
+  local v = tonumber(redis.call('HGET', ARGV[i], 'ver')) or 0
+  if v ~= tonumber(ARGV[i + 2]) then return 'ver' end
+  i = i + 6 + 2 * tonumber(ARGV[i + 4]) + tonumber(ARGV[i + 5])
 end
 local n = tonumber(ARGV[2])
 if n > 0 then redis.call('LTRIM', KEYS[2], n, -1) end
-for _, m in ipairs(plan.fired) do redis.call('ZREM', KEYS[3], m) end
-for _, m in ipairs(plan.zrem) do redis.call('ZREM', KEYS[3], m) end
-for _, z in ipairs(plan.zadd) do redis.call('ZADD', KEYS[3], z[1], z[2]) end
-for _, tok in ipairs(plan.hdel) do redis.call('HDEL', KEYS[4], tok) end
-for _, x in ipairs(plan.execs) do
-  redis.call('HSET', x.key, 'ver', x.ver + 1, 'st', x.st)
-  if #x.fields > 0 then redis.call('HSET', x.key, unpack(x.fields)) end
-  if #x.history > 0 then push_all('RPUSH', x.hkey, x.history) end
+if zadd > fired then push_range('ZREM', KEYS[3], fired, zadd - 1) end
+if hdel > zadd then push_range('ZADD', KEYS[3], zadd, hdel - 1) end
+if tasks > hdel then push_range('HDEL', KEYS[4], hdel, tasks - 1) end
+i = execs
+for _ = 1, nexecs do
+  local key, hkey = ARGV[i], ARGV[i + 1]
+  local nf, nh = 2 * tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])
+  redis.call('HSET', key, 'ver', tonumber(ARGV[i + 2]) + 1, 'st', ARGV[i + 3])
+  i = i + 6
+  if nf > 0 then push_range('HSET', key, i, i + nf - 1) end
+  i = i + nf
+  if nh > 0 then push_range('RPUSH', hkey, i, i + nh - 1) end
+  i = i + nh
 end
 local rung = {}
-for _, t in ipairs(plan.tasks) do
-  redis.call('HSET', KEYS[4], t[1], t[3])
-  redis.call('LPUSH', p .. 'q:' .. t[2], t[1])
-  if not rung[t[2]] then
-    rung[t[2]] = true
-    redis.call('SADD', p .. 'queues', t[2])
-    ring(p .. 'q:' .. t[2] .. ':bell')
+i = tasks
+for _ = 1, ntasks do
+  local tok, q = ARGV[i], ARGV[i + 1]
+  redis.call('HSET', KEYS[4], tok, ARGV[i + 2])
+  redis.call('LPUSH', p .. 'q:' .. q, tok)
+  if not rung[q] then
+    rung[q] = true
+    redis.call('SADD', p .. 'queues', q)
+    ring(p .. 'q:' .. q .. ':bell', ARGV[1])
   end
+  i = i + 3
 end
 return 'ok'
 "#
