@@ -275,7 +275,8 @@ async fn claim_detached(app: Arc<App>, queue: String, max: u32) -> Result<Vec<St
 
 /// Wakes this process's pollers of `queue` when another process rings its bell (and
 /// once a second regardless, as a safety net); stops when nobody polls the queue.
-async fn queue_bell(app: Arc<App>, queue: String) {
+/// gRPC pollers and GetActivityTask pollers share it: whichever comes first starts it.
+pub(crate) async fn queue_bell(app: Arc<App>, queue: String) {
     let bell = app.store.keys.queue_bell(&queue);
     let mut conn = None;
     loop {

@@ -20,8 +20,6 @@ use crate::store::registry::ActivityRecord;
 
 /// AWS holds a GetActivityTask poll for 60 s at most.
 const DEFAULT_POLL: Duration = Duration::from_secs(60);
-/// A queue nobody polled for this long stops its bell listener.
-const QUEUE_IDLE: Duration = Duration::from_secs(120);
 
 /// The longest GetActivityTask wait; `STEPLINE_ACTIVITY_POLL_SECONDS` shortens it (tests,
 /// or clients whose read timeout is at most 60 s, like boto3's default).
@@ -116,7 +114,7 @@ pub async fn get_task(app: &Arc<App>, p: &Params) -> ApiResult {
     let deadline = Instant::now() + poll_limit();
     let (waiter, fresh) = app.waiters.get(&queue);
     if fresh {
-        tokio::spawn(queue_bell(app.clone(), queue.clone()));
+        tokio::spawn(crate::grpc::queue_bell(app.clone(), queue.clone()));
     }
     loop {
         // Register for the wake-up before looking, so a push in between is not missed.
@@ -159,31 +157,4 @@ async fn claim_one(app: Arc<App>, queue: String) -> Result<Option<TaskRecord>, S
         }
     });
     Ok(rx.await.unwrap_or_else(|_| Ok(Vec::new()))?.into_iter().next())
-}
-
-/// Wakes this process's pollers of `queue` when another process rings its bell (and
-/// once a second regardless); stops when nobody polls the queue. Same as the gRPC
-/// service's listener: whichever poller kind comes first starts it.
-async fn queue_bell(app: Arc<App>, queue: String) {
-    let bell = app.store.keys.queue_bell(&queue);
-    let mut conn = None;
-    loop {
-        if app.waiters.remove_if_idle(&queue, QUEUE_IDLE) {
-            return;
-        }
-        if conn.is_none() {
-            conn = app.store.blocking_connection().await.ok();
-            if conn.is_none() {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        }
-        let Some(c) = conn.as_mut() else { continue };
-        let r: redis::RedisResult<Option<(String, String)>> =
-            redis::cmd("BLPOP").arg(&bell).arg(1.0).query_async(c).await;
-        if r.is_err() {
-            conn = None;
-        }
-        app.waiters.wake(&queue);
-    }
 }

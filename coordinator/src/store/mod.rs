@@ -383,22 +383,36 @@ impl Store {
         Ok(state_machine_from(v))
     }
 
+    /// One page of a sorted set's members (reversed when `newest_first`): at most `count`
+    /// from `offset`, and whether more follow.
+    pub(crate) async fn page(
+        &self,
+        key: &str,
+        offset: u64,
+        count: u64,
+        newest_first: bool,
+    ) -> Result<(Vec<String>, bool)> {
+        let mut cmd = redis::cmd("ZRANGE");
+        cmd.arg(key).arg(offset).arg(offset + count);
+        if newest_first {
+            cmd.arg("REV");
+        }
+        let mut members: Vec<String> = cmd.query_async(&mut self.conn()).await?;
+        let more = members.len() as u64 > count;
+        members.truncate(count as usize);
+        Ok((members, more))
+    }
+
     /// One page of state machines in creation order, and whether more follow.
     pub async fn list_state_machines(&self, offset: u64, count: u64) -> Result<(Vec<StateMachineRecord>, bool)> {
         let mut c = self.conn();
-        let arns: Vec<String> = redis::cmd("ZRANGE")
-            .arg(self.keys.state_machines())
-            .arg(offset)
-            .arg(offset + count)
-            .query_async(&mut c)
-            .await?;
-        let more = arns.len() as u64 > count;
+        let (arns, more) = self.page(&self.keys.state_machines(), offset, count, false).await?;
         if arns.is_empty() {
             // redis-rs refuses an empty pipeline ("empty command").
             return Ok((Vec::new(), false));
         }
         let mut pipe = redis::pipe();
-        for arn in arns.iter().take(count as usize) {
+        for arn in &arns {
             pipe.cmd("HMGET")
                 .arg(self.keys.state_machine(arn))
                 .arg(&["arn", "name", "def", "role", "type", "created", "sha"]);
@@ -476,20 +490,13 @@ impl Store {
     /// One page of a state machine's executions, newest first, and whether more follow.
     pub async fn list_executions(&self, sm_arn: &str, offset: u64, count: u64) -> Result<(Vec<ExecutionRecord>, bool)> {
         let mut c = self.conn();
-        let arns: Vec<String> = redis::cmd("ZRANGE")
-            .arg(self.keys.executions_of(sm_arn))
-            .arg(offset)
-            .arg(offset + count)
-            .arg("REV")
-            .query_async(&mut c)
-            .await?;
-        let more = arns.len() as u64 > count;
+        let (arns, more) = self.page(&self.keys.executions_of(sm_arn), offset, count, true).await?;
         if arns.is_empty() {
             // redis-rs refuses an empty pipeline ("empty command").
             return Ok((Vec::new(), false));
         }
         let mut pipe = redis::pipe();
-        for arn in arns.iter().take(count as usize) {
+        for arn in &arns {
             pipe.cmd("HMGET").arg(self.keys.execution(shard_of(arn, self.shards), arn)).arg(&DESCRIBE_FIELDS);
         }
         let rows: Vec<Vec<Option<String>>> = pipe.query_async(&mut c).await?;

@@ -179,18 +179,13 @@ return ARGV[3]
     /// One page of activities in creation order, and whether more follow.
     pub async fn list_activities(&self, offset: u64, count: u64) -> Result<(Vec<ActivityRecord>, bool)> {
         let mut c = self.conn();
-        let arns: Vec<String> = redis::cmd("ZRANGE")
-            .arg(format!("{}acts", self.keys.prefix))
-            .arg(offset)
-            .arg(offset + count)
-            .query_async(&mut c)
-            .await?;
-        let more = arns.len() as u64 > count;
+        let (arns, more) = self.page(&format!("{}acts", self.keys.prefix), offset, count, false).await?;
         if arns.is_empty() {
+            // redis-rs refuses an empty pipeline ("empty command").
             return Ok((Vec::new(), false));
         }
         let mut pipe = redis::pipe();
-        for arn in arns.iter().take(count as usize) {
+        for arn in &arns {
             pipe.cmd("HMGET").arg(self.key("act", arn)).arg(&["arn", "name", "created"]);
         }
         let rows: Vec<Vec<Option<String>>> = pipe.query_async(&mut c).await?;
@@ -305,19 +300,13 @@ return ARGV[3]
     /// One page of a machine's versions, newest first: (ARN, created ms), and whether more follow.
     pub async fn list_versions(&self, sm_arn: &str, offset: u64, count: u64) -> Result<(Vec<(String, i64)>, bool)> {
         let mut c = self.conn();
-        let arns: Vec<String> = redis::cmd("ZRANGE")
-            .arg(self.key("smv", sm_arn))
-            .arg(offset)
-            .arg(offset + count)
-            .arg("REV")
-            .query_async(&mut c)
-            .await?;
-        let more = arns.len() as u64 > count;
+        let (arns, more) = self.page(&self.key("smv", sm_arn), offset, count, true).await?;
         if arns.is_empty() {
+            // redis-rs refuses an empty pipeline ("empty command").
             return Ok((Vec::new(), false));
         }
         let mut pipe = redis::pipe();
-        for arn in arns.iter().take(count as usize) {
+        for arn in &arns {
             pipe.cmd("HGET").arg(self.keys.state_machine(arn)).arg("created");
         }
         let created: Vec<Option<String>> = pipe.query_async(&mut c).await?;
