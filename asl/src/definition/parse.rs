@@ -330,21 +330,38 @@ impl Parser {
         }
     }
 
-    fn retriers(&mut self, obj: &Map<String, Value>, loc: &str) -> Vec<Retrier> {
-        let Some(v) = obj.get("Retry") else {
+    /// The objects of the array field `key` (Retry, Catch) with their index and location;
+    /// a field that is not an array, or an entry that is not an object, is reported.
+    fn object_entries<'v>(
+        &mut self,
+        obj: &'v Map<String, Value>,
+        key: &str,
+        loc: &str,
+        what: &str,
+    ) -> Vec<(usize, String, &'v Map<String, Value>)> {
+        let Some(v) = obj.get(key) else {
             return Vec::new();
         };
         let Some(items) = v.as_array() else {
-            self.err("Retry must be an array", format!("{loc}/Retry"));
+            self.err(format!("{key} must be an array"), format!("{loc}/{key}"));
             return Vec::new();
         };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let item_loc = format!("{loc}/{key}/{i}");
+            match item.as_object() {
+                Some(m) => out.push((i, item_loc, m)),
+                None => self.err(format!("{what} must be an object"), item_loc),
+            }
+        }
+        out
+    }
+
+    fn retriers(&mut self, obj: &Map<String, Value>, loc: &str) -> Vec<Retrier> {
+        let entries = self.object_entries(obj, "Retry", loc, "A retrier");
+        let count = entries.len();
         let mut out = Vec::new();
-        for (i, r) in items.iter().enumerate() {
-            let rloc = format!("{loc}/Retry/{i}");
-            let Some(r) = r.as_object() else {
-                self.err("A retrier must be an object", rloc);
-                continue;
-            };
+        for (i, rloc, r) in entries {
             let error_equals = self.error_equals(r, &rloc);
             let num = |k: &str| r.get(k).and_then(Value::as_f64);
             let interval_seconds = num("IntervalSeconds").unwrap_or(1.0);
@@ -368,7 +385,7 @@ impl Parser {
                     false
                 }
             };
-            if error_equals.iter().any(|e| e == "States.ALL") && i + 1 < items.len() {
+            if error_equals.iter().any(|e| e == "States.ALL") && i + 1 < count {
                 self.err("States.ALL must appear only in the last retrier", format!("{rloc}/ErrorEquals"));
             }
             out.push(Retrier {
@@ -401,22 +418,12 @@ impl Parser {
     }
 
     fn catchers(&mut self, obj: &Map<String, Value>, loc: &str, ql: QueryLanguage) -> Vec<Catcher> {
-        let Some(v) = obj.get("Catch") else {
-            return Vec::new();
-        };
-        let Some(items) = v.as_array() else {
-            self.err("Catch must be an array", format!("{loc}/Catch"));
-            return Vec::new();
-        };
+        let entries = self.object_entries(obj, "Catch", loc, "A catcher");
+        let count = entries.len();
         let mut out = Vec::new();
-        for (i, c) in items.iter().enumerate() {
-            let cloc = format!("{loc}/Catch/{i}");
-            let Some(c) = c.as_object() else {
-                self.err("A catcher must be an object", cloc);
-                continue;
-            };
+        for (i, cloc, c) in entries {
             let error_equals = self.error_equals(c, &cloc);
-            if error_equals.iter().any(|e| e == "States.ALL") && i + 1 < items.len() {
+            if error_equals.iter().any(|e| e == "States.ALL") && i + 1 < count {
                 self.err("States.ALL must appear only in the last catcher", format!("{cloc}/ErrorEquals"));
             }
             let next = self.string(c.get("Next"), &format!("{cloc}/Next"), true).unwrap_or_default();
