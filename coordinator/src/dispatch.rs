@@ -106,11 +106,22 @@ impl Waiters {
         (w, true)
     }
 
-    /// Wakes local pollers of `queue`, if any.
+    /// Wakes one local poller of `queue` (the caller calls this once per queue that got
+    /// new tasks): it claims as many tasks as it may take. Waking every poller for one
+    /// new task only made them all run the claim script, and all but one came back
+    /// empty.
+    ///
+    /// No wake-up is lost: pollers register (`Notified::enable`) before they claim, and
+    /// if nobody is registered the wake-up is kept for the next one; a poller that was
+    /// woken but leaves without waiting (its claim found other tasks, or its client
+    /// went away) drops its `Notified`, which hands the wake-up on to another poller.
+    /// Tasks beyond what the woken poller takes are found by the next poll of the
+    /// worker, the next wake-up of the queue, or at worst the pollers' periodic
+    /// re-check (at least once a second).
     pub fn wake(&self, queue: &str) {
         let map = self.queues.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(w) = map.get(queue) {
-            w.notify.notify_waiters();
+            w.notify.notify_one();
         }
     }
 
@@ -132,6 +143,40 @@ impl Waiters {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn ready(n: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>) -> bool {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        std::future::Future::poll(n, &mut cx).is_ready()
+    }
+
+    #[test]
+    fn a_wake_reaches_one_poller_and_is_never_lost() {
+        let waiters = Waiters::default();
+        let (w, _) = waiters.get("q");
+        let mut a = Box::pin(w.notify.notified());
+        let mut b = Box::pin(w.notify.notified());
+        a.as_mut().enable();
+        b.as_mut().enable();
+        waiters.wake("q");
+        // One wake-up, one poller.
+        assert!(ready(a.as_mut()));
+        assert!(!ready(b.as_mut()));
+        // Woken but gone without waiting: the wake-up passes to another poller.
+        waiters.wake("q");
+        let mut c = Box::pin(w.notify.notified());
+        c.as_mut().enable();
+        drop(b);
+        assert!(ready(c.as_mut()));
+        // Nobody registered: the next poller to register finds it.
+        waiters.wake("q");
+        let mut d = Box::pin(w.notify.notified());
+        d.as_mut().enable();
+        assert!(ready(d.as_mut()));
+        // Only one was kept.
+        let mut e = Box::pin(w.notify.notified());
+        e.as_mut().enable();
+        assert!(!ready(e.as_mut()));
+    }
 
     #[test]
     fn resources_route_to_queues() {
