@@ -25,6 +25,19 @@ pub fn next_random(state: &Cell<u64>) -> u64 {
     z ^ (z >> 31)
 }
 
+/// A uniformly distributed number in `[0, 1)` from the generator.
+pub fn random_unit(state: &Cell<u64>) -> f64 {
+    (next_random(state) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// A version-4 UUID from the generator.
+pub fn random_uuid(state: &Cell<u64>) -> String {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&next_random(state).to_be_bytes());
+    bytes[8..].copy_from_slice(&next_random(state).to_be_bytes());
+    uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+}
+
 /// The environment in which one state's fields are evaluated.
 pub struct StateEnv<'a> {
     pub info: &'a ExecutionInfo,
@@ -136,16 +149,11 @@ impl Environment for StateEnv<'_> {
     }
 
     fn random(&self) -> f64 {
-        (next_random(self.rng) >> 11) as f64 / (1u64 << 53) as f64
+        random_unit(self.rng)
     }
 
     fn uuid(&self) -> String {
-        let hi = next_random(self.rng);
-        let lo = next_random(self.rng);
-        let mut bytes = [0u8; 16];
-        bytes[..8].copy_from_slice(&hi.to_be_bytes());
-        bytes[8..].copy_from_slice(&lo.to_be_bytes());
-        uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+        random_uuid(self.rng)
     }
 
     fn now_millis(&self) -> i64 {

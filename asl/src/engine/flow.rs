@@ -136,7 +136,7 @@ impl<'m> Run<'m, '_> {
             let count = self.exec.frames[&fid].retry_counts.get(i).copied().unwrap_or(0);
             if count < r.max_attempts && retriable(&failure.error) {
                 let rng = Cell::new(self.exec.rng);
-                let random = (super::context::next_random(&rng) >> 11) as f64 / (1u64 << 53) as f64;
+                let random = super::context::random_unit(&rng);
                 self.exec.rng = rng.get();
                 let delay = retry::delay_millis(r, count, random);
                 let timer = self.exec.fresh_id();

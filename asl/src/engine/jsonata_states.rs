@@ -19,7 +19,7 @@ impl<'m> Run<'m, '_> {
             StateKind::Task(task) => {
                 self.mint_token(fid);
                 let payload = self.arguments(fid, state, &raw)?;
-                self.schedule(fid, state, task, payload, &raw)
+                self.schedule(fid, task, payload, &raw)
             }
             StateKind::Choice(choice) => {
                 let mut chosen = None;

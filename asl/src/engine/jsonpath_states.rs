@@ -37,7 +37,7 @@ impl<'m> Run<'m, '_> {
                     Some(p) => self.with_env(fid, None, None, |env| p.evaluate(&effective, env))?,
                     None => effective.clone(),
                 };
-                self.schedule(fid, state, task, payload, &effective)
+                self.schedule(fid, task, payload, &effective)
             }
             StateKind::Choice(choice) => {
                 let mut chosen = None;

@@ -251,7 +251,7 @@ impl<'m> Run<'m, '_> {
                 f.retry_counts.clear();
             }
         }
-        let outcome = self.execute(fid, state, rerun);
+        let outcome = self.execute(fid, state);
         self.settle(fid, state, outcome);
     }
 
@@ -334,8 +334,7 @@ impl<'m> Run<'m, '_> {
         Outcome::Error(f)
     }
 
-    pub(super) fn execute(&mut self, fid: FrameId, state: &'m State, rerun: bool) -> Outcome {
-        let _ = rerun;
+    pub(super) fn execute(&mut self, fid: FrameId, state: &'m State) -> Outcome {
         // Task, Parallel and Map read their input again (results, retries, catches) and
         // JSONata states expose it as $states.input; the others can take it.
         let keep = state.query_language == QueryLanguage::Jsonata

@@ -8,7 +8,7 @@ use super::eval::quote_value;
 use super::history::payload_text;
 use super::states::{Outcome, Run};
 use super::{Command, FrameId, Phase, TaskCommand};
-use crate::definition::{Dynamic, State, StateKind};
+use crate::definition::{Dynamic, StateKind};
 use crate::failure::Failure;
 
 impl<'m> Run<'m, '_> {
@@ -52,13 +52,9 @@ impl<'m> Run<'m, '_> {
 
     pub(super) fn new_uuid(&mut self) -> String {
         let rng = Cell::new(self.exec.rng);
-        let hi = super::context::next_random(&rng);
-        let lo = super::context::next_random(&rng);
+        let uuid = super::context::random_uuid(&rng);
         self.exec.rng = rng.get();
-        let mut bytes = [0u8; 16];
-        bytes[..8].copy_from_slice(&hi.to_be_bytes());
-        bytes[8..].copy_from_slice(&lo.to_be_bytes());
-        uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+        uuid
     }
 
     pub(super) fn find_task(&self, token: &str) -> Option<(FrameId, bool)> {
@@ -72,7 +68,6 @@ impl<'m> Run<'m, '_> {
     pub(super) fn schedule(
         &mut self,
         fid: FrameId,
-        state: &'m State,
         task: &crate::definition::TaskSpec,
         payload: Value,
         input: &Value,
@@ -104,7 +99,6 @@ impl<'m> Run<'m, '_> {
         if let Some(f) = self.exec.frames.get_mut(&fid) {
             f.phase = Phase::Task { token: token.clone(), attempt, lambda, started: false };
         }
-        let _ = state;
         self.commands.push(Command::ScheduleTask(TaskCommand {
             token,
             state_name: self.exec.frames[&fid].state.clone(),
