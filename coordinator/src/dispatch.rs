@@ -1,13 +1,14 @@
 //! Task routing (resource ARN -> queue), the task record kept in Redis, and the
 //! in-process wake-ups that answer a long poll the moment work arrives.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, oneshot};
 
 /// A pending task as stored in its shard's task hash (and handed to workers).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -32,6 +33,9 @@ pub struct TaskRecord {
     pub resource: String,
     /// When it was scheduled (epoch ms), for the latency histogram.
     pub scheduled_ms: i64,
+    /// When it was scheduled (epoch µs), handed to workers to measure dispatch.
+    #[serde(default)]
+    pub scheduled_us: i64,
 }
 
 /// Why a task cannot be routed.
@@ -77,10 +81,11 @@ fn lambda_function_name(text: &str) -> Option<String> {
     (!name.is_empty()).then(|| name.to_string())
 }
 
-/// Per-queue wake-ups for long polls in this process.
+/// Per-queue wake-ups for long polls in this process, and the pollers parked there.
 #[derive(Debug, Default)]
 pub struct Waiters {
     queues: Mutex<HashMap<String, Arc<QueueWaiter>>>,
+    next_id: AtomicU64,
 }
 
 /// The wake-up of one queue, and when someone last polled it.
@@ -90,6 +95,36 @@ pub struct QueueWaiter {
     pub notify: Notify,
     /// Last poll, so idle bell listeners can stop.
     pub last_poll: Mutex<Instant>,
+    /// Pollers that found the queue empty and wait for tasks handed to them directly.
+    parked: Mutex<VecDeque<ParkedPoller>>,
+    /// Bumped by every wake-up (tasks may have been queued).
+    generation: AtomicU64,
+    /// The generation at which a claim last found the queue empty (`u64::MAX`: never).
+    empty_at: AtomicU64,
+}
+
+/// A long poll waiting for tasks handed to it by an engine loop of this process.
+///
+/// The engine loop writes such tasks as claimed (never pushed to the Redis queue) in
+/// the same apply script that schedules them, then sends their records here: an idle
+/// worker gets a new task without a claim round trip. If the poller left in between,
+/// the send fails and the loop hands the tasks back to the queue (`Store::release`).
+#[derive(Debug)]
+pub struct ParkedPoller {
+    id: u64,
+    /// Most tasks it takes.
+    pub max: usize,
+    /// Where its tasks (task record JSON texts) go.
+    pub tx: oneshot::Sender<Vec<String>>,
+}
+
+/// A parked poller's ticket: its tasks arrive on `rx`.
+#[derive(Debug)]
+pub struct ParkTicket {
+    /// The parking id (for `Waiters::unpark`).
+    pub id: u64,
+    /// Its tasks; closed without a value when the hand-off was called off.
+    pub rx: oneshot::Receiver<Vec<String>>,
 }
 
 impl Waiters {
@@ -101,7 +136,13 @@ impl Waiters {
             *w.last_poll.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
             return (w.clone(), false);
         }
-        let w = Arc::new(QueueWaiter { notify: Notify::new(), last_poll: Mutex::new(Instant::now()) });
+        let w = Arc::new(QueueWaiter {
+            notify: Notify::new(),
+            last_poll: Mutex::new(Instant::now()),
+            parked: Mutex::new(VecDeque::new()),
+            generation: AtomicU64::new(0),
+            empty_at: AtomicU64::new(u64::MAX),
+        });
         map.insert(queue.to_string(), w.clone());
         (w, true)
     }
@@ -121,8 +162,50 @@ impl Waiters {
     pub fn wake(&self, queue: &str) {
         let map = self.queues.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(w) = map.get(queue) {
+            w.generation.fetch_add(1, Ordering::AcqRel);
             w.notify.notify_one();
         }
+    }
+
+    /// Parks a poller of `queue` that takes up to `max` tasks.
+    pub fn park(&self, waiter: &QueueWaiter, max: usize) -> ParkTicket {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        waiter.lock_parked().push_back(ParkedPoller { id, max: max.max(1), tx });
+        ParkTicket { id, rx }
+    }
+
+    /// Takes a poller out of the parking; false if an engine loop already took it (its
+    /// tasks, or the news that there are none, then arrive on its ticket).
+    pub fn unpark(&self, waiter: &QueueWaiter, id: u64) -> bool {
+        let mut parked = waiter.lock_parked();
+        match parked.iter().position(|p| p.id == id) {
+            Some(i) => {
+                parked.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Parked pollers of `queue` that together take up to `tasks` tasks, oldest first
+    /// (pollers whose client left are skipped).
+    pub fn take_parked(&self, queue: &str, tasks: usize) -> Vec<ParkedPoller> {
+        let Some(w) = self.queues.lock().unwrap_or_else(|e| e.into_inner()).get(queue).cloned() else {
+            return Vec::new();
+        };
+        let mut parked = w.lock_parked();
+        let mut taken = Vec::new();
+        let mut room = 0;
+        while room < tasks {
+            let Some(p) = parked.pop_front() else { break };
+            if p.tx.is_closed() {
+                continue;
+            }
+            room += p.max;
+            taken.push(p);
+        }
+        taken
     }
 
     /// Forgets `queue` if nobody polled it for `idle`; true if it was removed.
@@ -136,6 +219,30 @@ impl Waiters {
             map.remove(queue);
         }
         idle_now
+    }
+}
+
+impl QueueWaiter {
+    /// The current generation, to pass to `found_empty` after a claim that starts now.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Records that a claim begun at `generation` drained the queue.
+    pub fn found_empty(&self, generation: u64) {
+        self.empty_at.store(generation, Ordering::Release);
+    }
+
+    /// Whether the queue is known to be empty: a claim drained it and nothing was
+    /// queued since (every queueing in this process, and every bell rung by another,
+    /// wakes the queue). Pollers then park without a claim round trip.
+    pub fn known_empty(&self) -> bool {
+        self.empty_at.load(Ordering::Acquire) == self.generation()
+    }
+
+    fn lock_parked(&self) -> std::sync::MutexGuard<'_, VecDeque<ParkedPoller>> {
+        // Single pushes and removals cannot leave the queue half-changed.
+        self.parked.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -176,6 +283,38 @@ mod tests {
         let mut e = Box::pin(w.notify.notified());
         e.as_mut().enable();
         assert!(!ready(e.as_mut()));
+    }
+
+    #[test]
+    fn parked_pollers_are_taken_oldest_first_until_the_tasks_fit() {
+        let waiters = Waiters::default();
+        let (w, _) = waiters.get("q");
+        let a = waiters.park(&w, 2);
+        let b = waiters.park(&w, 5);
+        let c = waiters.park(&w, 1);
+        drop(b.rx); // its client left
+        let taken = waiters.take_parked("q", 3);
+        assert_eq!(taken.iter().map(|p| p.id).collect::<Vec<_>>(), [a.id, c.id]);
+        assert!(!waiters.unpark(&w, a.id), "already taken");
+        let d = waiters.park(&w, 1);
+        assert!(waiters.unpark(&w, d.id));
+        assert!(waiters.take_parked("q", 1).is_empty());
+        assert!(waiters.take_parked("unknown", 1).is_empty());
+    }
+
+    #[test]
+    fn a_queue_is_known_empty_until_the_next_wake() {
+        let waiters = Waiters::default();
+        let (w, _) = waiters.get("q");
+        assert!(!w.known_empty(), "unknown at first");
+        let g = w.generation();
+        waiters.wake("q"); // tasks queued while the claim ran
+        w.found_empty(g);
+        assert!(!w.known_empty(), "a wake during the claim wins");
+        w.found_empty(w.generation());
+        assert!(w.known_empty());
+        waiters.wake("q");
+        assert!(!w.known_empty());
     }
 
     #[test]

@@ -1,32 +1,40 @@
-//! The engine loop of one shard: take inbox events and due timers, apply them with
-//! `asl::engine::step`, and write everything that changed in one atomic script call.
+//! The engine loop of one shard: take inbox events, due timers and the results handed
+//! in by this process (`shard_door`), apply them with `asl::engine::step`, and write
+//! everything that changed in one atomic script call.
 //!
 //! The loop runs only while this coordinator holds the shard's lease, and the apply
-//! script re-checks the lease, each execution's version and each fired timer, so a
-//! stale owner or a racing heartbeat makes the whole batch a no-op (then retried from
-//! fresh reads). Inbox entries are trimmed in that same script: an event is applied
-//! exactly once.
+//! script re-checks the lease, each execution's version, each fired timer and each
+//! in-process result's task, so a stale owner or a racing heartbeat makes the whole
+//! batch a no-op (then retried from fresh reads). Inbox entries are trimmed in that
+//! same script: an event is applied exactly once.
+//!
+//! The loop reads the Redis inbox only when it was told something was written there,
+//! when a timer it knows of is due, or at least every `IDLE_WAIT`; results handed in
+//! by this process and tasks handed to this process's parked pollers skip Redis
+//! round trips altogether (see `shard_door` and `dispatch::ParkedPoller`).
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use asl::definition::StateMachine;
 use asl::engine::{Command, Event, Execution, ExecutionInfo, ExecutionStatus, TimerId, step};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tokio::sync::oneshot;
 
-use crate::dispatch::{TaskRecord, route};
+use crate::dispatch::{ParkedPoller, TaskRecord, route};
 use crate::metrics as m;
 use crate::serve::App;
+use crate::shard_door::{DirectReport, ReportReply};
 use crate::store::{ApplyPlan as Plan, ExecWrite, InboxEntry, InboxEvent, StoreError, TaskWrite};
 use crate::timers::Timer;
 
 /// Most events taken per batch.
 const BATCH: usize = 256;
-/// Longest idle wait before re-checking Redis (heartbeat timers added by a claim are
-/// only seen this late at worst).
+/// Longest time between two looks at the Redis inbox and timers (heartbeat timers
+/// added by a claim, and events written without a wake-up, are seen this late at worst).
 const IDLE_WAIT: Duration = Duration::from_millis(250);
 
 /// What the coordinator keeps durably for an execution: the engine's state plus the
@@ -41,6 +49,10 @@ pub struct Durable {
     /// Tasks awaited: token -> when scheduled (epoch ms).
     #[serde(default)]
     pub tasks: BTreeMap<String, i64>,
+    /// Tokens of awaited `.waitForTaskToken` tasks: a worker's success for one only
+    /// says it delivered the token (SendTaskSuccess/Failure completes it).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub callbacks: BTreeSet<String>,
     /// Whether the execution's TimeoutSeconds timer is armed.
     #[serde(default)]
     pub deadline: bool,
@@ -55,6 +67,9 @@ struct Cached {
 enum Item {
     Inbox(InboxEvent),
     Timer(Timer, String),
+    Direct(DirectReport),
+    /// A start handed in by StartExecution in this process, with its start timer.
+    Started(String),
 }
 
 enum Batch {
@@ -64,25 +79,102 @@ enum Batch {
     LeaseLost,
 }
 
+/// What one shard's loop keeps between batches.
+#[derive(Default)]
+struct ShardState {
+    cache: HashMap<String, Cached>,
+    /// Token prefix -> ARN of the cached executions, to route results handed in-process.
+    by_prefix: HashMap<String, String>,
+    /// Earliest timer due, as of the last look (plus the timers armed since).
+    next_due: Option<i64>,
+    /// When the inbox and timers were last read; None forces a read.
+    last_fetch: Option<Instant>,
+}
+
+impl ShardState {
+    fn put(&mut self, arn: String, c: Cached) {
+        self.by_prefix.insert(c.durable.exec.info.token_prefix.clone(), arn.clone());
+        self.cache.insert(arn, c);
+    }
+
+    fn take(&mut self, arn: &str) -> Option<Cached> {
+        let c = self.cache.remove(arn)?;
+        self.by_prefix.remove(&c.durable.exec.info.token_prefix);
+        Some(c)
+    }
+
+    fn forget_all(&mut self) {
+        self.cache.clear();
+        self.by_prefix.clear();
+        self.last_fetch = None;
+    }
+
+    fn fetch_needed(&self, now_ms: i64) -> bool {
+        self.last_fetch.is_none_or(|t| t.elapsed() >= IDLE_WAIT) || self.next_due.is_some_and(|due| due <= now_ms)
+    }
+}
+
+/// The answers owed to results handed in-process, sent once the batch's fate is known.
+#[derive(Default)]
+struct Replies {
+    owed: Vec<(String, oneshot::Sender<ReportReply>, ReportReply)>,
+}
+
+impl Replies {
+    fn push(&mut self, r: DirectReport, reply: ReportReply) {
+        self.owed.push((r.token, r.reply, reply));
+    }
+
+    /// After a written batch: every answer as decided.
+    fn send(self) {
+        for (_, tx, reply) in self.owed {
+            let _ = tx.send(reply);
+        }
+    }
+
+    /// After a refused batch: the tokens found gone are no longer pending; the other
+    /// results go the Redis way.
+    fn refuse(self, gone: &HashSet<&str>) {
+        for (token, tx, _) in self.owed {
+            let reply = if gone.contains(token.as_str()) { ReportReply::NotPending } else { ReportReply::Fallback };
+            let _ = tx.send(reply);
+        }
+    }
+}
+
+/// Tasks handed to a parked poller of this process.
+struct Handoff {
+    poller: ParkedPoller,
+    records: Vec<String>,
+    tokens: Vec<String>,
+}
+
 /// Runs the loop of `shard` until its lease is lost (the caller also aborts it then).
 pub async fn run_shard(app: Arc<App>, shard: u32) {
-    let mut cache: HashMap<String, Cached> = HashMap::new();
+    let mut state = ShardState::default();
+    let door = &app.doors[shard as usize];
     // While this loop runs (it is aborted when the lease goes), events for the shard
-    // that this process queues wake it in-process instead of through the Redis bell.
+    // that this process queues wake it in-process instead of through the Redis bell,
+    // and results for it are handed in directly. Results still waiting at the door
+    // when the loop goes are sent the Redis way.
     let _local = app.store.local_shards.serve(shard);
+    let _turn_away = scopeguard(|| door.turn_away());
     tracing::info!(shard, "shard loop started");
     loop {
-        match run_batch(&app, shard, &mut cache).await {
+        match run_batch(&app, shard, &mut state).await {
             Ok(Batch::Worked) => tokio::task::yield_now().await,
             Ok(Batch::Conflict) => {
-                cache.clear();
+                state.forget_all();
                 tokio::task::yield_now().await;
             }
             Ok(Batch::Idle(next_due)) => {
-                let wait = next_due
+                let mut wait = next_due
                     .map(|due| Duration::from_millis((due - Utc::now().timestamp_millis()).max(1) as u64))
                     .map_or(IDLE_WAIT, |d| d.min(IDLE_WAIT));
-                let _ = tokio::time::timeout(wait, app.shard_wake[shard as usize].notified()).await;
+                if let Some(t) = state.last_fetch {
+                    wait = wait.min(IDLE_WAIT.saturating_sub(t.elapsed()).max(Duration::from_millis(1)));
+                }
+                let _ = tokio::time::timeout(wait, door.knocked()).await;
             }
             Ok(Batch::LeaseLost) => {
                 tracing::warn!(shard, "shard lease lost; loop stops");
@@ -90,26 +182,54 @@ pub async fn run_shard(app: Arc<App>, shard: u32) {
             }
             Err(e) => {
                 tracing::warn!(shard, error = %e, "shard batch failed; retrying");
-                cache.clear();
+                state.forget_all();
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
     }
 }
 
-async fn run_batch(app: &App, shard: u32, cache: &mut HashMap<String, Cached>) -> Result<Batch, StoreError> {
+/// Runs `f` when dropped (also when the loop's task is aborted).
+fn scopeguard<F: FnOnce()>(f: F) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    Guard(Some(f))
+}
+
+async fn run_batch(app: &App, shard: u32, st: &mut ShardState) -> Result<Batch, StoreError> {
     let now = Utc::now();
     let now_ms = now.timestamp_millis();
     let store = &app.store;
-    let (inbox, due, next_due) = store.fetch(shard, BATCH, now_ms).await?;
-    if inbox.is_empty() && due.is_empty() {
-        return Ok(Batch::Idle(next_due));
+    let door = &app.doors[shard as usize];
+    let reports = door.take_reports(BATCH);
+    let starts = door.take_starts(BATCH);
+    let (inbox, due) = if door.take_inbox_dirty() || st.fetch_needed(now_ms) {
+        let (inbox, due, next_due) = store.fetch(shard, BATCH, now_ms).await?;
+        st.next_due = next_due;
+        st.last_fetch = Some(Instant::now());
+        if inbox.len() >= BATCH || due.len() >= BATCH {
+            // More than one batch is waiting: look again next time.
+            st.last_fetch = None;
+        }
+        (inbox, due)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    if inbox.is_empty() && due.is_empty() && reports.is_empty() && starts.is_empty() {
+        return Ok(Batch::Idle(st.next_due));
     }
 
     // Group the events by execution, keeping their order.
     let mut order: Vec<String> = Vec::new();
     let mut work: HashMap<String, Vec<Item>> = HashMap::new();
     let mut plan = Plan { now: now_ms, ..Plan::default() };
+    let mut replies = Replies::default();
     for text in &inbox {
         match serde_json::from_str::<InboxEntry>(text) {
             Ok(entry) => push_item(&mut order, &mut work, entry.x, Item::Inbox(entry.event)),
@@ -125,16 +245,34 @@ async fn run_batch(app: &App, shard: u32, cache: &mut HashMap<String, Cached>) -
             None => plan.zrem.push(member),
         }
     }
+    for start in starts {
+        if !st.cache.contains_key(&start.arn) {
+            match from_fields(app, start.fields.into_iter().collect()).await {
+                Ok(Some(c)) => st.put(start.arn.clone(), c),
+                // Its start timer stays due: the next read of the timers finds it.
+                _ => continue,
+            }
+        }
+        let member = Timer::Start.member(&start.arn);
+        push_item(&mut order, &mut work, start.arn, Item::Started(member));
+    }
+    for report in reports {
+        // Only results of cached executions can be applied without a read; the rest
+        // go the Redis way (their task record there names the execution).
+        let prefix = report.token.rfind('.').map(|i| &report.token[..=i]).unwrap_or_default();
+        match st.by_prefix.get(prefix) {
+            Some(arn) => push_item(&mut order, &mut work, arn.clone(), Item::Direct(report)),
+            None => replies.push(report, ReportReply::Fallback),
+        }
+    }
 
     // Load what the cache lacks.
-    let missing: Vec<String> = order.iter().filter(|a| !cache.contains_key(*a)).cloned().collect();
+    let missing: Vec<String> = order.iter().filter(|a| !st.cache.contains_key(*a)).cloned().collect();
     if !missing.is_empty() {
         let rows = store.load_executions(shard, &missing).await?;
         for (arn, row) in missing.iter().zip(rows) {
             match load(app, row).await {
-                Ok(Some(c)) => {
-                    cache.insert(arn.clone(), c);
-                }
+                Ok(Some(c)) => st.put(arn.clone(), c),
                 Ok(None) => tracing::warn!(shard, arn, "events for an unknown execution dropped"),
                 Err(e) => tracing::error!(shard, arn, error = %e, "cannot load execution; its events are dropped"),
             }
@@ -143,46 +281,122 @@ async fn run_batch(app: &App, shard: u32, cache: &mut HashMap<String, Cached>) -
 
     let mut updated: Vec<(String, Cached)> = Vec::new();
     let mut stats = Stats::default();
-    let mut woken: HashSet<String> = HashSet::new();
+    let mut task_meta: Vec<TaskMeta> = Vec::new();
     for arn in order {
         let items = work.remove(&arn).unwrap_or_default();
-        let Some(mut c) = cache.remove(&arn) else {
+        let Some(mut c) = st.take(&arn) else {
             // Unknown execution: consume its events, drop its timers.
             for item in items {
-                if let Item::Timer(_, member) = item {
-                    plan.zrem.push(member);
+                match item {
+                    Item::Timer(_, member) => plan.zrem.push(member),
+                    Item::Direct(r) => replies.push(r, ReportReply::NotPending),
+                    Item::Started(member) => plan.zrem.push(member),
+                    Item::Inbox(_) => {}
                 }
             }
             continue;
         };
-        let writes = apply_items(app, shard, &arn, &mut c, items, now, &mut plan, &mut stats, &mut woken);
-        plan.execs.push(writes);
+        let mut out = BatchOut { plan: &mut plan, stats: &mut stats, replies: &mut replies, tasks: &mut task_meta };
+        if let Some(writes) = apply_items(app, shard, &arn, &mut c, items, now, &mut out) {
+            plan.execs.push(writes);
+        }
         updated.push((arn, c));
     }
+    let handoffs = hand_to_parked(app, &mut plan, &task_meta);
+    let armed = plan.zadd.iter().map(|(at, _)| *at).min();
 
     let result = store.apply(shard, &app.owner, inbox.len(), &plan).await?;
     match result.as_str() {
         "ok" => {
+            replies.send();
             for (arn, c) in updated {
                 if !c.durable.exec.is_finished() {
-                    cache.insert(arn, c);
+                    st.put(arn, c);
                 }
             }
             // Bound the cache; executions reload from Redis when needed.
-            if cache.len() > 100_000 {
-                cache.clear();
+            if st.cache.len() > 100_000 {
+                st.forget_all();
+            }
+            if let Some(at) = armed {
+                st.next_due = Some(st.next_due.map_or(at, |d| d.min(at)));
             }
             stats.record();
+            deliver(app, handoffs);
+            let woken: HashSet<&str> = plan.tasks.iter().filter(|t| t.queued).map(|t| t.queue.as_str()).collect();
             for q in woken {
-                app.waiters.wake(&q);
+                app.waiters.wake(q);
             }
             Ok(Batch::Worked)
         }
-        "lease" => Ok(Batch::LeaseLost),
+        "lease" => {
+            replies.refuse(&HashSet::new());
+            Ok(Batch::LeaseLost)
+        }
         other => {
+            let gone: HashSet<&str> = other.strip_prefix("gone\n").map(|t| t.split('\n').collect()).unwrap_or_default();
+            replies.refuse(&gone);
             tracing::debug!(shard, reason = other, "apply conflict; retrying the batch");
             Ok(Batch::Conflict)
         }
+    }
+}
+
+/// What an execution's scheduled task needs for a hand-off, beside its `TaskWrite`.
+struct TaskMeta {
+    execution_arn: String,
+    heartbeat_seconds: u64,
+}
+
+/// Hands new tasks to this process's parked pollers of their queue, oldest poller
+/// first: those tasks are written as claimed (with their heartbeat clock started, as
+/// the claim script would) instead of being pushed on the queue.
+fn hand_to_parked(app: &App, plan: &mut Plan, meta: &[TaskMeta]) -> Vec<Handoff> {
+    let mut per_queue: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, t) in plan.tasks.iter().enumerate() {
+        per_queue.entry(t.queue.clone()).or_default().push(i);
+    }
+    let mut handoffs = Vec::new();
+    let mut heartbeats = Vec::new();
+    for (queue, indexes) in per_queue {
+        let mut next = indexes.into_iter();
+        for poller in app.waiters.take_parked(&queue, next.len()) {
+            let mut h = Handoff { records: Vec::new(), tokens: Vec::new(), poller };
+            while h.records.len() < h.poller.max {
+                let Some(i) = next.next() else { break };
+                let task = &mut plan.tasks[i];
+                task.queued = false;
+                h.records.push(task.record.clone());
+                h.tokens.push(task.token.clone());
+                if meta[i].heartbeat_seconds > 0 {
+                    let at = plan.now.saturating_add((meta[i].heartbeat_seconds.min(u32::MAX as u64) * 1000) as i64);
+                    heartbeats.push((at, Timer::Heartbeat(task.token.clone()).member(&meta[i].execution_arn)));
+                }
+            }
+            handoffs.push(h);
+        }
+    }
+    plan.zadd.extend(heartbeats);
+    handoffs
+}
+
+/// Sends handed-off tasks to their pollers; a poller that left gets its tasks put back
+/// on the queue.
+fn deliver(app: &App, handoffs: Vec<Handoff>) {
+    let mut orphans: Vec<(u32, String)> = Vec::new();
+    for h in handoffs {
+        if h.poller.tx.send(h.records).is_err() {
+            orphans
+                .extend(h.tokens.into_iter().filter_map(|t| Some((app.tokens.verify(&t, app.store.shards).ok()?, t))));
+        }
+    }
+    if !orphans.is_empty() {
+        let store = app.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.release(&orphans).await {
+                tracing::warn!(error = %e, n = orphans.len(), "could not requeue tasks whose poller left");
+            }
+        });
     }
 }
 
@@ -198,37 +412,47 @@ fn push_item(order: &mut Vec<String>, work: &mut HashMap<String, Vec<Item>>, arn
 
 /// Rebuilds an execution from its stored fields (see `store::LOAD_FIELDS`).
 async fn load(app: &App, row: Vec<Option<String>>) -> Result<Option<Cached>, StoreError> {
-    let mut f: HashMap<&str, String> = HashMap::new();
-    for (k, v) in crate::store::LOAD_FIELDS.iter().zip(row) {
-        if let Some(v) = v {
-            f.insert(k, v);
-        }
-    }
+    let f: HashMap<&str, String> =
+        crate::store::LOAD_FIELDS.iter().zip(row).filter_map(|(k, v)| Some((*k, v?))).collect();
+    from_fields(app, f).await
+}
+
+/// An execution from its fields (`store::LOAD_FIELDS` names); None without an ARN.
+async fn from_fields(app: &App, f: HashMap<&str, String>) -> Result<Option<Cached>, StoreError> {
     let Some(arn) = f.get("arn").cloned() else { return Ok(None) };
     let sha = f.get("def").cloned().unwrap_or_default();
     let machine = app.machines.get(&app.store, &sha).await?;
     let ver = f.get("ver").and_then(|v| v.parse().ok()).unwrap_or(0);
+    // The facts the execution hash keeps as fields are not repeated in `st` (see
+    // `state_text`): they come back from the fields.
+    let start_ms: i64 = f.get("start").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let input_text = f.get("input").map(String::as_str).unwrap_or("{}");
+    let info = ExecutionInfo {
+        execution_arn: arn.clone(),
+        name: f.get("name").cloned().unwrap_or_default(),
+        state_machine_arn: f.get("sm").cloned().unwrap_or_default(),
+        state_machine_name: f.get("smname").cloned().unwrap_or_default(),
+        role_arn: f.get("role").cloned().unwrap_or_default(),
+        start_time: DateTime::<Utc>::from_timestamp_millis(start_ms).unwrap_or_default(),
+        input: serde_json::from_str(input_text).unwrap_or(Value::Null),
+        redrive_count: 0,
+        token_prefix: f.get("tp").cloned().unwrap_or_default(),
+    };
     let durable = match f.get("st") {
-        Some(st) => serde_json::from_str(st).map_err(|e| StoreError::Corrupt(format!("state of {arn}: {e}")))?,
+        Some(st) => {
+            let mut d: Durable =
+                serde_json::from_str(st).map_err(|e| StoreError::Corrupt(format!("state of {arn}: {e}")))?;
+            let redrive_count = d.exec.info.redrive_count;
+            d.exec.info = ExecutionInfo { redrive_count, ..info };
+            d
+        }
         None => {
-            let start_ms: i64 = f.get("start").and_then(|s| s.parse().ok()).unwrap_or(0);
-            let input_text = f.get("input").map(String::as_str).unwrap_or("{}");
-            let info = ExecutionInfo {
-                execution_arn: arn.clone(),
-                name: f.get("name").cloned().unwrap_or_default(),
-                state_machine_arn: f.get("sm").cloned().unwrap_or_default(),
-                state_machine_name: f.get("smname").cloned().unwrap_or_default(),
-                role_arn: f.get("role").cloned().unwrap_or_default(),
-                start_time: DateTime::<Utc>::from_timestamp_millis(start_ms).unwrap_or_default(),
-                input: serde_json::from_str(input_text).unwrap_or(Value::Null),
-                redrive_count: 0,
-                token_prefix: f.get("tp").cloned().unwrap_or_default(),
-            };
             let seed = crate::store::shard_of(&arn, u32::MAX) as u64 ^ start_ms as u64;
             Durable {
                 exec: Execution::new(info, seed),
                 timers: BTreeMap::new(),
                 tasks: BTreeMap::new(),
+                callbacks: BTreeSet::new(),
                 deadline: false,
             }
         }
@@ -257,8 +481,17 @@ impl Stats {
     }
 }
 
-/// Applies one execution's events, adding its writes to `plan`.
-#[allow(clippy::too_many_arguments)]
+/// Where one batch's executions put their writes, counters and answers.
+struct BatchOut<'a> {
+    plan: &'a mut Plan,
+    stats: &'a mut Stats,
+    replies: &'a mut Replies,
+    /// One per `plan.tasks` entry.
+    tasks: &'a mut Vec<TaskMeta>,
+}
+
+/// Applies one execution's events, adding its writes to the batch; None when no event
+/// changed it (all were stale or duplicates), so nothing of it is written.
 #[tracing::instrument(level = "info", name = "apply", skip_all, fields(execution = %arn, shard, events = items.len()))]
 fn apply_items(
     app: &App,
@@ -267,16 +500,36 @@ fn apply_items(
     c: &mut Cached,
     items: Vec<Item>,
     now: DateTime<Utc>,
-    plan: &mut Plan,
-    stats: &mut Stats,
-    woken: &mut HashSet<String>,
-) -> ExecWrite {
+    out: &mut BatchOut<'_>,
+) -> Option<ExecWrite> {
+    let BatchOut { plan, stats, replies, tasks: task_meta } = out;
     let now_ms = now.timestamp_millis();
     let machine = c.machine.clone();
     let d = &mut c.durable;
     let transitions_before = d.exec.transitions;
     let mut finished = false;
+    let mut stepped = false;
     for item in items {
+        // A start arrives as its start timer (or, from older coordinators, as an inbox
+        // entry); the timer is consumed by the same apply.
+        let item = match item {
+            // Started already (its timer was also read from Redis): only drop the timer.
+            Item::Timer(Timer::Start, member) | Item::Started(member) if d.exec.event_count > 0 => {
+                plan.zrem.push(member);
+                continue;
+            }
+            Item::Timer(Timer::Start, member) => {
+                plan.fired.push(member);
+                Item::Inbox(InboxEvent::Start)
+            }
+            // Its timer is not due yet (see `Store::start_execution`), so it is only
+            // dropped; the version check (0, as created) makes the start happen once.
+            Item::Started(member) => {
+                plan.zrem.push(member);
+                Item::Inbox(InboxEvent::Start)
+            }
+            other => other,
+        };
         // RedriveExecution restarts a finished execution; its commands are handled below
         // exactly like a step's.
         let mut redriven = None;
@@ -297,8 +550,11 @@ fn apply_items(
             }
         }
         if redriven.is_none() && d.exec.is_finished() {
-            if let Item::Timer(_, member) = item {
-                plan.zrem.push(member);
+            match item {
+                Item::Timer(_, member) => plan.zrem.push(member),
+                Item::Direct(r) => replies.push(r, ReportReply::NotPending),
+                Item::Started(member) => plan.zrem.push(member),
+                Item::Inbox(_) => {}
             }
             continue;
         }
@@ -319,14 +575,7 @@ fn apply_items(
                 if !d.tasks.contains_key(&tok) {
                     continue;
                 }
-                match serde_json::from_str(&out) {
-                    Ok(output) => Event::TaskSucceeded { token: tok, output },
-                    Err(e) => Event::TaskFailed {
-                        token: tok,
-                        error: "States.Runtime".into(),
-                        cause: format!("The task output is not valid JSON: {e}"),
-                    },
-                }
+                task_output_event(tok, &out)
             }
             Item::Inbox(InboxEvent::Fail { tok, err, cause }) => {
                 if !d.tasks.contains_key(&tok) {
@@ -335,14 +584,35 @@ fn apply_items(
                 Event::TaskFailed { token: tok, error: err, cause }
             }
             Item::Inbox(InboxEvent::Stop { err, cause }) => Event::Stop { error: err, cause },
+            Item::Direct(r) => {
+                let pending = d.tasks.contains_key(&r.token);
+                let delivered_only = matches!(r.event, InboxEvent::Ok { .. }) && d.callbacks.contains(&r.token);
+                if !pending || delivered_only {
+                    let reply = if pending { ReportReply::Applied } else { ReportReply::NotPending };
+                    replies.push(r, reply);
+                    continue;
+                }
+                plan.direct.push(r.token.clone());
+                let event = match r.event.clone() {
+                    InboxEvent::Ok { tok, out } => task_output_event(tok, &out),
+                    InboxEvent::Fail { tok, err, cause } => Event::TaskFailed { token: tok, error: err, cause },
+                    _ => Event::Continue,
+                };
+                replies.push(r, ReportReply::Applied);
+                event
+            }
             // Not sent: the redrive's own commands come first and nothing follows them.
             Item::Inbox(InboxEvent::Redrive) => Event::Continue,
+            // Turned into a start above.
+            Item::Started(_) => continue,
             Item::Timer(timer, member) => {
                 plan.fired.push(member);
                 let live = match &timer {
                     Timer::Engine(id) => d.timers.remove(id).is_some(),
                     Timer::TaskTimeout(tok) | Timer::Heartbeat(tok) => d.tasks.contains_key(tok),
                     Timer::Execution => std::mem::take(&mut d.deadline),
+                    // Turned into a start above.
+                    Timer::Start => false,
                 };
                 if !live {
                     continue;
@@ -354,6 +624,7 @@ fn apply_items(
         while let Some(commands) =
             redriven.take().or_else(|| queue.pop_front().map(|ev| guarded_step(&machine, &mut d.exec, ev, now)))
         {
+            stepped = true;
             for command in commands {
                 match command {
                     Command::ScheduleTask(task) => {
@@ -373,6 +644,7 @@ fn apply_items(
                                     hb: task.heartbeat_seconds.unwrap_or(0),
                                     resource: task.resource,
                                     scheduled_ms: now_ms,
+                                    scheduled_us: now.timestamp_micros(),
                                 };
                                 if record.timeout_at_ms > 0 {
                                     plan.zadd
@@ -381,10 +653,15 @@ fn apply_items(
                                 let json = serde_json::to_string(&record).unwrap_or_default();
                                 plan.tasks.push(TaskWrite {
                                     token: token.clone(),
-                                    queue: queue_name.clone(),
+                                    queue: queue_name,
                                     record: json,
+                                    queued: true,
                                 });
-                                woken.insert(queue_name);
+                                task_meta
+                                    .push(TaskMeta { execution_arn: arn.to_string(), heartbeat_seconds: record.hb });
+                                if record.resource.ends_with(".waitForTaskToken") {
+                                    d.callbacks.insert(token.clone());
+                                }
                             }
                             Err(e) => queue.push_back(Event::TaskFailed {
                                 token: token.clone(),
@@ -419,11 +696,15 @@ fn apply_items(
         let pending: HashSet<String> = d.exec.pending_tokens().into_iter().collect();
         let done: Vec<String> = d.tasks.keys().filter(|t| !pending.contains(*t)).cloned().collect();
         for token in done {
+            d.callbacks.remove(&token);
             if let Some(scheduled) = d.tasks.remove(&token) {
                 stats.latencies.push((now_ms - scheduled).max(0) as f64 / 1000.0);
                 forget_task(plan, arn, &token);
             }
         }
+    }
+    if !stepped {
+        return None;
     }
     finished |= d.exec.is_finished();
     let mut fields = vec!["status".to_string(), status_text(d.exec.status).to_string()];
@@ -434,6 +715,7 @@ fn apply_items(
         for (token, _) in std::mem::take(&mut d.tasks) {
             forget_task(plan, arn, &token);
         }
+        d.callbacks.clear();
         if std::mem::take(&mut d.deadline) {
             plan.zrem.push(Timer::Execution.member(arn));
         }
@@ -451,7 +733,7 @@ fn apply_items(
     }
     stats.transitions += d.exec.transitions.saturating_sub(transitions_before);
     let history: Vec<String> = d.exec.take_history().iter().map(|e| e.to_aws_json_string()).collect();
-    let st = serde_json::to_string(&*d).unwrap_or_else(|_| json!(null).to_string());
+    let st = state_text(d);
     let write = ExecWrite {
         key: app.store.keys.execution(shard, arn),
         hkey: app.store.keys.history(shard, arn),
@@ -461,7 +743,40 @@ fn apply_items(
         history,
     };
     c.ver += 1;
-    write
+    Some(write)
+}
+
+/// The durable state as stored in `st`, without the execution facts that the hash
+/// keeps as fields (ARN, names, role, start, input, token prefix): `from_fields` puts
+/// them back. A large input is then written once, not on every step.
+fn state_text(d: &mut Durable) -> String {
+    let stub = ExecutionInfo {
+        execution_arn: String::new(),
+        name: String::new(),
+        state_machine_arn: String::new(),
+        state_machine_name: String::new(),
+        role_arn: String::new(),
+        start_time: DateTime::<Utc>::default(),
+        input: Value::Null,
+        redrive_count: d.exec.info.redrive_count,
+        token_prefix: String::new(),
+    };
+    let info = std::mem::replace(&mut d.exec.info, stub);
+    let st = serde_json::to_string(&*d).unwrap_or_else(|_| json!(null).to_string());
+    d.exec.info = info;
+    st
+}
+
+/// The engine event for a task's output text (which the gRPC layer checked is JSON).
+fn task_output_event(token: String, out: &str) -> Event {
+    match serde_json::from_str(out) {
+        Ok(output) => Event::TaskSucceeded { token, output },
+        Err(e) => Event::TaskFailed {
+            token,
+            error: "States.Runtime".into(),
+            cause: format!("The task output is not valid JSON: {e}"),
+        },
+    }
 }
 
 /// `step`, with an engine panic turned into a failed execution instead of a shard

@@ -10,8 +10,9 @@ use stepline_proto::worker::v1::worker_server::{Worker, WorkerServer};
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
-use crate::dispatch::TaskRecord;
+use crate::dispatch::{ParkTicket, QueueWaiter, TaskRecord, Waiters};
 use crate::serve::App;
+use crate::shard_door::ReportReply;
 use crate::store::{InboxEvent, StoreError};
 use crate::tokens::TokenError;
 
@@ -109,25 +110,44 @@ impl WorkerService {
     }
 
     /// Reports results; per result, None if accepted or the rejection.
+    ///
+    /// Results for shards whose engine loop runs in this process are handed to it
+    /// (`shard_door`): it applies them in its next batch and answers once that batch
+    /// is written. The others, and those the loop turns back, go through the Redis
+    /// inbox.
     async fn report(
         &self,
         results: Vec<(String, Option<pb::task_result::Outcome>)>,
     ) -> Result<Vec<Option<Status>>, Status> {
         let mut out: Vec<Option<Status>> = Vec::with_capacity(results.len());
-        let mut batch = Vec::new();
-        let mut slots = Vec::new();
+        let mut direct = Vec::new();
+        let mut by_redis = Vec::new();
         for (i, (token, outcome)) in results.into_iter().enumerate() {
             let checked =
                 self.verify(&token).map_err(invalid_token).and_then(|s| Ok((s, self.event(&token, outcome)?)));
+            out.push(None);
             match checked {
-                Ok((shard, entry)) => {
-                    batch.push((shard, token, entry));
-                    slots.push(i);
-                    out.push(None);
+                Ok((shard, event)) if self.app.store.local_shards.contains(shard) => {
+                    let rx = self.app.doors[shard as usize].submit(token.clone(), event.clone());
+                    direct.push((i, (shard, token, event), rx));
                 }
-                Err(status) => out.push(Some(status)),
+                Ok((shard, event)) => by_redis.push((i, (shard, token, event))),
+                Err(status) => out[i] = Some(status),
             }
         }
+        for (i, item, rx) in direct {
+            // A loop that went away mid-batch drops the answer: take the Redis way,
+            // where a result that was applied after all is found no longer pending.
+            match rx.await.unwrap_or(ReportReply::Fallback) {
+                ReportReply::Applied => {}
+                ReportReply::NotPending => out[i] = Some(stale_token()),
+                ReportReply::Fallback => by_redis.push((i, item)),
+            }
+        }
+        if by_redis.is_empty() {
+            return Ok(out);
+        }
+        let (slots, batch): (Vec<usize>, Vec<(u32, String, InboxEvent)>) = by_redis.into_iter().unzip();
         let accepted = self.app.store.report(&batch).await.map_err(unavailable)?;
         // Wake each shard's loop once per call, not once per result.
         let mut woken: Vec<u32> = Vec::new();
@@ -141,9 +161,47 @@ impl WorkerService {
             }
         }
         for shard in woken {
-            self.app.shard_wake[shard as usize].notify_one();
+            self.app.doors[shard as usize].wake();
         }
         Ok(out)
+    }
+}
+
+fn tasks_response(records: &[String]) -> pb::PollTasksResponse {
+    pb::PollTasksResponse { tasks: records.iter().filter_map(|t| to_task(t)).collect() }
+}
+
+/// A poller's place in its queue's parking; leaves it when dropped (the client went
+/// away), so no task is handed to a poller that is gone.
+struct Parked<'a> {
+    waiters: &'a Waiters,
+    waiter: &'a QueueWaiter,
+    ticket: ParkTicket,
+    left: bool,
+}
+
+impl<'a> Parked<'a> {
+    fn new(waiters: &'a Waiters, waiter: &'a QueueWaiter, max: usize) -> Self {
+        let ticket = waiters.park(waiter, max);
+        Parked { waiters, waiter, ticket, left: false }
+    }
+
+    /// Leaves the parking; if an engine loop already picked this poller, waits for what
+    /// it hands over (nothing, if its batch was not written).
+    async fn leave(&mut self) -> Option<Vec<String>> {
+        self.left = true;
+        if self.waiters.unpark(self.waiter, self.ticket.id) {
+            return None;
+        }
+        (&mut self.ticket.rx).await.ok()
+    }
+}
+
+impl Drop for Parked<'_> {
+    fn drop(&mut self) {
+        if !self.left {
+            self.waiters.unpark(self.waiter, self.ticket.id);
+        }
     }
 }
 
@@ -159,6 +217,7 @@ fn to_task(text: &str) -> Option<pb::Task> {
         timeout_at_ms: t.timeout_at_ms,
         heartbeat_seconds: t.hb.min(u32::MAX as u64) as u32,
         resource: t.resource,
+        scheduled_at_us: t.scheduled_us,
     })
 }
 
@@ -178,21 +237,44 @@ impl Worker for WorkerService {
         if fresh {
             tokio::spawn(queue_bell(self.app.clone(), r.queue.clone()));
         }
+        let mut napped = false;
         loop {
             // Register for a wake-up before looking, so a push in between is not missed.
             let notified = waiter.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let claimed = claim_detached(self.app.clone(), r.queue.clone(), max).await.map_err(unavailable)?;
+            // Skip the claim round trip when the queue is known to be empty, except
+            // after a nap: the periodic claim stays as a safety net.
+            let claimed = if waiter.known_empty() && !napped {
+                Vec::new()
+            } else {
+                let generation = waiter.generation();
+                let claimed = claim_detached(self.app.clone(), r.queue.clone(), max).await.map_err(unavailable)?;
+                if claimed.len() < max as usize {
+                    waiter.found_empty(generation);
+                }
+                claimed
+            };
             let now = Instant::now();
             if !claimed.is_empty() || now >= deadline {
-                let tasks = claimed.iter().filter_map(|t| to_task(t)).collect();
-                return Ok(Response::new(pb::PollTasksResponse { tasks }));
+                return Ok(Response::new(tasks_response(&claimed)));
             }
+            // Nothing queued: park, so an engine loop of this process can hand new
+            // tasks over directly. A wake-up (tasks queued by another process, or more
+            // than the parked pollers take) or the nap's end sends us back to claim.
             let nap = (deadline - now).min(Duration::from_secs(1));
-            tokio::select! {
-                _ = &mut notified => {}
-                _ = tokio::time::sleep(nap) => {}
+            let mut parked = Parked::new(&self.app.waiters, &waiter, max as usize);
+            napped = false;
+            let handed = tokio::select! {
+                handed = &mut parked.ticket.rx => handed.ok(),
+                _ = &mut notified => parked.leave().await,
+                _ = tokio::time::sleep(nap) => {
+                    napped = true;
+                    parked.leave().await
+                }
+            };
+            if let Some(records) = handed.filter(|r| !r.is_empty()) {
+                return Ok(Response::new(tasks_response(&records)));
             }
         }
     }

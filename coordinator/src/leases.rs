@@ -90,7 +90,7 @@ async fn tick(app: &Arc<App>, owned: &mut HashMap<u32, JoinHandle<()>>, ttl: u64
                 tracing::info!(shard, "shard lease acquired");
                 owned.insert(shard, tokio::spawn(run_shard(app.clone(), shard)));
                 // New events may already wait in its inbox.
-                app.shard_wake[shard as usize].notify_one();
+                app.doors[shard as usize].wake();
             }
         }
     }
@@ -134,7 +134,7 @@ pub async fn run_shard_bells(app: Arc<App>, mut shutdown: watch::Receiver<bool>)
         match popped {
             Ok(Some((key, _))) => {
                 if let Some(s) = keys.get(&key) {
-                    app.shard_wake[*s as usize].notify_one();
+                    app.doors[*s as usize].wake();
                 }
             }
             Ok(None) => {}

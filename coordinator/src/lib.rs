@@ -13,6 +13,7 @@ pub mod leases;
 pub mod metrics;
 pub mod mock_config;
 pub mod serve;
+pub mod shard_door;
 pub mod store;
 pub mod telemetry;
 pub mod timers;

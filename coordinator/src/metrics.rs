@@ -25,6 +25,18 @@ pub fn install() -> Option<PrometheusHandle> {
         .clone()
 }
 
+/// Drains the recorder's histogram samples into their buckets every few seconds: the
+/// recorder otherwise keeps every sample until `/metrics` is scraped, so a coordinator
+/// nobody scrapes would grow by one sample per task.
+pub async fn run_upkeep(handle: PrometheusHandle, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => handle.run_upkeep(),
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
 /// Counts executions that started.
 pub fn executions_started(n: u64) {
     if n > 0 {

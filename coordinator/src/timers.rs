@@ -1,7 +1,9 @@
 //! Timer ZSET members: `<kind>|<arg>|<execution-arn>`, scored by due time in ms.
 //!
 //! Kinds: `t` an engine timer (Wait, retry backoff), `to` a task's TimeoutSeconds,
-//! `hb` a task's heartbeat deadline, `ex` the execution's TimeoutSeconds. Execution
+//! `hb` a task's heartbeat deadline, `ex` the execution's TimeoutSeconds, `st` a new
+//! execution's start (due at once: StartExecution arms it, so the start survives a
+//! crash of the coordinator that was about to apply it in-process). Execution
 //! names cannot contain `|`, and tokens never do, so the split is unambiguous.
 
 use asl::engine::{Event, TimerId};
@@ -17,6 +19,8 @@ pub enum Timer {
     Heartbeat(String),
     /// The execution's TimeoutSeconds ran out.
     Execution,
+    /// The execution was started.
+    Start,
 }
 
 impl Timer {
@@ -27,6 +31,7 @@ impl Timer {
             Timer::TaskTimeout(token) => format!("to|{token}|{arn}"),
             Timer::Heartbeat(token) => format!("hb|{token}|{arn}"),
             Timer::Execution => format!("ex|-|{arn}"),
+            Timer::Start => format!("st|-|{arn}"),
         }
     }
 
@@ -39,6 +44,7 @@ impl Timer {
             "to" => Timer::TaskTimeout(arg.to_string()),
             "hb" => Timer::Heartbeat(arg.to_string()),
             "ex" => Timer::Execution,
+            "st" => Timer::Start,
             _ => return None,
         };
         Some((timer, arn))
@@ -51,6 +57,7 @@ impl Timer {
             Timer::TaskTimeout(token) => Event::TaskTimedOut { token: token.clone() },
             Timer::Heartbeat(token) => Event::HeartbeatTimedOut { token: token.clone() },
             Timer::Execution => Event::ExecutionTimedOut,
+            Timer::Start => Event::Start,
         }
     }
 }
@@ -62,9 +69,13 @@ mod tests {
     #[test]
     fn members_round_trip() {
         let arn = "arn:aws:states:us-east-1:1:execution:m:e";
-        for t in
-            [Timer::Engine(7), Timer::TaskTimeout("1.ab.cd.2".into()), Timer::Heartbeat("x".into()), Timer::Execution]
-        {
+        for t in [
+            Timer::Engine(7),
+            Timer::TaskTimeout("1.ab.cd.2".into()),
+            Timer::Heartbeat("x".into()),
+            Timer::Execution,
+            Timer::Start,
+        ] {
             let m = t.member(arn);
             assert_eq!(Timer::parse(&m), Some((t, arn)));
         }

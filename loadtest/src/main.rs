@@ -11,6 +11,10 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use stepline_loadtest::{Amount, Pace, Progress, Report, RunConfig, Scenario, WorkerSettings, run};
 
+/// mimalloc, as in the coordinator: cheaper than glibc malloc for many small allocations.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "stepline-loadtest",

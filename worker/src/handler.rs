@@ -68,6 +68,7 @@ pub struct TaskContext {
     pub(crate) attempt: u32,
     pub(crate) deadline: Option<SystemTime>,
     pub(crate) heartbeat: Option<Duration>,
+    pub(crate) scheduled_at: Option<SystemTime>,
     pub(crate) cancel: CancellationToken,
 }
 
@@ -84,6 +85,7 @@ impl TaskContext {
             attempt: 0,
             deadline: None,
             heartbeat: None,
+            scheduled_at: None,
             cancel: CancellationToken::new(),
         }
     }
@@ -141,6 +143,11 @@ impl TaskContext {
     /// Time left before the deadline (zero once past it), if the task has a timeout.
     pub fn remaining(&self) -> Option<Duration> {
         self.deadline.map(|d| d.duration_since(SystemTime::now()).unwrap_or_default())
+    }
+
+    /// When the coordinator scheduled the task, if it said (for dispatch latency).
+    pub fn scheduled_at(&self) -> Option<SystemTime> {
+        self.scheduled_at
     }
 
     /// The heartbeat interval the SDK keeps for this task (`HeartbeatSeconds`), if any.

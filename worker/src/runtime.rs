@@ -396,6 +396,10 @@ async fn run_task<H: Handler>(
                     attempt: task.attempt,
                     deadline,
                     heartbeat,
+                    scheduled_at: u64::try_from(task.scheduled_at_us)
+                        .ok()
+                        .filter(|us| *us > 0)
+                        .map(|us| SystemTime::UNIX_EPOCH + Duration::from_micros(us)),
                     cancel: cancel.clone(),
                 };
                 let handler = shared.handler.clone();

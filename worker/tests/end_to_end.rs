@@ -57,6 +57,7 @@ impl Fake {
             timeout_at_ms,
             heartbeat_seconds,
             resource: format!("arn:aws:states:us-east-1:123456789012:activity:{queue}"),
+            scheduled_at_us: 0,
         };
         self.with(|s| s.ready.entry(queue.to_string()).or_default().push_back(task));
         self.arrived.notify_waiters();

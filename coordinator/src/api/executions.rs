@@ -85,11 +85,16 @@ pub async fn start_target(app: &App, p: &Params, kind: Option<&str>) -> Result<S
     let prefix = app.tokens.mint_prefix(shard);
     let now = Utc::now().timestamp_millis();
     match app.store.start_execution(&arn, &name, &target.run_arn, input, now, &prefix).await? {
-        StartOutcome::Created(at) => {
+        StartOutcome::Created(created) => {
+            let at = created.at;
             if let Some(v) = &target.version {
                 app.store.qualify_execution(&arn, &target.base, v, target.alias.as_deref(), at).await?;
             }
-            app.shard_wake[shard as usize].notify_one();
+            if app.store.local_shards.contains(shard) {
+                app.doors[shard as usize].start(arn.clone(), created.fields);
+            } else {
+                app.doors[shard as usize].wake();
+            }
             Ok(Started { arn, start_ms: at, target })
         }
         StartOutcome::Same(at) => Ok(Started { arn, start_ms: at, target }),
@@ -225,7 +230,7 @@ pub async fn stop(app: &App, p: &Params) -> ApiResult {
     let cause = p.opt_str("cause")?.map(str::to_string);
     let before = app.store.stop_execution(arn, error, cause).await?.ok_or_else(|| no_execution(arn))?;
     if before == "RUNNING" {
-        app.shard_wake[shard_of(arn, app.store.shards) as usize].notify_one();
+        app.doors[shard_of(arn, app.store.shards) as usize].wake();
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(2) {
             if let Some(x) = app.store.get_execution(arn).await?
@@ -271,7 +276,7 @@ async fn send_result(app: &App, token: &str, event: InboxEvent) -> ApiResult {
     let event_json = serde_json::to_string(&event).map_err(|e| ApiError::new("InvalidToken", e.to_string()))?;
     match app.store.callback(shard, token, &event_json).await? {
         CallbackOutcome::Accepted => {
-            app.shard_wake[shard as usize].notify_one();
+            app.doors[shard as usize].wake();
             Ok(json!({}))
         }
         CallbackOutcome::Gone => Err(task_gone()),

@@ -48,7 +48,7 @@ pub async fn redrive(app: &App, p: &Params) -> ApiResult {
     match app.store.redrive_execution(arn, now).await? {
         None => Err(no_execution(arn)),
         Some(s) if s == "RUNNING" => {
-            app.shard_wake[crate::store::shard_of(arn, app.store.shards) as usize].notify_one();
+            app.doors[crate::store::shard_of(arn, app.store.shards) as usize].wake();
             Ok(json!({"redriveDate": super::timestamp(now)}))
         }
         Some(s) => Err(not_redrivable(format!("Execution is {s} and cannot be redriven"))),

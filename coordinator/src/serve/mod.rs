@@ -11,13 +11,14 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use asl::definition::StateMachine;
 use metrics_exporter_prometheus::PrometheusHandle;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use config::{LogFormat, ServeArgs};
 
 use crate::dispatch::Waiters;
 use crate::embedded_redis::EmbeddedRedis;
+use crate::shard_door::ShardDoor;
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenKey;
 
@@ -62,8 +63,8 @@ pub struct App {
     pub machines: MachineCache,
     /// Long-poll wake-ups.
     pub waiters: Waiters,
-    /// Engine-loop wake-ups, one per shard.
-    pub shard_wake: Vec<Notify>,
+    /// The engine loops' doors, one per shard (wake-ups and in-process results).
+    pub doors: Vec<ShardDoor>,
     /// Shards this replica leases now.
     pub owned: Mutex<HashSet<u32>>,
     /// ARN region.
@@ -130,7 +131,7 @@ pub async fn start(args: ServeArgs) -> Result<Server> {
         tokens: TokenKey::new(key.into_bytes()),
         machines: MachineCache::default(),
         waiters: Waiters::default(),
-        shard_wake: (0..args.shards).map(|_| Notify::new()).collect(),
+        doors: (0..args.shards).map(|_| ShardDoor::default()).collect(),
         owned: Mutex::new(HashSet::new()),
         region: args.region.clone(),
         account_id: args.account_id.clone(),
@@ -145,13 +146,16 @@ pub async fn start(args: ServeArgs) -> Result<Server> {
         .await
         .with_context(|| format!("cannot listen for gRPC on {}", args.grpc_addr))?;
     let (http_addr, grpc_addr) = (http.local_addr()?, grpc.local_addr()?);
-    let tasks = vec![
+    let mut tasks = vec![
         tokio::spawn(crate::leases::run_leases(app.clone(), rx.clone())),
         tokio::spawn(crate::leases::run_shard_bells(app.clone(), rx.clone())),
         tokio::spawn(queue_depth_gauge(app.clone(), rx.clone())),
         tokio::spawn(crate::api::serve(app.clone(), http, rx.clone())),
-        tokio::spawn(crate::grpc::serve(app.clone(), grpc, rx)),
+        tokio::spawn(crate::grpc::serve(app.clone(), grpc, rx.clone())),
     ];
+    if let Some(handle) = app.metrics.clone() {
+        tasks.push(tokio::spawn(crate::metrics::run_upkeep(handle, rx)));
+    }
     tracing::info!(%http_addr, %grpc_addr, owner = %app.owner, shards = args.shards, "stepline coordinator running");
     Ok(Server { http_addr, grpc_addr, app, shutdown, tasks, redis })
 }

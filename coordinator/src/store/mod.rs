@@ -94,6 +94,8 @@ pub struct ApplyPlan {
     pub zadd: Vec<(i64, String)>,
     /// Tokens leaving the pending-task table.
     pub hdel: Vec<String>,
+    /// Tokens of results handed to the loop in-process: each must still be pending.
+    pub direct: Vec<String>,
     /// Tasks to queue.
     pub tasks: Vec<TaskWrite>,
     /// Executions written (each checked against its version).
@@ -109,6 +111,9 @@ pub struct TaskWrite {
     pub queue: String,
     /// The task record (JSON text, see `dispatch::TaskRecord`).
     pub record: String,
+    /// False when it is handed to a poller of this process as claimed instead of
+    /// being pushed on its queue.
+    pub queued: bool,
 }
 
 /// One execution's part of an apply.
@@ -158,11 +163,21 @@ pub enum CreateOutcome {
     Exists,
 }
 
+/// A freshly created execution, as its shard's engine loop needs it (`LOAD_FIELDS`
+/// names and values), so a loop in the same process can start it without a read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewExecution {
+    /// Start time (epoch ms).
+    pub at: i64,
+    /// Its stored fields that the engine loop loads.
+    pub fields: Vec<(&'static str, String)>,
+}
+
 /// What StartExecution found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StartOutcome {
     /// Started now.
-    Created(i64),
+    Created(NewExecution),
     /// A running execution with that name and input (started then).
     Same(i64),
     /// An execution with that name exists with other input, or has ended.
@@ -195,6 +210,10 @@ pub struct ExecutionRecord {
     /// Cause once failed.
     pub cause: Option<String>,
 }
+
+/// How long a start handed to a loop of this process may take before its start timer
+/// fires anyway (then the version check lets only one of the two start it).
+pub const START_GRACE_MS: i64 = 5_000;
 
 /// The fields the engine loop needs to rebuild or resume an execution.
 pub const LOAD_FIELDS: [&str; 11] = ["st", "ver", "arn", "name", "sm", "smname", "role", "start", "input", "tp", "def"];
@@ -437,7 +456,7 @@ impl Store {
 
     // ---- executions -----------------------------------------------------------------
 
-    /// StartExecution: creates the execution and queues its Start event atomically.
+    /// StartExecution: creates the execution and arms its start atomically.
     pub async fn start_execution(
         &self,
         arn: &str,
@@ -448,12 +467,15 @@ impl Store {
         token_prefix: &str,
     ) -> Result<StartOutcome> {
         let shard = shard_of(arn, self.shards);
-        let entry = entry_json(&InboxEntry { x: arn.to_string(), event: InboxEvent::Start });
+        let ring = self.bell_flag(shard);
+        // A loop in this process gets the start handed in (and drops the timer); the
+        // timer only fires if that hand-off is lost, e.g. with this process.
+        let due = if ring == "0" { start_ms.saturating_add(START_GRACE_MS) } else { start_ms };
         let v: Vec<String> = self
             .scripts
             .start
             .key(self.keys.execution(shard, arn))
-            .key(self.keys.inbox(shard))
+            .key(self.keys.timers(shard))
             .key(self.keys.inbox_bell(shard))
             .key(self.keys.executions_of(state_machine_arn))
             .key(self.keys.state_machine(state_machine_arn))
@@ -462,14 +484,29 @@ impl Store {
             .arg(input)
             .arg(start_ms)
             .arg(token_prefix)
-            .arg(entry)
+            .arg(crate::timers::Timer::Start.member(arn))
             .arg(state_machine_arn)
-            .arg(self.bell_flag(shard))
+            .arg(ring)
+            .arg(due)
             .invoke_async(&mut self.conn())
             .await?;
         let at = v.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
         Ok(match v.first().map(String::as_str) {
-            Some("created") => StartOutcome::Created(at),
+            Some("created") => {
+                let field = |i: usize| v.get(i).cloned().unwrap_or_default();
+                let fields = vec![
+                    ("arn", arn.to_string()),
+                    ("name", name.to_string()),
+                    ("sm", state_machine_arn.to_string()),
+                    ("smname", field(4)),
+                    ("role", field(3)),
+                    ("start", at.to_string()),
+                    ("input", input.to_string()),
+                    ("tp", token_prefix.to_string()),
+                    ("def", field(2)),
+                ];
+                StartOutcome::Created(NewExecution { at, fields })
+            }
             Some("same") => StartOutcome::Same(at),
             Some("exists") => StartOutcome::Exists,
             _ => StartOutcome::NoStateMachine,
@@ -677,6 +714,7 @@ impl Store {
             .arg(plan.zrem.len())
             .arg(plan.zadd.len())
             .arg(plan.hdel.len())
+            .arg(plan.direct.len())
             .arg(plan.tasks.len())
             .arg(plan.execs.len());
         for m in &plan.fired {
@@ -691,8 +729,11 @@ impl Store {
         for t in &plan.hdel {
             inv.arg(t);
         }
+        for t in &plan.direct {
+            inv.arg(t);
+        }
         for t in &plan.tasks {
-            inv.arg(&t.token).arg(&t.queue).arg(&t.record);
+            inv.arg(&t.token).arg(&t.queue).arg(&t.record).arg(if t.queued { "1" } else { "0" });
         }
         for x in &plan.execs {
             inv.arg(&x.key).arg(&x.hkey).arg(x.ver).arg(&x.st).arg(x.fields.len() / 2).arg(x.history.len());

@@ -55,11 +55,14 @@ redis.call('ZADD', KEYS[2], ARGV[6], ARGV[2])
 return {'created', ARGV[6]}
 "#;
 
-/// Starts an execution (idempotent on name and input while it runs).
-/// KEYS: exec hash, inbox, shard bell, executions zset, sm hash.
-/// ARGV: exec arn, name, input, start_ms, token prefix, inbox entry, state machine arn,
-/// ring ("1" to ring the shard bell; "0" when the shard's loop runs in the caller's
-/// process, which wakes it in-process).
+/// Starts an execution (idempotent on name and input while it runs): writes its hash
+/// and arms its start timer, due at once (see `timers::Timer::Start`).
+/// KEYS: exec hash, timers, shard bell, executions zset, sm hash.
+/// ARGV: exec arn, name, input, start_ms, token prefix, start timer member, state
+/// machine arn, ring ("1" to ring the shard bell; "0" when the shard's loop runs in the
+/// caller's process, which hands it the start in-process), start timer due (ms).
+/// Returns {'created', start_ms, definition sha, role, machine name}, {'same', start_ms},
+/// {'exists', start_ms} or {'nosm'}.
 pub fn start_execution() -> String {
     format!(
         "{HELPERS}{}",
@@ -75,9 +78,9 @@ redis.call('HSET', KEYS[1], 'arn', ARGV[1], 'name', ARGV[2], 'input', ARGV[3], '
   'tp', ARGV[5], 'status', 'RUNNING', 'ver', 0, 'def', sm[1], 'role', sm[2], 'smname', sm[3],
   'sm', ARGV[7])
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
-redis.call('RPUSH', KEYS[2], ARGV[6])
+redis.call('ZADD', KEYS[2], ARGV[9], ARGV[6])
 if ARGV[8] ~= '0' then ring(KEYS[3]) end
-return {'created', ARGV[4]}
+return {'created', ARGV[4], sm[1], sm[2] or '', sm[3] or ''}
 "#
     )
 }
@@ -219,12 +222,16 @@ return n
 /// KEYS: lease, inbox, timers, tasks.
 /// ARGV (flat, so large texts arrive raw instead of inside a JSON envelope to decode):
 /// owner, inbox entries consumed, prefix, now_ms, then the counts nfired, nzrem, nzadd,
-/// nhdel, ntasks, nexecs, then the sections in that order: fired members; zrem members;
-/// zadd (score, member) pairs; hdel tokens; tasks (token, queue, record); execs
-/// (key, hkey, ver, st, nfields, nhistory, field/value pairs..., history events...).
+/// nhdel, ndirect, ntasks, nexecs, then the sections in that order: fired members; zrem
+/// members; zadd (score, member) pairs; hdel tokens; direct tokens (results handed to
+/// the loop in-process: each task must still be pending, and leaves the table through
+/// the hdel section); tasks (token, queue, record, queued: "1" to push it on its queue,
+/// "0" when it is handed to a poller of this process as claimed); execs (key, hkey, ver,
+/// st, nfields, nhistory, field/value pairs..., history events...).
 /// Queue bells are rung with the owner's id (see `ring`): the caller wakes its own
 /// pollers in-process after an 'ok'.
-/// Returns 'ok', or why nothing was written: 'lease', 'timer', 'ver'.
+/// Returns 'ok', or why nothing was written: 'lease', 'timer', 'ver', or 'gone' followed
+/// by the direct tokens no longer pending, one per line.
 pub fn apply() -> String {
     format!(
         "{HELPERS}{}",
@@ -233,17 +240,25 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lease' end
 local p = ARGV[3]
 local now = tonumber(ARGV[4])
 local nfired, nzrem, nzadd = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local nhdel, ntasks, nexecs = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
-local fired = 11
+local nhdel, ndirect, ntasks, nexecs = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+local fired = 12
 local zrem = fired + nfired
 local zadd = zrem + nzrem
 local hdel = zadd + 2 * nzadd
-local tasks = hdel + nhdel
-local execs = tasks + 3 * ntasks
+local direct = hdel + nhdel
+local tasks = direct + ndirect
+local execs = tasks + 4 * ntasks
 for i = fired, zrem - 1 do
   local due = redis.call('ZSCORE', KEYS[3], ARGV[i])
   if (not due) or tonumber(due) > now then return 'timer' end
 end
+local gone = nil
+for i = direct, tasks - 1 do
+  if redis.call('HEXISTS', KEYS[4], ARGV[i]) == 0 then
+    gone = (gone or 'gone') .. '\n' .. ARGV[i]
+  end
+end
+if gone then return gone end
 local i = execs
 for _ = 1, nexecs do
   local v = tonumber(redis.call('HGET', ARGV[i], 'ver')) or 0
@@ -254,7 +269,7 @@ local n = tonumber(ARGV[2])
 if n > 0 then redis.call('LTRIM', KEYS[2], n, -1) end
 if zadd > fired then push_range('ZREM', KEYS[3], fired, zadd - 1) end
 if hdel > zadd then push_range('ZADD', KEYS[3], zadd, hdel - 1) end
-if tasks > hdel then push_range('HDEL', KEYS[4], hdel, tasks - 1) end
+if direct > hdel then push_range('HDEL', KEYS[4], hdel, direct - 1) end
 i = execs
 for _ = 1, nexecs do
   local key, hkey = ARGV[i], ARGV[i + 1]
@@ -266,18 +281,23 @@ for _ = 1, nexecs do
   if nh > 0 then push_range('RPUSH', hkey, i, i + nh - 1) end
   i = i + nh
 end
-local rung = {}
+local seen = {}
 i = tasks
 for _ = 1, ntasks do
   local tok, q = ARGV[i], ARGV[i + 1]
   redis.call('HSET', KEYS[4], tok, ARGV[i + 2])
-  redis.call('LPUSH', p .. 'q:' .. q, tok)
-  if not rung[q] then
-    rung[q] = true
+  if not seen[q] then
+    seen[q] = true
     redis.call('SADD', p .. 'queues', q)
-    ring(p .. 'q:' .. q .. ':bell', ARGV[1])
   end
-  i = i + 3
+  if ARGV[i + 3] == '1' then
+    redis.call('LPUSH', p .. 'q:' .. q, tok)
+    if seen[q] ~= 'rung' then
+      seen[q] = 'rung'
+      ring(p .. 'q:' .. q .. ':bell', ARGV[1])
+    end
+  end
+  i = i + 4
 end
 return 'ok'
 "#

@@ -1,0 +1,176 @@
+//! The in-process door of a shard's engine loop: how the rest of this coordinator
+//! wakes the loop, and how task results reach it without a trip through Redis.
+//!
+//! Three kinds of knock:
+//! - `wake`: something was written to the shard's Redis inbox (a start, a stop, a
+//!   result reported through the Redis path). The loop reads the inbox on its next
+//!   batch.
+//! - `submit`: a worker's result for a shard whose loop runs in this process. It goes
+//!   straight into the loop's next batch, and the apply script checks that the task is
+//!   still pending and retires it in the same atomic step that applies the result. The
+//!   worker is answered only after that step, so an acknowledged result is durable; a
+//!   result that the loop cannot take (unknown execution, lease lost, Redis error) is
+//!   answered `Fallback` and the caller reports it through the Redis inbox instead.
+//! - `start`: an execution StartExecution just created, with the fields the loop would
+//!   otherwise read back. Its start timer (armed by the same script, due at once) is
+//!   consumed by the apply that starts it, so a start the loop never gets to is still
+//!   found among the due timers.
+//!
+//! A hop of a task chain then costs one Redis round trip (the apply) instead of three
+//! (report script, inbox fetch, apply), and the loop skips the inbox fetch when nothing
+//! was written to the inbox since its last look.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::{Notify, oneshot};
+
+use crate::store::InboxEvent;
+
+/// What became of a result handed to the engine loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportReply {
+    /// Applied (or, for a `.waitForTaskToken` task, acknowledged) and durable.
+    Applied,
+    /// The task is no longer pending: it completed, timed out, was retried or its
+    /// execution ended.
+    NotPending,
+    /// The loop could not take it; report it through the Redis inbox.
+    Fallback,
+}
+
+/// A task result waiting for the engine loop.
+#[derive(Debug)]
+pub struct DirectReport {
+    /// The task token.
+    pub token: String,
+    /// The result (`InboxEvent::Ok` or `InboxEvent::Fail`).
+    pub event: InboxEvent,
+    /// Where the loop answers.
+    pub reply: oneshot::Sender<ReportReply>,
+}
+
+/// An execution just created, handed to its shard's loop.
+#[derive(Debug)]
+pub struct DirectStart {
+    /// The execution ARN.
+    pub arn: String,
+    /// Its stored fields, as the loop loads them (`store::LOAD_FIELDS` names).
+    pub fields: Vec<(&'static str, String)>,
+}
+
+/// One shard's door.
+#[derive(Debug, Default)]
+pub struct ShardDoor {
+    notify: Notify,
+    inbox_dirty: AtomicBool,
+    reports: Mutex<Vec<DirectReport>>,
+    starts: Mutex<Vec<DirectStart>>,
+}
+
+impl ShardDoor {
+    /// Says the shard's Redis inbox (or its timers) may hold something new.
+    pub fn wake(&self) {
+        self.inbox_dirty.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    /// Hands a result to the loop; the receiver gets its fate.
+    pub fn submit(&self, token: String, event: InboxEvent) -> oneshot::Receiver<ReportReply> {
+        let (reply, rx) = oneshot::channel();
+        self.lock().push(DirectReport { token, event, reply });
+        self.notify.notify_one();
+        rx
+    }
+
+    /// Hands a just-created execution to the loop.
+    pub fn start(&self, arn: String, fields: Vec<(&'static str, String)>) {
+        self.starts.lock().unwrap_or_else(|e| e.into_inner()).push(DirectStart { arn, fields });
+        self.notify.notify_one();
+    }
+
+    /// Up to `max` executions waiting to start, oldest first.
+    pub fn take_starts(&self, max: usize) -> Vec<DirectStart> {
+        let mut starts = self.starts.lock().unwrap_or_else(|e| e.into_inner());
+        let n = starts.len().min(max);
+        let rest = starts.split_off(n);
+        std::mem::replace(&mut *starts, rest)
+    }
+
+    /// Whether the inbox was knocked on since the last call (and forgets it).
+    pub fn take_inbox_dirty(&self) -> bool {
+        self.inbox_dirty.swap(false, Ordering::AcqRel)
+    }
+
+    /// Up to `max` results waiting, oldest first.
+    pub fn take_reports(&self, max: usize) -> Vec<DirectReport> {
+        let mut reports = self.lock();
+        let n = reports.len().min(max);
+        let rest = reports.split_off(n);
+        std::mem::replace(&mut *reports, rest)
+    }
+
+    /// Whether results are waiting.
+    pub fn has_reports(&self) -> bool {
+        !self.lock().is_empty()
+    }
+
+    /// Answers every waiting result with `Fallback` and drops the waiting starts (the
+    /// loop is going away; the next owner finds those starts among the due timers).
+    pub fn turn_away(&self) {
+        for r in std::mem::take(&mut *self.lock()) {
+            let _ = r.reply.send(ReportReply::Fallback);
+        }
+        self.starts.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Resolves when knocked on.
+    pub async fn knocked(&self) {
+        self.notify.notified().await
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<DirectReport>> {
+        // Pushes and drains cannot leave the vector half-changed.
+        self.reports.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(tok: &str) -> InboxEvent {
+        InboxEvent::Ok { tok: tok.into(), out: "1".into() }
+    }
+
+    #[test]
+    fn reports_come_out_in_order_and_in_slices() {
+        let door = ShardDoor::default();
+        let _a = door.submit("a".into(), ok("a"));
+        let _b = door.submit("b".into(), ok("b"));
+        let _c = door.submit("c".into(), ok("c"));
+        let first: Vec<String> = door.take_reports(2).into_iter().map(|r| r.token).collect();
+        assert_eq!(first, ["a", "b"]);
+        assert!(door.has_reports());
+        let rest: Vec<String> = door.take_reports(10).into_iter().map(|r| r.token).collect();
+        assert_eq!(rest, ["c"]);
+        assert!(!door.has_reports());
+    }
+
+    #[test]
+    fn a_wake_marks_the_inbox_once() {
+        let door = ShardDoor::default();
+        assert!(!door.take_inbox_dirty());
+        door.wake();
+        assert!(door.take_inbox_dirty());
+        assert!(!door.take_inbox_dirty());
+    }
+
+    #[tokio::test]
+    async fn turned_away_results_fall_back() {
+        let door = ShardDoor::default();
+        let rx = door.submit("a".into(), ok("a"));
+        door.turn_away();
+        assert_eq!(rx.await.ok(), Some(ReportReply::Fallback));
+    }
+}
