@@ -27,7 +27,7 @@ use tokio::sync::oneshot;
 use crate::dispatch::{ParkedPoller, TaskRecord, route};
 use crate::metrics as m;
 use crate::serve::App;
-use crate::shard_door::{DirectReport, ReportReply};
+use crate::shard_door::{DirectReport, DirectStart, ReportReply};
 use crate::store::{ApplyPlan as Plan, ExecWrite, InboxEntry, InboxEvent, StoreError, TaskWrite};
 use crate::timers::Timer;
 
@@ -202,13 +202,31 @@ fn scopeguard<F: FnOnce()>(f: F) -> impl Drop {
     Guard(Some(f))
 }
 
+/// One batch; starts handed in for a batch that is not written are handed in again.
 async fn run_batch(app: &App, shard: u32, st: &mut ShardState) -> Result<Batch, StoreError> {
+    let door = &app.doors[shard as usize];
+    let starts = door.take_starts(BATCH);
+    let arns: Vec<String> = starts.iter().map(|s| s.arn.clone()).collect();
+    let result = write_batch(app, shard, st, starts).await;
+    if !matches!(result, Ok(Batch::Worked)) {
+        for arn in arns {
+            door.start_again(arn);
+        }
+    }
+    result
+}
+
+async fn write_batch(
+    app: &App,
+    shard: u32,
+    st: &mut ShardState,
+    starts: Vec<DirectStart>,
+) -> Result<Batch, StoreError> {
     let now = Utc::now();
     let now_ms = now.timestamp_millis();
     let store = &app.store;
     let door = &app.doors[shard as usize];
     let reports = door.take_reports(BATCH);
-    let starts = door.take_starts(BATCH);
     let (inbox, due) = if door.take_inbox_dirty() || st.fetch_needed(now_ms) {
         let (inbox, due, next_due) = store.fetch(shard, BATCH, now_ms).await?;
         st.next_due = next_due;
@@ -246,10 +264,10 @@ async fn run_batch(app: &App, shard: u32, st: &mut ShardState) -> Result<Batch, 
         }
     }
     for start in starts {
-        if !st.cache.contains_key(&start.arn) {
-            match from_fields(app, start.fields.into_iter().collect()).await {
+        if let (false, Some(fields)) = (st.cache.contains_key(&start.arn), start.fields) {
+            match from_fields(app, fields.into_iter().collect()).await {
                 Ok(Some(c)) => st.put(start.arn.clone(), c),
-                // Its start timer stays due: the next read of the timers finds it.
+                // Its start timer stays armed: it fires if nothing else starts it.
                 _ => continue,
             }
         }
@@ -621,9 +639,15 @@ fn apply_items(
             }
         };
         let mut queue = if redriven.is_some() { VecDeque::new() } else { VecDeque::from([event]) };
-        while let Some(commands) =
-            redriven.take().or_else(|| queue.pop_front().map(|ev| guarded_step(&machine, &mut d.exec, ev, now)))
-        {
+        // Tokens of the task events stepped: the tasks that may have stopped being awaited
+        // (cancelled ones come as CancelTask commands; a finished execution drops all).
+        let mut answered: Vec<String> = Vec::new();
+        while let Some(commands) = redriven.take().or_else(|| {
+            queue.pop_front().map(|ev| {
+                answered.extend(task_token(&ev).map(str::to_string));
+                guarded_step(&machine, &mut d.exec, ev, now)
+            })
+        }) {
             stepped = true;
             for command in commands {
                 match command {
@@ -692,10 +716,11 @@ fn apply_items(
                 }
             }
         }
-        // Tasks the engine no longer awaits (answered, timed out, aborted) leave the tables.
-        let pending: HashSet<String> = d.exec.pending_tokens().into_iter().collect();
-        let done: Vec<String> = d.tasks.keys().filter(|t| !pending.contains(*t)).cloned().collect();
-        for token in done {
+        // Tasks the engine no longer awaits (answered, timed out) leave the tables.
+        for token in answered {
+            if d.exec.awaits(&token) {
+                continue;
+            }
             d.callbacks.remove(&token);
             if let Some(scheduled) = d.tasks.remove(&token) {
                 stats.latencies.push((now_ms - scheduled).max(0) as f64 / 1000.0);
@@ -765,6 +790,17 @@ fn state_text(d: &mut Durable) -> String {
     let st = serde_json::to_string(&*d).unwrap_or_else(|_| json!(null).to_string());
     d.exec.info = info;
     st
+}
+
+/// The token of a task event.
+fn task_token(event: &Event) -> Option<&str> {
+    match event {
+        Event::TaskSucceeded { token, .. }
+        | Event::TaskFailed { token, .. }
+        | Event::TaskTimedOut { token }
+        | Event::HeartbeatTimedOut { token } => Some(token),
+        _ => None,
+    }
 }
 
 /// The engine event for a task's output text (which the gRPC layer checked is JSON).

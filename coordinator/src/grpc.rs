@@ -10,7 +10,7 @@ use stepline_proto::worker::v1::worker_server::{Worker, WorkerServer};
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
-use crate::dispatch::{ParkTicket, QueueWaiter, TaskRecord, Waiters};
+use crate::dispatch::{ParkTicket, QueueWaiter, TaskRecord};
 use crate::serve::App;
 use crate::shard_door::ReportReply;
 use crate::store::{InboxEvent, StoreError};
@@ -172,25 +172,26 @@ fn tasks_response(records: &[String]) -> pb::PollTasksResponse {
 }
 
 /// A poller's place in its queue's parking; leaves it when dropped (the client went
-/// away), so no task is handed to a poller that is gone.
+/// away), so no task is handed to a poller that is gone, and puts back on the queue any
+/// tasks handed over in the moment before the drop.
 struct Parked<'a> {
-    waiters: &'a Waiters,
+    app: &'a Arc<App>,
     waiter: &'a QueueWaiter,
     ticket: ParkTicket,
     left: bool,
 }
 
 impl<'a> Parked<'a> {
-    fn new(waiters: &'a Waiters, waiter: &'a QueueWaiter, max: usize) -> Self {
-        let ticket = waiters.park(waiter, max);
-        Parked { waiters, waiter, ticket, left: false }
+    fn new(app: &'a Arc<App>, waiter: &'a QueueWaiter, max: usize) -> Self {
+        let ticket = app.waiters.park(waiter, max);
+        Parked { app, waiter, ticket, left: false }
     }
 
     /// Leaves the parking; if an engine loop already picked this poller, waits for what
     /// it hands over (nothing, if its batch was not written).
     async fn leave(&mut self) -> Option<Vec<String>> {
         self.left = true;
-        if self.waiters.unpark(self.waiter, self.ticket.id) {
+        if self.app.waiters.unpark(self.waiter, self.ticket.id) {
             return None;
         }
         (&mut self.ticket.rx).await.ok()
@@ -199,10 +200,34 @@ impl<'a> Parked<'a> {
 
 impl Drop for Parked<'_> {
     fn drop(&mut self) {
-        if !self.left {
-            self.waiters.unpark(self.waiter, self.ticket.id);
+        if !self.left && self.app.waiters.unpark(self.waiter, self.ticket.id) {
+            return;
+        }
+        // Picked by an engine loop: tasks already sent, or sent after this, would be
+        // lost with the receiver. Close it (a later send then fails and the loop puts
+        // the tasks back) and put back what arrived before.
+        self.ticket.rx.close();
+        if let Ok(records) = self.ticket.rx.try_recv() {
+            release_records(self.app.clone(), records);
         }
     }
+}
+
+/// Puts tasks (their record texts) that no poller will deliver back on their queues.
+fn release_records(app: Arc<App>, records: Vec<String>) {
+    let tokens: Vec<(u32, String)> = records
+        .iter()
+        .filter_map(|t| serde_json::from_str::<TaskRecord>(t).ok())
+        .filter_map(|t| Some((app.tokens.verify(&t.token, app.store.shards).ok()?, t.token)))
+        .collect();
+    if tokens.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        if let Err(e) = app.store.release(&tokens).await {
+            tracing::warn!(error = %e, "could not requeue tasks handed to a poller that left");
+        }
+    });
 }
 
 fn to_task(text: &str) -> Option<pb::Task> {
@@ -263,7 +288,7 @@ impl Worker for WorkerService {
             // tasks over directly. A wake-up (tasks queued by another process, or more
             // than the parked pollers take) or the nap's end sends us back to claim.
             let nap = (deadline - now).min(Duration::from_secs(1));
-            let mut parked = Parked::new(&self.app.waiters, &waiter, max as usize);
+            let mut parked = Parked::new(&self.app, &waiter, max as usize);
             napped = false;
             let handed = tokio::select! {
                 handed = &mut parked.ticket.rx => handed.ok(),
@@ -342,14 +367,7 @@ async fn claim_detached(app: Arc<App>, queue: String, max: u32) -> Result<Vec<St
     tokio::spawn(async move {
         let claimed = app.store.claim(&queue, max, Utc::now().timestamp_millis()).await;
         if let Err(Ok(texts)) = tx.send(claimed) {
-            let tokens: Vec<(u32, String)> = texts
-                .iter()
-                .filter_map(|t| serde_json::from_str::<TaskRecord>(t).ok())
-                .filter_map(|t| Some((app.tokens.verify(&t.token, app.store.shards).ok()?, t.token)))
-                .collect();
-            if let Err(e) = app.store.release(&tokens).await {
-                tracing::warn!(error = %e, "could not requeue tasks claimed for a poller that left");
-            }
+            release_records(app, texts);
         }
     });
     rx.await.unwrap_or_else(|_| Ok(Vec::new()))

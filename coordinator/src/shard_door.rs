@@ -12,9 +12,11 @@
 //!   result that the loop cannot take (unknown execution, lease lost, Redis error) is
 //!   answered `Fallback` and the caller reports it through the Redis inbox instead.
 //! - `start`: an execution StartExecution just created, with the fields the loop would
-//!   otherwise read back. Its start timer (armed by the same script, due at once) is
-//!   consumed by the apply that starts it, so a start the loop never gets to is still
-//!   found among the due timers.
+//!   otherwise read back. Its start timer (armed by the same script, due
+//!   `store::START_GRACE_MS` later) is dropped by the apply that starts it, so a start
+//!   the loop never gets to is still found among the due timers; the execution's
+//!   version check makes it start once either way. A start whose batch was refused is
+//!   handed in again without fields (`start_again`): the loop then reads it from Redis.
 //!
 //! A hop of a task chain then costs one Redis round trip (the apply) instead of three
 //! (report script, inbox fetch, apply), and the loop skips the inbox fetch when nothing
@@ -55,8 +57,9 @@ pub struct DirectReport {
 pub struct DirectStart {
     /// The execution ARN.
     pub arn: String,
-    /// Its stored fields, as the loop loads them (`store::LOAD_FIELDS` names).
-    pub fields: Vec<(&'static str, String)>,
+    /// Its stored fields, as the loop loads them (`store::LOAD_FIELDS` names); None to
+    /// read them from Redis.
+    pub fields: Option<Vec<(&'static str, String)>>,
 }
 
 /// One shard's door.
@@ -85,7 +88,17 @@ impl ShardDoor {
 
     /// Hands a just-created execution to the loop.
     pub fn start(&self, arn: String, fields: Vec<(&'static str, String)>) {
-        self.starts.lock().unwrap_or_else(|e| e.into_inner()).push(DirectStart { arn, fields });
+        self.push_start(DirectStart { arn, fields: Some(fields) });
+    }
+
+    /// Hands a start in again after its batch was refused; the loop reads the execution
+    /// from Redis (the refusal may mean it started, or even ended, meanwhile).
+    pub fn start_again(&self, arn: String) {
+        self.push_start(DirectStart { arn, fields: None });
+    }
+
+    fn push_start(&self, start: DirectStart) {
+        self.starts.lock().unwrap_or_else(|e| e.into_inner()).push(start);
         self.notify.notify_one();
     }
 

@@ -2,8 +2,9 @@
 //!
 //! Kinds: `t` an engine timer (Wait, retry backoff), `to` a task's TimeoutSeconds,
 //! `hb` a task's heartbeat deadline, `ex` the execution's TimeoutSeconds, `st` a new
-//! execution's start (due at once: StartExecution arms it, so the start survives a
-//! crash of the coordinator that was about to apply it in-process). Execution
+//! execution's start (StartExecution arms it: due at once when another process runs the
+//! shard's loop, `store::START_GRACE_MS` later when the start is handed to a loop in
+//! this process, so the start survives losing that hand-off). Execution
 //! names cannot contain `|`, and tokens never do, so the split is unambiguous.
 
 use asl::engine::{Event, TimerId};

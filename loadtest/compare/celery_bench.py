@@ -1,6 +1,7 @@
 """Drives the Celery side of the comparison and prints one JSON report.
 
-usage: celery_bench.py noop <count> | chain <chains> <length>
+usage: celery_bench.py noop <count> | chain <chains> <length> | idle-chain <chains> <length>
+(`idle-chain` runs one chain at a time: the latency of a chain on idle workers.)
 The worker must be running (run.sh starts it). Counts are bounded; the wait for
 completion stops after a timeout.
 """
@@ -61,8 +62,19 @@ def main():
             state = {"n": 0, "len": length, "sent": time.time()}
             chain(*([t.step.s(state)] + [t.step.s() for _ in range(length - 1)])).delay()
         submitted = time.time() - first
+    elif kind == "idle-chain":
+        n, length = int(sys.argv[2]), int(sys.argv[3])
+        tasks_per_unit = length
+        first = time.time()
+        for k in range(n):
+            state = {"n": 0, "len": length, "sent": time.time()}
+            chain(*([t.step.s(state)] + [t.step.s() for _ in range(length - 1)])).delay()
+            # Wait for this chain before sending the next (polled every 0.2 ms).
+            while int(t._stats.get("bench:done") or 0) <= k:
+                time.sleep(0.0002)
+        submitted = time.time() - first
     else:
-        sys.exit("usage: celery_bench.py noop <count> | chain <chains> <length>")
+        sys.exit(__doc__)
     done, elapsed, lat = wait_done(n, first)
     report = {
         "system": "celery",

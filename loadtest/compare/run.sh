@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Celery vs Stepline on this machine, on one Redis, with the same workloads:
 #   1. 10,000 no-op tasks, all submitted at once;
-#   2. 200 chains of 10 no-op tasks, all submitted at once.
+#   2. 200 chains of 10 no-op tasks, all submitted at once;
+#   3. 100 chains of 10 no-op tasks one after the other (latency on idle workers).
 # Celery: a venv from PyPI, Redis broker, prefork pool with 2 processes, no-op tasks.
 # Stepline: `stepline serve` + stepline-loadtest with in-process echo workers.
 # Prints a table of throughput and latency with the ratios, and keeps the JSON in
@@ -23,6 +24,7 @@ GRPC_PORT="${GRPC_PORT:-15052}"
 TASKS="${TASKS:-10000}"
 CHAINS="${CHAINS:-200}"
 CHAIN_LEN="${CHAIN_LEN:-10}"
+IDLE_CHAINS="${IDLE_CHAINS:-100}"
 mkdir -p "$OUT"
 WORK="$(mktemp -d)"
 PIDS=()
@@ -67,6 +69,8 @@ echo "== celery: $TASKS no-op tasks"
 (cd "$HERE" && "$VENV/bin/python" celery_bench.py noop "$TASKS") >"$OUT/celery-noop.json"
 echo "== celery: $CHAINS chains of $CHAIN_LEN"
 (cd "$HERE" && "$VENV/bin/python" celery_bench.py chain "$CHAINS" "$CHAIN_LEN") >"$OUT/celery-chain.json"
+echo "== celery: $IDLE_CHAINS chains of $CHAIN_LEN, one at a time"
+(cd "$HERE" && "$VENV/bin/python" celery_bench.py idle-chain "$IDLE_CHAINS" "$CHAIN_LEN") >"$OUT/celery-idle-chain.json"
 kill "$CELERY_PID"; wait "$CELERY_PID" 2>/dev/null || true
 
 # ---- Stepline ----------------------------------------------------------------------
@@ -82,6 +86,8 @@ echo "== stepline: $TASKS single-task executions"
 "${LT[@]}" --scenario single -n "$TASKS" --rate 1000000 --warmup 200 --json "$OUT/stepline-single.json"
 echo "== stepline: $CHAINS chains of 10 tasks"
 "${LT[@]}" --scenario chain -n "$CHAINS" --rate 1000000 --warmup 20 --json "$OUT/stepline-chain.json"
+echo "== stepline: $IDLE_CHAINS chains of 10 tasks, one at a time"
+"${LT[@]}" --scenario chain -n "$IDLE_CHAINS" -c 1 --warmup 20 --json "$OUT/stepline-idle-chain.json"
 
 # ---- Table -------------------------------------------------------------------------
 python3 - "$OUT" <<'PY' | tee "$OUT/table.md"
@@ -90,8 +96,8 @@ out = sys.argv[1]
 def load(name):
     v = json.load(open(f"{out}/{name}.json"))
     return v[0] if isinstance(v, list) else v
-cn, cc = load("celery-noop"), load("celery-chain")
-sn, sc = load("stepline-single"), load("stepline-chain")
+cn, cc, ci = load("celery-noop"), load("celery-chain"), load("celery-idle-chain")
+sn, sc, si = load("stepline-single"), load("stepline-chain"), load("stepline-idle-chain")
 rows = [
     ("10k no-op tasks: tasks/s", cn["tasks_per_s"], sn["tasks_per_s"], True),
     ("10k no-op tasks: latency p50 (ms)", cn["p50_ms"], sn["duration"]["p50_ms"], False),
@@ -100,15 +106,19 @@ rows = [
     ("200 chains of 10: chains/s", cc["units_per_s"], sc["executions_per_s"], True),
     ("200 chains of 10: chain latency p50 (ms)", cc["p50_ms"], sc["duration"]["p50_ms"], False),
     ("200 chains of 10: chain latency p99 (ms)", cc["p99_ms"], sc["duration"]["p99_ms"], False),
+    ("chains of 10, one at a time: latency p50 (ms)", ci["p50_ms"], si["duration"]["p50_ms"], False),
+    ("chains of 10, one at a time: latency p99 (ms)", ci["p99_ms"], si["duration"]["p99_ms"], False),
 ]
 print("| workload | Celery (prefork 2) | Stepline | Stepline vs Celery |")
 print("| --- | ---: | ---: | ---: |")
 for name, c, s, higher_better in rows:
     ratio = (s / c if higher_better else c / s) if c and s else float("nan")
     print(f"| {name} | {c:,.1f} | {s:,.1f} | {ratio:,.1f}x {'faster' if ratio >= 1 else 'slower'} |")
-ok = sn["failed"] == 0 and sc["failed"] == 0 and cn["completed"] == cn["units"] and cc["completed"] == cc["units"]
+ok = (sn["failed"] == 0 and sc["failed"] == 0 and si["failed"] == 0
+      and cn["completed"] == cn["units"] and cc["completed"] == cc["units"] and ci["completed"] == ci["units"])
 print()
-print(f"Stepline: {sn['succeeded']}/{sn['executions']} and {sc['succeeded']}/{sc['executions']} executions SUCCEEDED "
-      f"with the expected output; Celery: {cn['completed']}/{cn['units']} tasks and {cc['completed']}/{cc['units']} chains done.")
+print(f"Stepline: {sn['succeeded']}/{sn['executions']}, {sc['succeeded']}/{sc['executions']} and "
+      f"{si['succeeded']}/{si['executions']} executions SUCCEEDED with the expected output; Celery: "
+      f"{cn['completed']}/{cn['units']} tasks, {cc['completed']}/{cc['units']} and {ci['completed']}/{ci['units']} chains done.")
 sys.exit(0 if ok else 1)
 PY

@@ -295,6 +295,12 @@ impl Execution {
             .collect()
     }
 
+    /// Whether the task with `token` is awaited (a scan of the frames, without the
+    /// allocations of `pending_tokens`).
+    pub fn awaits(&self, token: &str) -> bool {
+        self.frames.values().any(|f| matches!(&f.phase, Phase::Task { token: t, .. } if t == token))
+    }
+
     fn fresh_id(&mut self) -> u64 {
         let id = self.next_id;
         self.next_id += 1;

@@ -90,6 +90,20 @@ pub struct Server {
     redis: Option<EmbeddedRedis>,
 }
 
+/// Pending connections a listener queues before the kernel drops new SYNs. tokio's
+/// `TcpListener::bind` asks for 128 here: a burst of more new clients than that (a load
+/// generator's pool, a fleet of workers restarting) lost SYNs and waited out the
+/// 1-second SYN retransmit.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listener on `addr` with a deep accept queue (the kernel caps it at somaxconn).
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Sets up logging once (later calls, e.g. from tests, are no-ops).
 pub fn init_logging(format: LogFormat) {
     crate::telemetry::init(matches!(format, LogFormat::Json));
@@ -139,12 +153,8 @@ pub async fn start(args: ServeArgs) -> Result<Server> {
         metrics: crate::metrics::install(),
     });
     let (shutdown, rx) = watch::channel(false);
-    let http = tokio::net::TcpListener::bind(args.http_addr)
-        .await
-        .with_context(|| format!("cannot listen for HTTP on {}", args.http_addr))?;
-    let grpc = tokio::net::TcpListener::bind(args.grpc_addr)
-        .await
-        .with_context(|| format!("cannot listen for gRPC on {}", args.grpc_addr))?;
+    let http = listen(args.http_addr).with_context(|| format!("cannot listen for HTTP on {}", args.http_addr))?;
+    let grpc = listen(args.grpc_addr).with_context(|| format!("cannot listen for gRPC on {}", args.grpc_addr))?;
     let (http_addr, grpc_addr) = (http.local_addr()?, grpc.local_addr()?);
     let mut tasks = vec![
         tokio::spawn(crate::leases::run_leases(app.clone(), rx.clone())),

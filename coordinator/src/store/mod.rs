@@ -14,6 +14,7 @@
 pub mod keys;
 pub mod registry;
 pub mod scripts;
+pub mod starts;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -33,6 +34,9 @@ pub enum StoreError {
     /// Something in Redis is not shaped as we wrote it.
     #[error("unexpected data in redis: {0}")]
     Corrupt(String),
+    /// A write shared with other requests (group commit) failed.
+    #[error("redis: {0}")]
+    Group(String),
 }
 
 /// Store result.
@@ -245,6 +249,9 @@ pub struct Store {
     scripts: std::sync::Arc<Scripts>,
     /// Shards whose engine loop runs in this process (their bells need not ring).
     pub local_shards: std::sync::Arc<LocalShards>,
+    /// Where StartExecution writes wait to be written together (None in the writer's
+    /// own handle).
+    starts: Option<starts::StartQueue>,
 }
 
 /// The shards whose engine loop runs in this process. Events this process queues for
@@ -303,7 +310,7 @@ impl Store {
         let conn = ConnectionManager::new_with_config(client.clone(), config).await?;
         let scripts = Scripts {
             create_sm: Script::new(scripts::CREATE_STATE_MACHINE),
-            start: Script::new(&scripts::start_execution()),
+            start: Script::new(&scripts::start_executions()),
             stop: Script::new(&scripts::stop_execution()),
             report: Script::new(&scripts::report()),
             claim: Script::new(&scripts::claim()),
@@ -313,14 +320,17 @@ impl Store {
             renew: Script::new(scripts::RENEW_LEASE),
             release_lease: Script::new(scripts::RELEASE_LEASE),
         };
-        Ok(Store {
+        let mut store = Store {
             client,
             conn,
             keys: Keys::new(prefix),
             shards,
             scripts: std::sync::Arc::new(scripts),
             local_shards: Default::default(),
-        })
+            starts: None,
+        };
+        store.starts = Some(starts::StartQueue::spawn(store.clone()));
+        Ok(store)
     }
 
     /// A dedicated connection without a response timeout, for blocking commands
@@ -455,63 +465,6 @@ impl Store {
     }
 
     // ---- executions -----------------------------------------------------------------
-
-    /// StartExecution: creates the execution and arms its start atomically.
-    pub async fn start_execution(
-        &self,
-        arn: &str,
-        name: &str,
-        state_machine_arn: &str,
-        input: &str,
-        start_ms: i64,
-        token_prefix: &str,
-    ) -> Result<StartOutcome> {
-        let shard = shard_of(arn, self.shards);
-        let ring = self.bell_flag(shard);
-        // A loop in this process gets the start handed in (and drops the timer); the
-        // timer only fires if that hand-off is lost, e.g. with this process.
-        let due = if ring == "0" { start_ms.saturating_add(START_GRACE_MS) } else { start_ms };
-        let v: Vec<String> = self
-            .scripts
-            .start
-            .key(self.keys.execution(shard, arn))
-            .key(self.keys.timers(shard))
-            .key(self.keys.inbox_bell(shard))
-            .key(self.keys.executions_of(state_machine_arn))
-            .key(self.keys.state_machine(state_machine_arn))
-            .arg(arn)
-            .arg(name)
-            .arg(input)
-            .arg(start_ms)
-            .arg(token_prefix)
-            .arg(crate::timers::Timer::Start.member(arn))
-            .arg(state_machine_arn)
-            .arg(ring)
-            .arg(due)
-            .invoke_async(&mut self.conn())
-            .await?;
-        let at = v.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        Ok(match v.first().map(String::as_str) {
-            Some("created") => {
-                let field = |i: usize| v.get(i).cloned().unwrap_or_default();
-                let fields = vec![
-                    ("arn", arn.to_string()),
-                    ("name", name.to_string()),
-                    ("sm", state_machine_arn.to_string()),
-                    ("smname", field(4)),
-                    ("role", field(3)),
-                    ("start", at.to_string()),
-                    ("input", input.to_string()),
-                    ("tp", token_prefix.to_string()),
-                    ("def", field(2)),
-                ];
-                StartOutcome::Created(NewExecution { at, fields })
-            }
-            Some("same") => StartOutcome::Same(at),
-            Some("exists") => StartOutcome::Exists,
-            _ => StartOutcome::NoStateMachine,
-        })
-    }
 
     /// DescribeExecution's record.
     pub async fn get_execution(&self, arn: &str) -> Result<Option<ExecutionRecord>> {

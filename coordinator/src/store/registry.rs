@@ -11,6 +11,8 @@
 //!   `smas:<sm-arn>` zset of alias ARNs by creation;
 //! - execution hashes gain `smv` / `sma` (the version and alias an execution ran on).
 
+use std::sync::LazyLock;
+
 use redis::Script;
 
 use super::{Result, StateMachineRecord, Store, shard_of};
@@ -60,6 +62,12 @@ pub enum CallbackOutcome {
     /// No such pending task (completed, timed out, or the execution ended).
     Gone,
 }
+
+// The scripts below, hashed (SHA-1) once per process instead of on every call.
+static UPDATE_STATE_MACHINE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(UPDATE_STATE_MACHINE));
+static PUBLISH_VERSION_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(PUBLISH_VERSION));
+static REDRIVE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(REDRIVE));
+static CALLBACK_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(CALLBACK));
 
 /// Updates a state machine in place. KEYS: sm hash, definition. ARGV: def, sha, role, updated_ms.
 /// Returns 0 when the machine does not exist.
@@ -248,7 +256,7 @@ return ARGV[3]
 
     /// Replaces a state machine's definition and role; false when it does not exist.
     pub async fn update_state_machine(&self, arn: &str, def: &str, sha: &str, role: &str, now_ms: i64) -> Result<bool> {
-        let r: i64 = Script::new(UPDATE_STATE_MACHINE)
+        let r: i64 = UPDATE_STATE_MACHINE_SCRIPT
             .key(self.keys.state_machine(arn))
             .key(self.keys.definition(sha))
             .arg(def)
@@ -269,7 +277,7 @@ return ARGV[3]
 
     /// Publishes a version (or finds the latest identical one): its ARN and creation time.
     pub async fn publish_version(&self, arn: &str, now_ms: i64, description: &str) -> Result<Option<(String, i64)>> {
-        let v: Vec<String> = Script::new(PUBLISH_VERSION)
+        let v: Vec<String> = PUBLISH_VERSION_SCRIPT
             .key(self.keys.state_machine(arn))
             .key(self.key("smv", arn))
             .key(self.key("smvn", arn))
@@ -458,7 +466,7 @@ return 1
     pub async fn redrive_execution(&self, arn: &str, now_ms: i64) -> Result<Option<String>> {
         let shard = shard_of(arn, self.shards);
         let entry = super::entry_json(&super::InboxEntry { x: arn.to_string(), event: super::InboxEvent::Redrive });
-        let r: String = Script::new(REDRIVE)
+        let r: String = REDRIVE_SCRIPT
             .key(self.keys.execution(shard, arn))
             .key(self.keys.inbox(shard))
             .key(self.keys.inbox_bell(shard))
@@ -475,7 +483,7 @@ return 1
 
     /// Delivers a SendTaskSuccess/Failure result (see `CALLBACK`).
     pub async fn callback(&self, shard: u32, token: &str, event_json: &str) -> Result<CallbackOutcome> {
-        let r: i64 = Script::new(CALLBACK)
+        let r: i64 = CALLBACK_SCRIPT
             .key(self.keys.tasks(shard))
             .key(self.keys.timers(shard))
             .key(self.keys.inbox(shard))

@@ -55,32 +55,45 @@ redis.call('ZADD', KEYS[2], ARGV[6], ARGV[2])
 return {'created', ARGV[6]}
 "#;
 
-/// Starts an execution (idempotent on name and input while it runs): writes its hash
-/// and arms its start timer, due at once (see `timers::Timer::Start`).
-/// KEYS: exec hash, timers, shard bell, executions zset, sm hash.
-/// ARGV: exec arn, name, input, start_ms, token prefix, start timer member, state
-/// machine arn, ring ("1" to ring the shard bell; "0" when the shard's loop runs in the
-/// caller's process, which hands it the start in-process), start timer due (ms).
-/// Returns {'created', start_ms, definition sha, role, machine name}, {'same', start_ms},
-/// {'exists', start_ms} or {'nosm'}.
-pub fn start_execution() -> String {
+/// Starts executions (each idempotent on name and input while it runs): writes each
+/// one's hash and arms its start timer (see `timers::Timer::Start`). Concurrent
+/// StartExecution calls share one call (`store::starts`).
+/// ARGV: count, then per execution 14 values: exec hash, timers, shard bell,
+/// executions zset, sm hash, exec arn, name, input, start_ms, token prefix, start timer
+/// member, state machine arn, ring ("1" to ring the shard bell; "0" when the shard's
+/// loop runs in the caller's process, which hands it the start in-process), start timer
+/// due (ms).
+/// Returns per execution {'created', start_ms, definition sha, role, machine name},
+/// {'same', start_ms}, {'exists', start_ms} or {'nosm'}.
+pub fn start_executions() -> String {
     format!(
         "{HELPERS}{}",
         r#"
-local sm = redis.call('HMGET', KEYS[5], 'sha', 'role', 'name')
-if not sm[1] then return {'nosm'} end
-local cur = redis.call('HMGET', KEYS[1], 'input', 'start', 'status')
-if cur[2] then
-  if cur[1] == ARGV[3] and cur[3] == 'RUNNING' then return {'same', cur[2]} end
-  return {'exists', cur[2]}
+local out = {}
+local i = 2
+for j = 1, tonumber(ARGV[1]) do
+  local xk, tk, bell, exz, smk = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local arn, input, start = ARGV[i + 5], ARGV[i + 7], ARGV[i + 8]
+  local sm = redis.call('HMGET', smk, 'sha', 'role', 'name')
+  if not sm[1] then
+    out[j] = {'nosm'}
+  else
+    local cur = redis.call('HMGET', xk, 'input', 'start', 'status')
+    if cur[2] then
+      if cur[1] == input and cur[3] == 'RUNNING' then out[j] = {'same', cur[2]} else out[j] = {'exists', cur[2]} end
+    else
+      redis.call('HSET', xk, 'arn', arn, 'name', ARGV[i + 6], 'input', input, 'start', start,
+        'tp', ARGV[i + 9], 'status', 'RUNNING', 'ver', 0, 'def', sm[1], 'role', sm[2], 'smname', sm[3],
+        'sm', ARGV[i + 11])
+      redis.call('ZADD', exz, start, arn)
+      redis.call('ZADD', tk, ARGV[i + 13], ARGV[i + 10])
+      if ARGV[i + 12] ~= '0' then ring(bell) end
+      out[j] = {'created', start, sm[1], sm[2] or '', sm[3] or ''}
+    end
+  end
+  i = i + 14
 end
-redis.call('HSET', KEYS[1], 'arn', ARGV[1], 'name', ARGV[2], 'input', ARGV[3], 'start', ARGV[4],
-  'tp', ARGV[5], 'status', 'RUNNING', 'ver', 0, 'def', sm[1], 'role', sm[2], 'smname', sm[3],
-  'sm', ARGV[7])
-redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
-redis.call('ZADD', KEYS[2], ARGV[9], ARGV[6])
-if ARGV[8] ~= '0' then ring(KEYS[3]) end
-return {'created', ARGV[4], sm[1], sm[2] or '', sm[3] or ''}
+return out
 "#
     )
 }

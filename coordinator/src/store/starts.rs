@@ -1,0 +1,160 @@
+//! StartExecution's write, with group commit: starts that arrive while a write is in
+//! flight are written together by the next one, so under load many starts share one
+//! round trip and one script run instead of paying for one each. An idle coordinator
+//! writes a lone start at once.
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{NewExecution, Result, START_GRACE_MS, StartOutcome, Store, StoreError, shard_of};
+
+/// Most starts written by one script call.
+const MAX_GROUP: usize = 256;
+
+/// One StartExecution to write.
+#[derive(Debug, Clone)]
+pub struct StartRequest {
+    /// The execution ARN.
+    pub arn: String,
+    /// Its name.
+    pub name: String,
+    /// The state machine (or version) ARN it runs.
+    pub state_machine_arn: String,
+    /// The input JSON text.
+    pub input: String,
+    /// Start time (epoch ms).
+    pub start_ms: i64,
+    /// Prefix of its task tokens.
+    pub token_prefix: String,
+}
+
+type Waiting = (StartRequest, oneshot::Sender<std::result::Result<StartOutcome, String>>);
+
+/// The queue of starts waiting for the group writer.
+#[derive(Debug, Clone)]
+pub(crate) struct StartQueue {
+    tx: mpsc::UnboundedSender<Waiting>,
+}
+
+impl StartQueue {
+    /// Starts the group writer for `store` (a clone without a queue of its own, so the
+    /// writer ends once every queued `Store` is dropped).
+    pub(crate) fn spawn(store: Store) -> StartQueue {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(write_groups(store, rx));
+        StartQueue { tx }
+    }
+}
+
+async fn write_groups(store: Store, mut rx: mpsc::UnboundedReceiver<Waiting>) {
+    let mut group: Vec<Waiting> = Vec::new();
+    while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
+        let requests: Vec<StartRequest> = group.iter().map(|(r, _)| r.clone()).collect();
+        match store.write_starts(&requests).await {
+            Ok(outcomes) => {
+                for ((_, reply), outcome) in group.drain(..).zip(outcomes) {
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+            Err(e) => {
+                let why = e.to_string();
+                for (_, reply) in group.drain(..) {
+                    let _ = reply.send(Err(why.clone()));
+                }
+            }
+        }
+    }
+}
+
+impl Store {
+    /// StartExecution: creates the execution and arms its start atomically (idempotent
+    /// on name and input while it runs).
+    pub async fn start_execution(
+        &self,
+        arn: &str,
+        name: &str,
+        state_machine_arn: &str,
+        input: &str,
+        start_ms: i64,
+        token_prefix: &str,
+    ) -> Result<StartOutcome> {
+        let request = StartRequest {
+            arn: arn.to_string(),
+            name: name.to_string(),
+            state_machine_arn: state_machine_arn.to_string(),
+            input: input.to_string(),
+            start_ms,
+            token_prefix: token_prefix.to_string(),
+        };
+        let Some(queue) = &self.starts else {
+            let mut outcomes = self.write_starts(std::slice::from_ref(&request)).await?;
+            return outcomes.pop().ok_or_else(|| StoreError::Corrupt("the start script answered nothing".into()));
+        };
+        let (reply, answer) = oneshot::channel();
+        queue.tx.send((request, reply)).map_err(|_| StoreError::Group("the start writer has stopped".into()))?;
+        match answer.await {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(why)) => Err(StoreError::Group(why)),
+            Err(_) => Err(StoreError::Group("the start writer has stopped".into())),
+        }
+    }
+
+    /// Writes several starts in one script call; one outcome per request, in order.
+    async fn write_starts(&self, requests: &[StartRequest]) -> Result<Vec<StartOutcome>> {
+        let mut inv = self.scripts.start.prepare_invoke();
+        inv.arg(requests.len());
+        for r in requests {
+            let shard = shard_of(&r.arn, self.shards);
+            let ring = self.bell_flag(shard);
+            // A loop in this process gets the start handed in (and drops the timer);
+            // the timer only fires if that hand-off is lost, e.g. with this process.
+            let due = if ring == "0" { r.start_ms.saturating_add(START_GRACE_MS) } else { r.start_ms };
+            inv.arg(self.keys.execution(shard, &r.arn))
+                .arg(self.keys.timers(shard))
+                .arg(self.keys.inbox_bell(shard))
+                .arg(self.keys.executions_of(&r.state_machine_arn))
+                .arg(self.keys.state_machine(&r.state_machine_arn))
+                .arg(&r.arn)
+                .arg(&r.name)
+                .arg(&r.input)
+                .arg(r.start_ms)
+                .arg(&r.token_prefix)
+                .arg(crate::timers::Timer::Start.member(&r.arn))
+                .arg(&r.state_machine_arn)
+                .arg(ring)
+                .arg(due);
+        }
+        let answers: Vec<Vec<String>> = inv.invoke_async(&mut self.conn()).await?;
+        if answers.len() != requests.len() {
+            return Err(StoreError::Corrupt(format!(
+                "the start script answered {} times for {} starts",
+                answers.len(),
+                requests.len()
+            )));
+        }
+        Ok(requests.iter().zip(answers).map(|(r, v)| outcome(r, v)).collect())
+    }
+}
+
+fn outcome(r: &StartRequest, v: Vec<String>) -> StartOutcome {
+    let at = v.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    match v.first().map(String::as_str) {
+        Some("created") => {
+            let field = |i: usize| v.get(i).cloned().unwrap_or_default();
+            let fields = vec![
+                ("arn", r.arn.clone()),
+                ("name", r.name.clone()),
+                ("sm", r.state_machine_arn.clone()),
+                ("smname", field(4)),
+                ("role", field(3)),
+                ("start", at.to_string()),
+                ("input", r.input.clone()),
+                ("tp", r.token_prefix.clone()),
+                ("def", field(2)),
+            ];
+            StartOutcome::Created(NewExecution { at, fields })
+        }
+        Some("same") => StartOutcome::Same(at),
+        Some("exists") => StartOutcome::Exists,
+        _ => StartOutcome::NoStateMachine,
+    }
+}
