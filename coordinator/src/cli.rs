@@ -416,8 +416,11 @@ fn run_on_cluster(
 
 /// `stepline serve`: runs the coordinator until Ctrl-C or SIGTERM.
 fn serve(args: coordinator::serve::ServeArgs) -> Result<ExitCode> {
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.runtime_threads {
+        builder.worker_threads(n as usize);
+    }
+    let runtime = builder.enable_all().build().context("cannot start the async runtime")?;
     runtime.block_on(coordinator::serve::run(args))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -61,6 +61,7 @@ async fn smoke_every_scenario() {
         data_dir: std::env::temp_dir(),
         redis_server: "redis-server".into(),
         token_key: None,
+        runtime_threads: None,
         shards: 4,
         redis_prefix: "sl:".into(),
         region: "us-east-1".into(),

@@ -35,6 +35,11 @@ pub struct ServeArgs {
     /// stored when unset.
     #[arg(long, env = "STEPLINE_TOKEN_KEY", hide_env_values = true)]
     pub token_key: Option<String>,
+    /// Threads of the async runtime (default: one per core). On a small machine whose
+    /// cores Redis and the workers share, 1 cuts latency: fewer cross-thread wake-ups
+    /// per task hop, at about the same throughput (see loadtest/RESULTS.md).
+    #[arg(long, env = "STEPLINE_RUNTIME_THREADS", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub runtime_threads: Option<u32>,
     /// Number of shards (fixed for the life of the Redis data).
     #[arg(long, env = "STEPLINE_SHARDS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub shards: u32,

@@ -74,6 +74,7 @@ pub fn args(redis_url: &str) -> ServeArgs {
         data_dir: std::env::temp_dir(),
         redis_server: "redis-server".into(),
         token_key: None,
+        runtime_threads: None,
         shards: 4,
         redis_prefix: "sl:".into(),
         region: "us-east-1".into(),
