@@ -8,7 +8,8 @@
 # Prints a table of throughput and latency with the ratios, and keeps the JSON in
 # $OUT (default target/compare).
 #
-# Env: NO_BUILD=1 skips the release build; BIN_DIR picks the binaries (default
+# Env: STEPLINE_RUNTIME_THREADS sets the coordinator's runtime threads (default one per
+# core; see `stepline serve --runtime-threads`); NO_BUILD=1 skips the release build; BIN_DIR picks the binaries (default
 # target/release); REDIS_PORT / HTTP_PORT / GRPC_PORT pick loopback ports;
 # TASKS / CHAINS / CHAIN_LEN change the sizes.
 set -euo pipefail
@@ -54,6 +55,7 @@ if [[ ! -x "$VENV/bin/celery" ]]; then
   "$VENV/bin/pip" install -q "celery[redis]>=5.3,<6"
 fi
 
+echo "== coordinator runtime threads: ${STEPLINE_RUNTIME_THREADS:-one per core}"
 echo "== machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1), $(free -g | awk '/Mem:/{print $2}') GiB"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
   --dir "$WORK" --pidfile "$WORK/redis.pid" --logfile "$WORK/redis.log"
