@@ -680,6 +680,7 @@ fn apply_items(
                                     queue: queue_name,
                                     record: json,
                                     queued: true,
+                                    untimed: record.hb == 0 && record.timeout_at_ms == 0,
                                 });
                                 task_meta
                                     .push(TaskMeta { execution_arn: arn.to_string(), heartbeat_seconds: record.hb });

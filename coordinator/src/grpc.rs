@@ -365,7 +365,7 @@ impl Worker for WorkerService {
 async fn claim_detached(app: Arc<App>, queue: String, max: u32) -> Result<Vec<String>, StoreError> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
-        let claimed = app.store.claim(&queue, max, Utc::now().timestamp_millis()).await;
+        let claimed = app.store.claim(&queue, max, Utc::now().timestamp_millis(), &app.owner).await;
         if let Err(Ok(texts)) = tx.send(claimed) {
             release_records(app, texts);
         }

@@ -19,7 +19,7 @@ pub const LEASE_TTL: Duration = Duration::from_secs(5);
 const TICK: Duration = Duration::from_millis(1000);
 /// A coordinator that has not checked in for this long is considered dead (shorter
 /// than the lease TTL, so survivors raise their share by the time its leases expire).
-const LIVENESS_MS: i64 = 4_000;
+pub const LIVENESS_MS: i64 = 4_000;
 
 /// Keeps this coordinator's share of leases until `shutdown` turns true, then gives
 /// them all back.
@@ -50,7 +50,12 @@ pub async fn run_leases(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
 
 async fn tick(app: &Arc<App>, owned: &mut HashMap<u32, JoinHandle<()>>, ttl: u64) -> crate::store::Result<()> {
     let store = &app.store;
-    let live = store.register_coordinator(&app.owner, Utc::now().timestamp_millis(), LIVENESS_MS).await?.max(1);
+    let now_ms = Utc::now().timestamp_millis();
+    let live = store.register_coordinator(&app.owner, now_ms, LIVENESS_MS).await?.max(1);
+    let recovered = store.recover_claims(now_ms, LIVENESS_MS).await?;
+    if recovered > 0 {
+        tracing::warn!(recovered, "put back tasks that a dead coordinator claimed and may not have delivered");
+    }
     let target = store.shards.div_ceil(live as u32) as usize;
     // Renew, dropping shards whose loop stopped or whose lease we lost.
     let shards: Vec<u32> = owned.keys().copied().collect();

@@ -434,3 +434,68 @@ async fn results_sent_to_the_other_coordinator_complete_the_execution() {
     b.stop().await;
     h.stop().await;
 }
+
+/// Claims the first task queued on `queue` for coordinator `owner` (as its pollers would).
+async fn claim_first(app: &App, queue: &str, owner: &str) -> Value {
+    let deadline = Instant::now() + SOON;
+    loop {
+        let got = app.store.claim(queue, 1, Utc::now().timestamp_millis(), owner).await.expect("claim runs");
+        if let Some(t) = got.into_iter().next() {
+            return serde_json::from_str(&t).expect("a task record");
+        }
+        assert!(Instant::now() < deadline, "no task was queued on {queue}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A task without timers that a coordinator claimed and died before delivering goes back
+/// to its queue (the claim ledger); one claimed by a live coordinator does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_coordinators_untimed_claims_go_back_to_the_queue() {
+    let h = Harness::start().await;
+    let app = app(&h);
+    let queue = "ledger-q";
+    let sm = h
+        .create(
+            "ledger",
+            json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": format!("stepline:queue:{queue}"), "End": true}}}),
+        )
+        .await;
+    // Claimed by an owner that never checked in, as by a coordinator that died at once.
+    let dead = h.start_execution(&sm, "claimed-by-the-dead", json!({"n": 1})).await;
+    let record = claim_first(&app, queue, "c-gone").await;
+    let mut redis = redis_conn(&h.redis.url).await;
+    let ledger: Vec<String> =
+        redis::cmd("ZRANGE").arg("sl:claims:c-gone").arg(0).arg(-1).query_async(&mut redis).await.expect("zrange");
+    let token = record["token"].as_str().expect("a token").to_string();
+    assert!(ledger.contains(&token) || ledger.is_empty(), "the ledger holds the claim (unless already recovered)");
+    let mut w = h.worker().await;
+    let task = poll_one(&mut w, queue, SOON).await;
+    assert_eq!(task.token, token, "the same task comes back");
+    w.complete_task(pb::CompleteTaskRequest { token: task.token, output_json: r#"{"ok":true}"#.into() })
+        .await
+        .expect("the recovered task completes");
+    let d = h.wait_done(&dead, SOON).await;
+    assert_eq!(d["status"], "SUCCEEDED", "{d}");
+    let left: i64 = redis::cmd("EXISTS").arg("sl:claims:c-gone").query_async(&mut redis).await.expect("exists");
+    assert_eq!(left, 0, "the dead coordinator's ledger is gone");
+
+    // Claimed by the live coordinator: it stays with its claimer, however long it runs.
+    let live = h.start_execution(&sm, "claimed-by-the-living", json!({"n": 2})).await;
+    let record = claim_first(&app, queue, &app.owner).await;
+    let again = w
+        .poll_tasks(pb::PollTasksRequest {
+            queue: queue.into(),
+            max_tasks: 1,
+            wait_time_ms: 3000,
+            worker_id: "t".into(),
+        })
+        .await
+        .expect("poll works")
+        .into_inner();
+    assert!(again.tasks.is_empty(), "a live coordinator's claim is not handed out again: {:?}", again.tasks);
+    let token = record["token"].as_str().expect("a token").to_string();
+    w.complete_task(pb::CompleteTaskRequest { token, output_json: "{}".into() }).await.expect("completes");
+    assert_eq!(h.wait_done(&live, SOON).await["status"], "SUCCEEDED");
+    h.stop().await;
+}

@@ -143,7 +143,7 @@ async fn claim_one(app: Arc<App>, queue: String) -> Result<Option<TaskRecord>, S
     let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         let claimed =
-            app.store.claim(&queue, 1, Utc::now().timestamp_millis()).await.map(|texts| {
+            app.store.claim(&queue, 1, Utc::now().timestamp_millis(), &app.owner).await.map(|texts| {
                 texts.iter().filter_map(|t| serde_json::from_str::<TaskRecord>(t).ok()).collect::<Vec<_>>()
             });
         if let Err(Ok(tasks)) = tx.send(claimed) {

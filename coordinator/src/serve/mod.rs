@@ -152,6 +152,12 @@ pub async fn start(args: ServeArgs) -> Result<Server> {
         max_payload_bytes: args.max_payload_bytes,
         metrics: crate::metrics::install(),
     });
+    // Check in before serving: a claim made under an owner that is not checked in yet
+    // would look like a dead coordinator's to the others' claim recovery.
+    app.store
+        .register_coordinator(&app.owner, chrono::Utc::now().timestamp_millis(), crate::leases::LIVENESS_MS)
+        .await
+        .context("cannot register the coordinator in Redis")?;
     let (shutdown, rx) = watch::channel(false);
     let http = listen(args.http_addr).with_context(|| format!("cannot listen for HTTP on {}", args.http_addr))?;
     let grpc = listen(args.grpc_addr).with_context(|| format!("cannot listen for gRPC on {}", args.grpc_addr))?;

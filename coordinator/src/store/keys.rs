@@ -100,6 +100,17 @@ impl Keys {
         format!("{}coordinators", self.prefix)
     }
 
+    /// ZSET of the tasks without timers that coordinator `owner` claimed lately (token ->
+    /// claim time, ms): what to put back on the queues if it dies before answering.
+    pub fn claims(&self, owner: &str) -> String {
+        format!("{}claims:{owner}", self.prefix)
+    }
+
+    /// SET of the coordinators that have a `claims` ZSET.
+    pub fn claimants(&self) -> String {
+        format!("{}claimants", self.prefix)
+    }
+
     /// Cluster settings that must agree across replicas (shard count, token key).
     pub fn config(&self) -> String {
         format!("{}config", self.prefix)

@@ -118,6 +118,8 @@ pub struct TaskWrite {
     /// False when it is handed to a poller of this process as claimed instead of
     /// being pushed on its queue.
     pub queued: bool,
+    /// Without heartbeat or timeout: a hand-off goes in the claim ledger.
+    pub untimed: bool,
 }
 
 /// One execution's part of an apply.
@@ -215,6 +217,10 @@ pub struct ExecutionRecord {
     pub cause: Option<String>,
 }
 
+/// How long a claim stays in its coordinator's ledger: far longer than answering a poll
+/// takes, so a claim the ledger forgot was delivered (or put back by the poller leaving).
+pub const CLAIM_LEDGER_MS: i64 = 10_000;
+
 /// How long a start handed to a loop of this process may take before its start timer
 /// fires anyway (then the version check lets only one of the two start it).
 pub const START_GRACE_MS: i64 = 5_000;
@@ -230,6 +236,7 @@ struct Scripts {
     stop: Script,
     report: Script,
     claim: Script,
+    recover_claims: Script,
     heartbeat: Script,
     release: Script,
     apply: Script,
@@ -314,6 +321,7 @@ impl Store {
             stop: Script::new(&scripts::stop_execution()),
             report: Script::new(&scripts::report()),
             claim: Script::new(&scripts::claim()),
+            recover_claims: Script::new(&scripts::recover_claims()),
             heartbeat: Script::new(scripts::HEARTBEAT),
             release: Script::new(&scripts::release()),
             apply: Script::new(&scripts::apply()),
@@ -557,16 +565,35 @@ impl Store {
         Ok(v.into_iter().map(|x| x == 1).collect())
     }
 
-    /// Claims up to `max` tasks of `queue`; returns their task JSON texts.
-    pub async fn claim(&self, queue: &str, max: u32, now_ms: i64) -> Result<Vec<String>> {
+    /// Claims up to `max` tasks of `queue` for coordinator `owner` (whose claim ledger
+    /// records those without timers); returns their task JSON texts.
+    pub async fn claim(&self, queue: &str, max: u32, now_ms: i64, owner: &str) -> Result<Vec<String>> {
         Ok(self
             .scripts
             .claim
             .key(self.keys.queue(queue))
             .key(self.keys.queue_bell(queue))
+            .key(self.keys.claims(owner))
+            .key(self.keys.claimants())
             .arg(&self.keys.prefix)
             .arg(max.max(1))
             .arg(now_ms)
+            .arg(owner)
+            .invoke_async(&mut self.conn())
+            .await?)
+    }
+
+    /// Requeues what dead coordinators claimed without timers (see
+    /// `scripts::recover_claims`); returns how many tasks went back.
+    pub async fn recover_claims(&self, now_ms: i64, liveness_ms: i64) -> Result<u64> {
+        Ok(self
+            .scripts
+            .recover_claims
+            .key(self.keys.claimants())
+            .key(self.keys.coordinators())
+            .arg(&self.keys.prefix)
+            .arg(now_ms)
+            .arg(liveness_ms)
             .invoke_async(&mut self.conn())
             .await?)
     }
@@ -686,7 +713,12 @@ impl Store {
             inv.arg(t);
         }
         for t in &plan.tasks {
-            inv.arg(&t.token).arg(&t.queue).arg(&t.record).arg(if t.queued { "1" } else { "0" });
+            let how = match (t.queued, t.untimed) {
+                (true, _) => "1",
+                (false, false) => "0",
+                (false, true) => "2",
+            };
+            inv.arg(&t.token).arg(&t.queue).arg(&t.record).arg(how);
         }
         for x in &plan.execs {
             inv.arg(&x.key).arg(&x.hkey).arg(x.ver).arg(&x.st).arg(x.fields.len() / 2).arg(x.history.len());
@@ -703,18 +735,26 @@ impl Store {
     // ---- leases ---------------------------------------------------------------------
 
     /// Records this coordinator as alive; returns how many are alive.
+    /// Also forgets this coordinator's ledger entries older than `CLAIM_LEDGER_MS`: by
+    /// then their poll was long answered.
     pub async fn register_coordinator(&self, owner: &str, now_ms: i64, ttl_ms: i64) -> Result<u64> {
         let mut pipe = redis::pipe();
         pipe.cmd("ZADD").arg(self.keys.coordinators()).arg(now_ms).arg(owner).ignore();
+        pipe.cmd("ZREMRANGEBYSCORE").arg(self.keys.claims(owner)).arg("-inf").arg(now_ms - CLAIM_LEDGER_MS).ignore();
         pipe.cmd("ZREMRANGEBYSCORE").arg(self.keys.coordinators()).arg("-inf").arg(now_ms - ttl_ms).ignore();
         pipe.cmd("ZCARD").arg(self.keys.coordinators());
         let (n,): (u64,) = pipe.query_async(&mut self.conn()).await?;
         Ok(n)
     }
 
-    /// Removes this coordinator from the live set (clean shutdown).
+    /// Removes this coordinator from the live set (clean shutdown), with its claim
+    /// ledger: its polls were answered, so nothing of it needs recovering.
     pub async fn unregister_coordinator(&self, owner: &str) -> Result<()> {
-        let _: i64 = redis::cmd("ZREM").arg(self.keys.coordinators()).arg(owner).query_async(&mut self.conn()).await?;
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZREM").arg(self.keys.coordinators()).arg(owner).ignore();
+        pipe.cmd("DEL").arg(self.keys.claims(owner)).ignore();
+        pipe.cmd("SREM").arg(self.keys.claimants()).arg(owner).ignore();
+        let () = pipe.query_async(&mut self.conn()).await?;
         Ok(())
     }
 

@@ -161,8 +161,10 @@ return out
 }
 
 /// Claims up to N tasks from a queue, starting their heartbeat clocks; skips tokens
-/// whose task is gone (cancelled). Re-rings the bell if work remains.
-/// KEYS: ready list, queue bell. ARGV: prefix, max, now_ms. Returns task JSON texts.
+/// whose task is gone (cancelled). Tasks with neither heartbeat nor timeout go in the
+/// claimer's claim ledger (see `RECOVER_CLAIMS`). Re-rings the bell if work remains.
+/// KEYS: ready list, queue bell, claims of the claimer, claimants.
+/// ARGV: prefix, max, now_ms, claimer. Returns task JSON texts.
 pub fn claim() -> String {
     format!(
         "{HELPERS}{}",
@@ -172,6 +174,7 @@ local now = tonumber(ARGV[3])
 local toks = redis.call('RPOP', KEYS[1], tonumber(ARGV[2]))
 local out = {}
 if not toks then return out end
+local ledger = false
 for _, tok in ipairs(toks) do
   local s = string.match(tok, '^(%d+)%.')
   if s then
@@ -181,13 +184,54 @@ for _, tok in ipairs(toks) do
       local hb = tonumber(task.hb) or 0
       if hb > 0 then
         redis.call('ZADD', p .. '{s' .. s .. '}:timers', now + hb * 1000, 'hb|' .. tok .. '|' .. task.execution_arn)
+      elseif (tonumber(task.timeout_at_ms) or 0) == 0 then
+        redis.call('ZADD', KEYS[3], now, tok)
+        ledger = true
       end
       out[#out + 1] = t
     end
   end
 end
+if ledger then redis.call('SADD', KEYS[4], ARGV[4]) end
 if redis.call('LLEN', KEYS[1]) > 0 then ring(KEYS[2]) end
 return out
+"#
+    )
+}
+
+/// Puts back on their queues the tasks that dead coordinators claimed (or were handed
+/// by their engine loops) without timers and may never have delivered: without this, a
+/// coordinator killed between a claim and its answer would leave such a task pending
+/// forever. A task that was delivered after all runs twice (delivery is at least once).
+/// A claimant is dead when its last check-in in the coordinators ZSET is older than the
+/// liveness window, or gone. KEYS: claimants, coordinators.
+/// ARGV: prefix, now_ms, liveness_ms. Returns how many tasks were requeued.
+pub fn recover_claims() -> String {
+    format!(
+        "{HELPERS}{}",
+        r#"
+local p = ARGV[1]
+local oldest = tonumber(ARGV[2]) - tonumber(ARGV[3])
+local n = 0
+for _, owner in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local seen = redis.call('ZSCORE', KEYS[2], owner)
+  if (not seen) or tonumber(seen) < oldest then
+    local ck = p .. 'claims:' .. owner
+    for _, tok in ipairs(redis.call('ZRANGE', ck, 0, -1)) do
+      local s = string.match(tok, '^(%d+)%.')
+      local t = s and redis.call('HGET', p .. '{s' .. s .. '}:tasks', tok)
+      if t then
+        local task = cjson.decode(t)
+        redis.call('RPUSH', p .. 'q:' .. task.queue, tok)
+        ring(p .. 'q:' .. task.queue .. ':bell')
+        n = n + 1
+      end
+    end
+    redis.call('DEL', ck)
+    redis.call('SREM', KEYS[1], owner)
+  end
+end
+return n
 "#
     )
 }
@@ -239,7 +283,9 @@ return n
 /// members; zadd (score, member) pairs; hdel tokens; direct tokens (results handed to
 /// the loop in-process: each task must still be pending, and leaves the table through
 /// the hdel section); tasks (token, queue, record, queued: "1" to push it on its queue,
-/// "0" when it is handed to a poller of this process as claimed); execs (key, hkey, ver,
+/// "0" when it is handed to a poller of this process as claimed, "2" the same for a task
+/// without heartbeat or timeout, which also goes in the owner's claim ledger, see
+/// `recover_claims`); execs (key, hkey, ver,
 /// st, nfields, nhistory, field/value pairs..., history events...).
 /// Queue bells are rung with the owner's id (see `ring`): the caller wakes its own
 /// pollers in-process after an 'ok'.
@@ -295,6 +341,7 @@ for _ = 1, nexecs do
   i = i + nh
 end
 local seen = {}
+local ledger = false
 i = tasks
 for _ = 1, ntasks do
   local tok, q = ARGV[i], ARGV[i + 1]
@@ -308,6 +355,12 @@ for _ = 1, ntasks do
     if seen[q] ~= 'rung' then
       seen[q] = 'rung'
       ring(p .. 'q:' .. q .. ':bell', ARGV[1])
+    end
+  elseif ARGV[i + 3] == '2' then
+    redis.call('ZADD', p .. 'claims:' .. ARGV[1], now, tok)
+    if not ledger then
+      ledger = true
+      redis.call('SADD', p .. 'claimants', ARGV[1])
     end
   end
   i = i + 4
