@@ -66,7 +66,7 @@ pub async fn start_target(app: &App, p: &Params, kind: Option<&str>) -> Result<S
             format!("Invalid State Machine Execution Input: the input is over {} bytes", app.max_payload_bytes),
         ));
     }
-    if let Err(e) = serde_json::from_str::<Value>(input) {
+    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(input) {
         return Err(ApiError::new("InvalidExecutionInput", format!("Invalid State Machine Execution Input: '{e}'")));
     }
     let target = resolve(app, sm_arn).await?;
