@@ -11,7 +11,9 @@
 //! - `q:<queue>` ready list of tokens, `q:<queue>:bell`, `queues` set;
 //! - `coordinators` zset of live replicas, `config` hash (shard count, token key).
 
+pub mod apply;
 pub mod keys;
+pub mod local_shards;
 pub mod registry;
 pub mod scripts;
 pub mod starts;
@@ -23,7 +25,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnecti
 use redis::{AsyncConnectionConfig, Client, Script};
 use serde::{Deserialize, Serialize};
 
+pub use apply::{ApplyPlan, ExecWrite, TaskWrite};
 pub use keys::{Keys, shard_of};
+pub use local_shards::{LocalShardGuard, LocalShards};
 
 /// Store failures.
 #[derive(Debug, thiserror::Error)]
@@ -83,60 +87,6 @@ pub enum InboxEvent {
         /// Cause given.
         cause: Option<String>,
     },
-}
-
-/// Everything one engine-loop batch writes (see `Store::apply`).
-#[derive(Debug, Default)]
-pub struct ApplyPlan {
-    /// The batch's clock (epoch ms): fired timers must be due by then.
-    pub now: i64,
-    /// Timer members that fired (each must still be there and due).
-    pub fired: Vec<String>,
-    /// Timer members to drop.
-    pub zrem: Vec<String>,
-    /// Timers to arm: (due ms, member).
-    pub zadd: Vec<(i64, String)>,
-    /// Tokens leaving the pending-task table.
-    pub hdel: Vec<String>,
-    /// Tokens of results handed to the loop in-process: each must still be pending.
-    pub direct: Vec<String>,
-    /// Tasks to queue.
-    pub tasks: Vec<TaskWrite>,
-    /// Executions written (each checked against its version).
-    pub execs: Vec<ExecWrite>,
-}
-
-/// A task an apply queues.
-#[derive(Debug)]
-pub struct TaskWrite {
-    /// Its token.
-    pub token: String,
-    /// Its queue.
-    pub queue: String,
-    /// The task record (JSON text, see `dispatch::TaskRecord`).
-    pub record: String,
-    /// False when it is handed to a poller of this process as claimed instead of
-    /// being pushed on its queue.
-    pub queued: bool,
-    /// Without heartbeat or timeout: a hand-off goes in the claim ledger.
-    pub untimed: bool,
-}
-
-/// One execution's part of an apply.
-#[derive(Debug)]
-pub struct ExecWrite {
-    /// Its hash.
-    pub key: String,
-    /// Its history list.
-    pub hkey: String,
-    /// The version read (the write is refused unless it is still current).
-    pub ver: i64,
-    /// The durable state (JSON text).
-    pub st: String,
-    /// Other hash fields: name, value, name, value, ...
-    pub fields: Vec<String>,
-    /// History events to append (JSON texts).
-    pub history: Vec<String>,
 }
 
 /// A stored state machine.
@@ -259,51 +209,6 @@ pub struct Store {
     /// Where StartExecution writes wait to be written together (None in the writer's
     /// own handle).
     starts: Option<starts::StartQueue>,
-}
-
-/// The shards whose engine loop runs in this process. Events this process queues for
-/// them wake the loop in-process (`App::shard_wake`), so the scripts skip ringing their
-/// Redis bell, which would only wake this same process's bell listener a second time.
-/// Stale by at most the moment between a lease loss and the loop's abort: a new owner
-/// then still finds the events on its first batch (it looks at once on taking the
-/// lease, and at least every 250 ms when idle).
-#[derive(Debug, Default)]
-pub struct LocalShards {
-    /// Shard -> live guards (a counter, so an aborted loop's late drop cannot unmark a
-    /// shard whose new loop already started).
-    on: std::sync::RwLock<HashMap<u32, usize>>,
-}
-
-/// Marks a shard as served here until dropped.
-#[derive(Debug)]
-pub struct LocalShardGuard {
-    shards: std::sync::Arc<LocalShards>,
-    shard: u32,
-}
-
-impl LocalShards {
-    /// Marks `shard` as served in this process until the guard drops.
-    pub fn serve(self: &std::sync::Arc<Self>, shard: u32) -> LocalShardGuard {
-        *self.on.write().unwrap_or_else(|e| e.into_inner()).entry(shard).or_insert(0) += 1;
-        LocalShardGuard { shards: self.clone(), shard }
-    }
-
-    /// Whether `shard`'s loop runs here.
-    pub fn contains(&self, shard: u32) -> bool {
-        self.on.read().unwrap_or_else(|e| e.into_inner()).contains_key(&shard)
-    }
-}
-
-impl Drop for LocalShardGuard {
-    fn drop(&mut self) {
-        let mut on = self.shards.on.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = on.get_mut(&self.shard) {
-            *n -= 1;
-            if *n == 0 {
-                on.remove(&self.shard);
-            }
-        }
-    }
 }
 
 impl Store {
@@ -673,63 +578,6 @@ impl Store {
             pipe.cmd("HMGET").arg(self.keys.execution(shard, arn)).arg(&LOAD_FIELDS);
         }
         Ok(pipe.query_async(&mut self.conn()).await?)
-    }
-
-    /// Runs the apply script for a shard batch; returns 'ok' or why it did nothing.
-    ///
-    /// The plan goes as flat `ARGV` (see `scripts::apply`): large texts (durable
-    /// state, history events, task records) are passed raw, never escaped into an
-    /// envelope that the script would have to decode.
-    pub async fn apply(&self, shard: u32, owner: &str, consumed: usize, plan: &ApplyPlan) -> Result<String> {
-        let mut inv = self.scripts.apply.prepare_invoke();
-        inv.key(self.keys.lease(shard))
-            .key(self.keys.inbox(shard))
-            .key(self.keys.timers(shard))
-            .key(self.keys.tasks(shard))
-            .arg(owner)
-            .arg(consumed)
-            .arg(&self.keys.prefix)
-            .arg(plan.now)
-            .arg(plan.fired.len())
-            .arg(plan.zrem.len())
-            .arg(plan.zadd.len())
-            .arg(plan.hdel.len())
-            .arg(plan.direct.len())
-            .arg(plan.tasks.len())
-            .arg(plan.execs.len());
-        for m in &plan.fired {
-            inv.arg(m);
-        }
-        for m in &plan.zrem {
-            inv.arg(m);
-        }
-        for (at, m) in &plan.zadd {
-            inv.arg(*at).arg(m);
-        }
-        for t in &plan.hdel {
-            inv.arg(t);
-        }
-        for t in &plan.direct {
-            inv.arg(t);
-        }
-        for t in &plan.tasks {
-            let how = match (t.queued, t.untimed) {
-                (true, _) => "1",
-                (false, false) => "0",
-                (false, true) => "2",
-            };
-            inv.arg(&t.token).arg(&t.queue).arg(&t.record).arg(how);
-        }
-        for x in &plan.execs {
-            inv.arg(&x.key).arg(&x.hkey).arg(x.ver).arg(&x.st).arg(x.fields.len() / 2).arg(x.history.len());
-            for f in &x.fields {
-                inv.arg(f);
-            }
-            for h in &x.history {
-                inv.arg(h);
-            }
-        }
-        Ok(inv.invoke_async(&mut self.conn()).await?)
     }
 
     // ---- leases ---------------------------------------------------------------------

@@ -13,18 +13,22 @@
 //! by this process and tasks handed to this process's parked pollers skip Redis
 //! round trips altogether (see `shard_door` and `dispatch::ParkedPoller`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+mod durable;
+mod handoff;
+
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use asl::definition::StateMachine;
-use asl::engine::{Command, Event, Execution, ExecutionInfo, ExecutionStatus, TimerId, step};
+use asl::engine::{Command, Event, Execution, ExecutionStatus, step};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
-use crate::dispatch::{ParkedPoller, TaskRecord, route};
+pub use durable::Durable;
+use durable::{Cached, from_fields, load, state_text};
+use handoff::{Replies, TaskMeta, deliver, hand_to_parked};
+
+use crate::dispatch::{TaskRecord, route};
 use crate::metrics as m;
 use crate::serve::App;
 use crate::shard_door::{DirectReport, DirectStart, ReportReply};
@@ -36,33 +40,6 @@ const BATCH: usize = 256;
 /// Longest time between two looks at the Redis inbox and timers (heartbeat timers
 /// added by a claim, and events written without a wake-up, are seen this late at worst).
 const IDLE_WAIT: Duration = Duration::from_millis(250);
-
-/// What the coordinator keeps durably for an execution: the engine's state plus the
-/// bookkeeping needed to clean up timers and tasks.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Durable {
-    /// The engine state.
-    pub exec: Execution,
-    /// Engine timers armed: id -> due (epoch ms).
-    #[serde(default)]
-    pub timers: BTreeMap<TimerId, i64>,
-    /// Tasks awaited: token -> when scheduled (epoch ms).
-    #[serde(default)]
-    pub tasks: BTreeMap<String, i64>,
-    /// Tokens of awaited `.waitForTaskToken` tasks: a worker's success for one only
-    /// says it delivered the token (SendTaskSuccess/Failure completes it).
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub callbacks: BTreeSet<String>,
-    /// Whether the execution's TimeoutSeconds timer is armed.
-    #[serde(default)]
-    pub deadline: bool,
-}
-
-struct Cached {
-    ver: i64,
-    durable: Durable,
-    machine: Arc<StateMachine>,
-}
 
 enum Item {
     Inbox(InboxEvent),
@@ -112,41 +89,6 @@ impl ShardState {
     fn fetch_needed(&self, now_ms: i64) -> bool {
         self.last_fetch.is_none_or(|t| t.elapsed() >= IDLE_WAIT) || self.next_due.is_some_and(|due| due <= now_ms)
     }
-}
-
-/// The answers owed to results handed in-process, sent once the batch's fate is known.
-#[derive(Default)]
-struct Replies {
-    owed: Vec<(String, oneshot::Sender<ReportReply>, ReportReply)>,
-}
-
-impl Replies {
-    fn push(&mut self, r: DirectReport, reply: ReportReply) {
-        self.owed.push((r.token, r.reply, reply));
-    }
-
-    /// After a written batch: every answer as decided.
-    fn send(self) {
-        for (_, tx, reply) in self.owed {
-            let _ = tx.send(reply);
-        }
-    }
-
-    /// After a refused batch: the tokens found gone are no longer pending; the other
-    /// results go the Redis way.
-    fn refuse(self, gone: &HashSet<&str>) {
-        for (token, tx, _) in self.owed {
-            let reply = if gone.contains(token.as_str()) { ReportReply::NotPending } else { ReportReply::Fallback };
-            let _ = tx.send(reply);
-        }
-    }
-}
-
-/// Tasks handed to a parked poller of this process.
-struct Handoff {
-    poller: ParkedPoller,
-    records: Vec<String>,
-    tokens: Vec<String>,
 }
 
 /// Runs the loop of `shard` until its lease is lost (the caller also aborts it then).
@@ -360,64 +302,6 @@ async fn write_batch(
     }
 }
 
-/// What an execution's scheduled task needs for a hand-off, beside its `TaskWrite`.
-struct TaskMeta {
-    execution_arn: String,
-    heartbeat_seconds: u64,
-}
-
-/// Hands new tasks to this process's parked pollers of their queue, oldest poller
-/// first: those tasks are written as claimed (with their heartbeat clock started, as
-/// the claim script would) instead of being pushed on the queue.
-fn hand_to_parked(app: &App, plan: &mut Plan, meta: &[TaskMeta]) -> Vec<Handoff> {
-    let mut per_queue: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, t) in plan.tasks.iter().enumerate() {
-        per_queue.entry(t.queue.clone()).or_default().push(i);
-    }
-    let mut handoffs = Vec::new();
-    let mut heartbeats = Vec::new();
-    for (queue, indexes) in per_queue {
-        let mut next = indexes.into_iter();
-        for poller in app.waiters.take_parked(&queue, next.len()) {
-            let mut h = Handoff { records: Vec::new(), tokens: Vec::new(), poller };
-            while h.records.len() < h.poller.max {
-                let Some(i) = next.next() else { break };
-                let task = &mut plan.tasks[i];
-                task.queued = false;
-                h.records.push(task.record.clone());
-                h.tokens.push(task.token.clone());
-                if meta[i].heartbeat_seconds > 0 {
-                    let at = plan.now.saturating_add((meta[i].heartbeat_seconds.min(u32::MAX as u64) * 1000) as i64);
-                    heartbeats.push((at, Timer::Heartbeat(task.token.clone()).member(&meta[i].execution_arn)));
-                }
-            }
-            handoffs.push(h);
-        }
-    }
-    plan.zadd.extend(heartbeats);
-    handoffs
-}
-
-/// Sends handed-off tasks to their pollers; a poller that left gets its tasks put back
-/// on the queue.
-fn deliver(app: &App, handoffs: Vec<Handoff>) {
-    let mut orphans: Vec<(u32, String)> = Vec::new();
-    for h in handoffs {
-        if h.poller.tx.send(h.records).is_err() {
-            orphans
-                .extend(h.tokens.into_iter().filter_map(|t| Some((app.tokens.verify(&t, app.store.shards).ok()?, t))));
-        }
-    }
-    if !orphans.is_empty() {
-        let store = app.store.clone();
-        tokio::spawn(async move {
-            if let Err(e) = store.release(&orphans).await {
-                tracing::warn!(error = %e, n = orphans.len(), "could not requeue tasks whose poller left");
-            }
-        });
-    }
-}
-
 fn push_item(order: &mut Vec<String>, work: &mut HashMap<String, Vec<Item>>, arn: String, item: Item) {
     match work.get_mut(&arn) {
         Some(v) => v.push(item),
@@ -426,56 +310,6 @@ fn push_item(order: &mut Vec<String>, work: &mut HashMap<String, Vec<Item>>, arn
             work.insert(arn, vec![item]);
         }
     }
-}
-
-/// Rebuilds an execution from its stored fields (see `store::LOAD_FIELDS`).
-async fn load(app: &App, row: Vec<Option<String>>) -> Result<Option<Cached>, StoreError> {
-    let f: HashMap<&str, String> =
-        crate::store::LOAD_FIELDS.iter().zip(row).filter_map(|(k, v)| Some((*k, v?))).collect();
-    from_fields(app, f).await
-}
-
-/// An execution from its fields (`store::LOAD_FIELDS` names); None without an ARN.
-async fn from_fields(app: &App, f: HashMap<&str, String>) -> Result<Option<Cached>, StoreError> {
-    let Some(arn) = f.get("arn").cloned() else { return Ok(None) };
-    let sha = f.get("def").cloned().unwrap_or_default();
-    let machine = app.machines.get(&app.store, &sha).await?;
-    let ver = f.get("ver").and_then(|v| v.parse().ok()).unwrap_or(0);
-    // The facts the execution hash keeps as fields are not repeated in `st` (see
-    // `state_text`): they come back from the fields.
-    let start_ms: i64 = f.get("start").and_then(|s| s.parse().ok()).unwrap_or(0);
-    let input_text = f.get("input").map(String::as_str).unwrap_or("{}");
-    let info = ExecutionInfo {
-        execution_arn: arn.clone(),
-        name: f.get("name").cloned().unwrap_or_default(),
-        state_machine_arn: f.get("sm").cloned().unwrap_or_default(),
-        state_machine_name: f.get("smname").cloned().unwrap_or_default(),
-        role_arn: f.get("role").cloned().unwrap_or_default(),
-        start_time: DateTime::<Utc>::from_timestamp_millis(start_ms).unwrap_or_default(),
-        input: serde_json::from_str(input_text).unwrap_or(Value::Null),
-        redrive_count: 0,
-        token_prefix: f.get("tp").cloned().unwrap_or_default(),
-    };
-    let durable = match f.get("st") {
-        Some(st) => {
-            let mut d: Durable =
-                serde_json::from_str(st).map_err(|e| StoreError::Corrupt(format!("state of {arn}: {e}")))?;
-            let redrive_count = d.exec.info.redrive_count;
-            d.exec.info = ExecutionInfo { redrive_count, ..info };
-            d
-        }
-        None => {
-            let seed = crate::store::shard_of(&arn, u32::MAX) as u64 ^ start_ms as u64;
-            Durable {
-                exec: Execution::new(info, seed),
-                timers: BTreeMap::new(),
-                tasks: BTreeMap::new(),
-                callbacks: BTreeSet::new(),
-                deadline: false,
-            }
-        }
-    };
-    Ok(Some(Cached { ver, durable, machine }))
 }
 
 #[derive(Default)]
@@ -770,27 +604,6 @@ fn apply_items(
     };
     c.ver += 1;
     Some(write)
-}
-
-/// The durable state as stored in `st`, without the execution facts that the hash
-/// keeps as fields (ARN, names, role, start, input, token prefix): `from_fields` puts
-/// them back. A large input is then written once, not on every step.
-fn state_text(d: &mut Durable) -> String {
-    let stub = ExecutionInfo {
-        execution_arn: String::new(),
-        name: String::new(),
-        state_machine_arn: String::new(),
-        state_machine_name: String::new(),
-        role_arn: String::new(),
-        start_time: DateTime::<Utc>::default(),
-        input: Value::Null,
-        redrive_count: d.exec.info.redrive_count,
-        token_prefix: String::new(),
-    };
-    let info = std::mem::replace(&mut d.exec.info, stub);
-    let st = serde_json::to_string(&*d).unwrap_or_else(|_| json!(null).to_string());
-    d.exec.info = info;
-    st
 }
 
 /// The token of a task event.

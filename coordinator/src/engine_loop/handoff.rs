@@ -1,0 +1,105 @@
+//! What a batch owes outside Redis once it is written: answers to the results handed
+//! in, and tasks handed to this process's parked pollers.
+
+use std::collections::{BTreeMap, HashSet};
+
+use tokio::sync::oneshot;
+
+use crate::dispatch::ParkedPoller;
+use crate::serve::App;
+use crate::shard_door::{DirectReport, ReportReply};
+use crate::store::ApplyPlan as Plan;
+use crate::timers::Timer;
+
+/// The answers owed to results handed in-process, sent once the batch's fate is known.
+#[derive(Default)]
+pub(super) struct Replies {
+    owed: Vec<(String, oneshot::Sender<ReportReply>, ReportReply)>,
+}
+
+impl Replies {
+    pub(super) fn push(&mut self, r: DirectReport, reply: ReportReply) {
+        self.owed.push((r.token, r.reply, reply));
+    }
+
+    /// After a written batch: every answer as decided.
+    pub(super) fn send(self) {
+        for (_, tx, reply) in self.owed {
+            let _ = tx.send(reply);
+        }
+    }
+
+    /// After a refused batch: the tokens found gone are no longer pending; the other
+    /// results go the Redis way.
+    pub(super) fn refuse(self, gone: &HashSet<&str>) {
+        for (token, tx, _) in self.owed {
+            let reply = if gone.contains(token.as_str()) { ReportReply::NotPending } else { ReportReply::Fallback };
+            let _ = tx.send(reply);
+        }
+    }
+}
+
+/// Tasks handed to a parked poller of this process.
+pub(super) struct Handoff {
+    poller: ParkedPoller,
+    records: Vec<String>,
+    tokens: Vec<String>,
+}
+
+/// What an execution's scheduled task needs for a hand-off, beside its `TaskWrite`.
+pub(super) struct TaskMeta {
+    pub(super) execution_arn: String,
+    pub(super) heartbeat_seconds: u64,
+}
+
+/// Hands new tasks to this process's parked pollers of their queue, oldest poller
+/// first: those tasks are written as claimed (with their heartbeat clock started, as
+/// the claim script would) instead of being pushed on the queue.
+pub(super) fn hand_to_parked(app: &App, plan: &mut Plan, meta: &[TaskMeta]) -> Vec<Handoff> {
+    let mut per_queue: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, t) in plan.tasks.iter().enumerate() {
+        per_queue.entry(t.queue.clone()).or_default().push(i);
+    }
+    let mut handoffs = Vec::new();
+    let mut heartbeats = Vec::new();
+    for (queue, indexes) in per_queue {
+        let mut next = indexes.into_iter();
+        for poller in app.waiters.take_parked(&queue, next.len()) {
+            let mut h = Handoff { records: Vec::new(), tokens: Vec::new(), poller };
+            while h.records.len() < h.poller.max {
+                let Some(i) = next.next() else { break };
+                let task = &mut plan.tasks[i];
+                task.queued = false;
+                h.records.push(task.record.clone());
+                h.tokens.push(task.token.clone());
+                if meta[i].heartbeat_seconds > 0 {
+                    let at = plan.now.saturating_add((meta[i].heartbeat_seconds.min(u32::MAX as u64) * 1000) as i64);
+                    heartbeats.push((at, Timer::Heartbeat(task.token.clone()).member(&meta[i].execution_arn)));
+                }
+            }
+            handoffs.push(h);
+        }
+    }
+    plan.zadd.extend(heartbeats);
+    handoffs
+}
+
+/// Sends handed-off tasks to their pollers; a poller that left gets its tasks put back
+/// on the queue.
+pub(super) fn deliver(app: &App, handoffs: Vec<Handoff>) {
+    let mut orphans: Vec<(u32, String)> = Vec::new();
+    for h in handoffs {
+        if h.poller.tx.send(h.records).is_err() {
+            orphans
+                .extend(h.tokens.into_iter().filter_map(|t| Some((app.tokens.verify(&t, app.store.shards).ok()?, t))));
+        }
+    }
+    if !orphans.is_empty() {
+        let store = app.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.release(&orphans).await {
+                tracing::warn!(error = %e, n = orphans.len(), "could not requeue tasks whose poller left");
+            }
+        });
+    }
+}
