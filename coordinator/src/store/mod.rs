@@ -214,7 +214,11 @@ pub struct Store {
 impl Store {
     /// Connects to `url` (keys under `prefix`, `shards` shards).
     pub async fn connect(url: &str, prefix: &str, shards: u32) -> Result<Store> {
-        let client = Client::open(url)?;
+        // redis-rs leaves Nagle on: with several commands in flight on the multiplexed
+        // connection, a write then waits for the ACK of the previous one.
+        let info = redis::IntoConnectionInfo::into_connection_info(url)?
+            .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
+        let client = Client::open(info)?;
         // Batches can be large; the default 500 ms response timeout is too tight for them.
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(Duration::from_secs(30)))
