@@ -435,6 +435,12 @@ async fn results_sent_to_the_other_coordinator_complete_the_execution() {
     h.stop().await;
 }
 
+/// Whether `token` is in the claim ledger `ledger`.
+async fn in_ledger(redis: &mut redis::aio::MultiplexedConnection, ledger: &str, token: &str) -> bool {
+    let score: Option<f64> = redis::cmd("ZSCORE").arg(ledger).arg(token).query_async(redis).await.expect("zscore");
+    score.is_some()
+}
+
 /// Claims the first task queued on `queue` for coordinator `owner` (as its pollers would).
 async fn claim_first(app: &App, queue: &str, owner: &str) -> Value {
     let deadline = Instant::now() + SOON;
@@ -495,6 +501,15 @@ async fn a_dead_coordinators_untimed_claims_go_back_to_the_queue() {
         .into_inner();
     assert!(again.tasks.is_empty(), "a live coordinator's claim is not handed out again: {:?}", again.tasks);
     let token = record["token"].as_str().expect("a token").to_string();
+    let ledger = format!("sl:claims:{}", app.owner);
+    assert!(in_ledger(&mut redis, &ledger, &token).await, "the live coordinator's untimed claim is in its ledger");
+
+    // Handed back: the ledger forgets it, so a later recovery cannot queue it twice.
+    let shard = shard_of(&live, app.store.shards);
+    assert_eq!(app.store.release(&[(shard, token.clone())]).await.expect("release runs"), 1);
+    assert!(!in_ledger(&mut redis, &ledger, &token).await, "a released task leaves the ledger");
+    let task = poll_one(&mut w, queue, SOON).await;
+    assert_eq!(task.token, token, "the released task is delivered again");
     w.complete_task(pb::CompleteTaskRequest { token, output_json: "{}".into() }).await.expect("completes");
     assert_eq!(h.wait_done(&live, SOON).await["status"], "SUCCEEDED");
     h.stop().await;

@@ -249,7 +249,8 @@ end
 return 1
 "#;
 
-/// Hands tasks back to their queues (first in line), stopping their heartbeat clocks.
+/// Hands tasks back to their queues (first in line), stopping their heartbeat clocks
+/// and dropping them from the claim ledgers.
 /// ARGV: prefix, then per token: shard, token. Returns how many were requeued.
 pub fn release() -> String {
     format!(
@@ -258,6 +259,9 @@ pub fn release() -> String {
 local p = ARGV[1]
 local n = 0
 local i = 2
+-- A task back on its queue is no longer anyone's claim: a ledger entry left behind
+-- would make a dead claimant's recovery queue it a second time.
+local ledgers = redis.call('SMEMBERS', p .. 'claimants')
 while i < #ARGV do
   local s, tok = ARGV[i], ARGV[i + 1]
   i = i + 2
@@ -265,6 +269,7 @@ while i < #ARGV do
   if t then
     local task = cjson.decode(t)
     redis.call('ZREM', p .. '{s' .. s .. '}:timers', 'hb|' .. tok .. '|' .. task.execution_arn)
+    for _, owner in ipairs(ledgers) do redis.call('ZREM', p .. 'claims:' .. owner, tok) end
     redis.call('RPUSH', p .. 'q:' .. task.queue, tok)
     ring(p .. 'q:' .. task.queue .. ':bell')
     n = n + 1
