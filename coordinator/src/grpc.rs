@@ -362,7 +362,7 @@ impl Worker for WorkerService {
 /// Claims in a task of its own: if the poller goes away (client deadline, disconnect)
 /// while the claim is in flight, the claimed tasks go back to the queue instead of
 /// being lost until their timeout.
-async fn claim_detached(app: Arc<App>, queue: String, max: u32) -> Result<Vec<String>, StoreError> {
+pub(crate) async fn claim_detached(app: Arc<App>, queue: String, max: u32) -> Result<Vec<String>, StoreError> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         let claimed = app.store.claim(&queue, max, Utc::now().timestamp_millis(), &app.owner).await;

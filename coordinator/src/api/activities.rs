@@ -137,24 +137,9 @@ pub async fn get_task(app: &Arc<App>, p: &Params) -> ApiResult {
     }
 }
 
-/// Claims one task in a task of its own: if the HTTP client goes away while the claim is
-/// in flight, the task goes back to the queue instead of waiting for its timeout.
+/// Claims one task (see `grpc::claim_detached`: if the HTTP client goes away while the
+/// claim is in flight, the task goes back to the queue instead of waiting for its timeout).
 async fn claim_one(app: Arc<App>, queue: String) -> Result<Option<TaskRecord>, StoreError> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let claimed =
-            app.store.claim(&queue, 1, Utc::now().timestamp_millis(), &app.owner).await.map(|texts| {
-                texts.iter().filter_map(|t| serde_json::from_str::<TaskRecord>(t).ok()).collect::<Vec<_>>()
-            });
-        if let Err(Ok(tasks)) = tx.send(claimed) {
-            let tokens: Vec<(u32, String)> = tasks
-                .into_iter()
-                .filter_map(|t| Some((app.tokens.verify(&t.token, app.store.shards).ok()?, t.token)))
-                .collect();
-            if let Err(e) = app.store.release(&tokens).await {
-                tracing::warn!(error = %e, "could not requeue a task claimed for a poller that left");
-            }
-        }
-    });
-    Ok(rx.await.unwrap_or_else(|_| Ok(Vec::new()))?.into_iter().next())
+    let texts = crate::grpc::claim_detached(app, queue, 1).await?;
+    Ok(texts.iter().find_map(|t| serde_json::from_str::<TaskRecord>(t).ok()))
 }
