@@ -48,16 +48,16 @@ impl StartQueue {
 async fn write_groups(store: Store, mut rx: mpsc::UnboundedReceiver<Waiting>) {
     let mut group: Vec<Waiting> = Vec::new();
     while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let requests: Vec<StartRequest> = group.iter().map(|(r, _)| r.clone()).collect();
-        match store.write_starts(&requests).await {
+        let (requests, replies): (Vec<StartRequest>, Vec<_>) = group.drain(..).unzip();
+        match store.write_starts(requests).await {
             Ok(outcomes) => {
-                for ((_, reply), outcome) in group.drain(..).zip(outcomes) {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
                 }
             }
             Err(e) => {
                 let why = e.to_string();
-                for (_, reply) in group.drain(..) {
+                for reply in replies {
                     let _ = reply.send(Err(why.clone()));
                 }
             }
@@ -86,7 +86,7 @@ impl Store {
             token_prefix: token_prefix.to_string(),
         };
         let Some(queue) = &self.starts else {
-            let mut outcomes = self.write_starts(std::slice::from_ref(&request)).await?;
+            let mut outcomes = self.write_starts(vec![request]).await?;
             return outcomes.pop().ok_or_else(|| StoreError::Corrupt("the start script answered nothing".into()));
         };
         let (reply, answer) = oneshot::channel();
@@ -99,10 +99,10 @@ impl Store {
     }
 
     /// Writes several starts in one script call; one outcome per request, in order.
-    async fn write_starts(&self, requests: &[StartRequest]) -> Result<Vec<StartOutcome>> {
+    async fn write_starts(&self, requests: Vec<StartRequest>) -> Result<Vec<StartOutcome>> {
         let mut inv = self.scripts.start.prepare_invoke();
         inv.arg(requests.len());
-        for r in requests {
+        for r in &requests {
             let shard = shard_of(&r.arn, self.shards);
             let ring = self.bell_flag(shard);
             // A loop in this process gets the start handed in (and drops the timer);
@@ -131,24 +131,24 @@ impl Store {
                 requests.len()
             )));
         }
-        Ok(requests.iter().zip(answers).map(|(r, v)| outcome(r, v)).collect())
+        Ok(requests.into_iter().zip(answers).map(|(r, v)| outcome(r, v)).collect())
     }
 }
 
-fn outcome(r: &StartRequest, v: Vec<String>) -> StartOutcome {
+fn outcome(r: StartRequest, v: Vec<String>) -> StartOutcome {
     let at = v.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     match v.first().map(String::as_str) {
         Some("created") => {
             let field = |i: usize| v.get(i).cloned().unwrap_or_default();
             let fields = vec![
-                ("arn", r.arn.clone()),
-                ("name", r.name.clone()),
-                ("sm", r.state_machine_arn.clone()),
+                ("arn", r.arn),
+                ("name", r.name),
+                ("sm", r.state_machine_arn),
                 ("smname", field(4)),
                 ("role", field(3)),
                 ("start", at.to_string()),
-                ("input", r.input.clone()),
-                ("tp", r.token_prefix.clone()),
+                ("input", r.input),
+                ("tp", r.token_prefix),
                 ("def", field(2)),
             ];
             StartOutcome::Created(NewExecution { at, fields })
