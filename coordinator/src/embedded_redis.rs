@@ -1,5 +1,11 @@
 //! A private `redis-server` child for `stepline serve` without REDIS_URL: AOF on,
-//! bound to a free loopback port, data in the data directory, shut down cleanly.
+//! data in the data directory, shut down cleanly.
+//!
+//! It listens on a Unix socket in the data directory (mode 700) rather than a TCP port:
+//! no other user of the machine can reach it, and a round trip skips the loopback TCP
+//! stack, which is most of what a small request costs the coordinator, Redis and the
+//! kernel. When the socket path is too long for the platform's limit it falls back to a
+//! free loopback port.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -27,6 +33,10 @@ pub enum EmbeddedRedisError {
     NotReady(String, PathBuf),
 }
 
+/// Longest Unix socket path used (`sun_path` holds 108 bytes on Linux, 104 on macOS,
+/// including the terminating NUL).
+const MAX_SOCKET_PATH: usize = 100;
+
 /// A running private Redis.
 #[derive(Debug)]
 pub struct EmbeddedRedis {
@@ -42,15 +52,23 @@ impl EmbeddedRedis {
     pub async fn start(binary: &Path, data_dir: &Path) -> Result<EmbeddedRedis, EmbeddedRedisError> {
         std::fs::create_dir_all(data_dir).map_err(|e| EmbeddedRedisError::DataDir(data_dir.to_path_buf(), e))?;
         let dir = data_dir.canonicalize().map_err(|e| EmbeddedRedisError::DataDir(data_dir.to_path_buf(), e))?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| EmbeddedRedisError::Spawn("a free port".into(), e))?
-            .port();
         let log = dir.join("redis.log");
+        let socket = dir.join("redis.sock");
         let mut cmd = Command::new(binary);
-        cmd.arg("--port")
-            .arg(port.to_string())
-            .args(["--bind", "127.0.0.1", "--protected-mode", "yes", "--daemonize", "no"])
+        let url = if socket.as_os_str().len() < MAX_SOCKET_PATH {
+            // A stale socket file from a killed run would make the bind fail.
+            let _ = std::fs::remove_file(&socket);
+            cmd.args(["--port", "0", "--unixsocketperm", "700"]).arg("--unixsocket").arg(&socket);
+            format!("unix://{}", socket.display())
+        } else {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map_err(|e| EmbeddedRedisError::Spawn("a free port".into(), e))?
+                .port();
+            cmd.arg("--port").arg(port.to_string()).args(["--bind", "127.0.0.1", "--protected-mode", "yes"]);
+            format!("redis://127.0.0.1:{port}/")
+        };
+        cmd.args(["--daemonize", "no"])
             .args(["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""])
             .arg("--dir")
             .arg(&dir)
@@ -67,7 +85,7 @@ impl EmbeddedRedis {
                 EmbeddedRedisError::Spawn(binary.display().to_string(), e)
             }
         })?;
-        let mut me = EmbeddedRedis { child, url: format!("redis://127.0.0.1:{port}/"), dir };
+        let mut me = EmbeddedRedis { child, url, dir };
         me.wait_ready(&log).await?;
         Ok(me)
     }
@@ -111,4 +129,55 @@ async fn ping(url: &str) -> redis::RedisResult<()> {
     let mut c = client.get_multiplexed_async_connection().await?;
     let _: String = redis::cmd("PING").query_async(&mut c).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh directory under the system temp dir, removed when dropped.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(tag: &str) -> TempDir {
+            let dir = std::env::temp_dir().join(format!("stepline-embedded-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            TempDir(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// The test harness needs `redis-server` on the PATH, as every Redis test here.
+    fn redis_server() -> PathBuf {
+        PathBuf::from("redis-server")
+    }
+
+    #[tokio::test]
+    async fn private_redis_listens_on_a_socket_in_the_data_dir() {
+        let binary = redis_server();
+        let dir = TempDir::new("socket");
+        let redis = EmbeddedRedis::start(&binary, &dir.0).await.expect("private redis starts");
+        assert!(redis.url.starts_with("unix://"), "{}", redis.url);
+        let socket = redis.dir.join("redis.sock");
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&socket).expect("socket").permissions());
+        assert_eq!(mode & 0o777, 0o700, "only its owner may connect");
+        ping(&redis.url).await.expect("answers on the socket");
+        redis.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_data_dir_too_deep_for_a_socket_falls_back_to_loopback_tcp() {
+        let binary = redis_server();
+        let dir = TempDir::new("deep");
+        let deep = dir.0.join("d".repeat(120));
+        let redis = EmbeddedRedis::start(&binary, &deep).await.expect("private redis starts");
+        assert!(redis.url.starts_with("redis://127.0.0.1:"), "{}", redis.url);
+        ping(&redis.url).await.expect("answers on the port");
+        redis.stop().await;
+    }
 }

@@ -10,6 +10,7 @@ pub mod embedded_redis;
 pub mod engine_loop;
 pub mod grpc;
 pub mod leases;
+pub mod machine_heads;
 pub mod metrics;
 pub mod mock_config;
 pub mod serve;

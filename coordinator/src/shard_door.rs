@@ -18,6 +18,12 @@
 //!   version check makes it start once either way. A start whose batch was refused is
 //!   handed in again without fields (`start_again`): the loop then reads it from Redis.
 //!
+//! - `start_fresh`: an execution StartExecution has not written yet. The loop creates
+//!   it in the same apply as its first step (the script refuses the batch if the name is
+//!   taken or the state machine's definition changed) and answers whether it did; a
+//!   start it cannot take is answered `false` (or dropped), and the caller writes it with
+//!   the start script instead. A start then costs one Redis round trip, not two.
+//!
 //! A hop of a task chain then costs one Redis round trip (the apply) instead of three
 //! (report script, inbox fetch, apply), and the loop skips the inbox fetch when nothing
 //! was written to the inbox since its last look.
@@ -27,7 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::{Notify, oneshot};
 
-use crate::store::InboxEvent;
+use crate::store::{ExecCreate, InboxEvent};
 
 /// What became of a result handed to the engine loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +58,7 @@ pub struct DirectReport {
     pub reply: oneshot::Sender<ReportReply>,
 }
 
-/// An execution just created, handed to its shard's loop.
+/// An execution just created (or to create), handed to its shard's loop.
 #[derive(Debug)]
 pub struct DirectStart {
     /// The execution ARN.
@@ -60,15 +66,35 @@ pub struct DirectStart {
     /// Its stored fields, as the loop loads them (`store::LOAD_FIELDS` names); None to
     /// read them from Redis.
     pub fields: Option<Vec<(&'static str, String)>>,
+    /// Set when the execution is not written yet: the loop creates it.
+    pub fresh: Option<FreshStart>,
 }
 
-/// One shard's door.
+/// An execution the loop creates in the apply of its first step.
+#[derive(Debug)]
+pub struct FreshStart {
+    /// What the apply writes to create it.
+    pub create: ExecCreate,
+    /// Where the loop answers: true once it is created and durable; false (or a dropped
+    /// sender) when the caller must write it with the start script.
+    pub reply: oneshot::Sender<bool>,
+}
+
+/// One shard's door. It is shut while no loop of this process serves the shard:
+/// whatever is handed in then is answered at once (results `Fallback`, fresh starts
+/// `false`), so nothing waits for a loop that is gone.
 #[derive(Debug, Default)]
 pub struct ShardDoor {
     notify: Notify,
     inbox_dirty: AtomicBool,
-    reports: Mutex<Vec<DirectReport>>,
-    starts: Mutex<Vec<DirectStart>>,
+    queues: Mutex<Queues>,
+}
+
+#[derive(Debug, Default)]
+struct Queues {
+    open: bool,
+    reports: Vec<DirectReport>,
+    starts: Vec<DirectStart>,
 }
 
 impl ShardDoor {
@@ -78,33 +104,67 @@ impl ShardDoor {
         self.notify.notify_one();
     }
 
+    /// Opens the door: a loop of this process serves the shard from now on.
+    pub fn open(&self) {
+        self.lock().open = true;
+    }
+
     /// Hands a result to the loop; the receiver gets its fate.
     pub fn submit(&self, token: String, event: InboxEvent) -> oneshot::Receiver<ReportReply> {
         let (reply, rx) = oneshot::channel();
-        self.lock().push(DirectReport { token, event, reply });
+        let mut q = self.lock();
+        if !q.open {
+            let _ = reply.send(ReportReply::Fallback);
+            return rx;
+        }
+        q.reports.push(DirectReport { token, event, reply });
+        drop(q);
         self.notify.notify_one();
         rx
     }
 
     /// Hands a just-created execution to the loop.
     pub fn start(&self, arn: String, fields: Vec<(&'static str, String)>) {
-        self.push_start(DirectStart { arn, fields: Some(fields) });
+        self.push_start(DirectStart { arn, fields: Some(fields), fresh: None });
+    }
+
+    /// Hands the loop an execution to create with its first step; the receiver learns
+    /// whether it did (see the module comment).
+    pub fn start_fresh(
+        &self,
+        arn: String,
+        fields: Vec<(&'static str, String)>,
+        create: ExecCreate,
+    ) -> oneshot::Receiver<bool> {
+        let (reply, rx) = oneshot::channel();
+        self.push_start(DirectStart { arn, fields: Some(fields), fresh: Some(FreshStart { create, reply }) });
+        rx
     }
 
     /// Hands a start in again after its batch was refused; the loop reads the execution
     /// from Redis (the refusal may mean it started, or even ended, meanwhile).
     pub fn start_again(&self, arn: String) {
-        self.push_start(DirectStart { arn, fields: None });
+        self.push_start(DirectStart { arn, fields: None, fresh: None });
     }
 
+    /// Queues a start for the loop; with the door shut a fresh start is answered `false`
+    /// and another is left to its start timer.
     fn push_start(&self, start: DirectStart) {
-        self.starts.lock().unwrap_or_else(|e| e.into_inner()).push(start);
+        let mut q = self.lock();
+        if !q.open {
+            if let Some(fresh) = start.fresh {
+                let _ = fresh.reply.send(false);
+            }
+            return;
+        }
+        q.starts.push(start);
+        drop(q);
         self.notify.notify_one();
     }
 
     /// Up to `max` executions waiting to start, oldest first.
     pub fn take_starts(&self, max: usize) -> Vec<DirectStart> {
-        take_front(&mut self.starts.lock().unwrap_or_else(|e| e.into_inner()), max)
+        take_front(&mut self.lock().starts, max)
     }
 
     /// Whether the inbox was knocked on since the last call (and forgets it).
@@ -114,16 +174,27 @@ impl ShardDoor {
 
     /// Up to `max` results waiting, oldest first.
     pub fn take_reports(&self, max: usize) -> Vec<DirectReport> {
-        take_front(&mut self.lock(), max)
+        take_front(&mut self.lock().reports, max)
     }
 
     /// Answers every waiting result with `Fallback` and drops the waiting starts (the
-    /// loop is going away; the next owner finds those starts among the due timers).
+    /// loop is going away; the next owner finds those starts among the due timers, and
+    /// the callers of fresh starts, whose answer is dropped, write them themselves).
+    /// The door stays shut until a loop opens it again.
     pub fn turn_away(&self) {
-        for r in std::mem::take(&mut *self.lock()) {
+        let (reports, starts) = {
+            let mut q = self.lock();
+            q.open = false;
+            (std::mem::take(&mut q.reports), std::mem::take(&mut q.starts))
+        };
+        for r in reports {
             let _ = r.reply.send(ReportReply::Fallback);
         }
-        self.starts.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        for start in starts {
+            if let Some(fresh) = start.fresh {
+                let _ = fresh.reply.send(false);
+            }
+        }
     }
 
     /// Resolves when knocked on.
@@ -131,9 +202,9 @@ impl ShardDoor {
         self.notify.notified().await
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<DirectReport>> {
-        // Pushes and drains cannot leave the vector half-changed.
-        self.reports.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queues> {
+        // Pushes and drains cannot leave the queues half-changed.
+        self.queues.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -154,6 +225,7 @@ mod tests {
     #[test]
     fn reports_come_out_in_order_and_in_slices() {
         let door = ShardDoor::default();
+        door.open();
         let _a = door.submit("a".into(), ok("a"));
         let _b = door.submit("b".into(), ok("b"));
         let _c = door.submit("c".into(), ok("c"));
@@ -176,8 +248,21 @@ mod tests {
     #[tokio::test]
     async fn turned_away_results_fall_back() {
         let door = ShardDoor::default();
+        door.open();
         let rx = door.submit("a".into(), ok("a"));
         door.turn_away();
         assert_eq!(rx.await.ok(), Some(ReportReply::Fallback));
+    }
+
+    #[tokio::test]
+    async fn a_shut_door_answers_at_once() {
+        let door = ShardDoor::default();
+        let rx = door.submit("a".into(), ok("a"));
+        assert_eq!(rx.await.ok(), Some(ReportReply::Fallback), "no loop yet");
+        door.open();
+        door.turn_away();
+        let rx = door.submit("b".into(), ok("b"));
+        assert_eq!(rx.await.ok(), Some(ReportReply::Fallback), "the loop went away");
+        assert!(door.take_reports(10).is_empty());
     }
 }

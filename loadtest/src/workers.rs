@@ -7,8 +7,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde_json::Value;
 use stepline_worker::{TaskContext, TaskResult, Worker, WorkerConfig, WorkerStats, handler_fn};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::sync::{oneshot, watch};
 
 use crate::LoadError;
 use crate::stats::new_histogram;
@@ -71,9 +70,14 @@ impl DispatchProbe {
 }
 
 /// Running in-process workers.
+///
+/// Each worker runs on its own OS thread with a single-threaded runtime, as a separate
+/// worker process would, so the workers neither share the load driver's runtime nor
+/// bounce their tasks between threads (on a small machine every such hop is a thread
+/// wake-up that shows in the dispatch and chain latencies).
 pub struct WorkerPool {
     stop: watch::Sender<bool>,
-    handles: Vec<JoinHandle<Result<WorkerStats, stepline_worker::WorkerError>>>,
+    handles: Vec<oneshot::Receiver<Result<WorkerStats, stepline_worker::WorkerError>>>,
 }
 
 impl WorkerPool {
@@ -95,10 +99,22 @@ impl WorkerPool {
                 .drain_grace(Duration::from_secs(5))
                 .worker_id(format!("loadtest-{}-{k}", std::process::id()));
             let worker = Worker::new(config, handler).map_err(|e| LoadError::Config(e.to_string()))?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| LoadError::Config(format!("worker runtime: {e}")))?;
             let mut rx = rx.clone();
-            handles.push(tokio::spawn(worker.run_until(async move {
-                let _ = rx.wait_for(|s| *s).await;
-            })));
+            let (done, handle) = oneshot::channel();
+            std::thread::Builder::new()
+                .name(format!("worker-{k}"))
+                .spawn(move || {
+                    let stats = runtime.block_on(worker.run_until(async move {
+                        let _ = rx.wait_for(|s| *s).await;
+                    }));
+                    let _ = done.send(stats);
+                })
+                .map_err(|e| LoadError::Config(format!("worker thread: {e}")))?;
+            handles.push(handle);
         }
         Ok(Self { stop, handles })
     }

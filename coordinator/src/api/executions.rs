@@ -10,6 +10,7 @@ use super::versions::{Target, resolve};
 use super::{ApiError, ApiResult, Params, page_token, timestamp, valid_name};
 use crate::serve::App;
 use crate::store::registry::CallbackOutcome;
+use crate::store::starts::StartRequest;
 use crate::store::{ExecutionRecord, InboxEvent, StartOutcome, shard_of};
 
 /// Checks that `arn` looks like an execution ARN.
@@ -84,6 +85,19 @@ pub async fn start_target(app: &App, p: &Params, kind: Option<&str>) -> Result<S
     let shard = shard_of(&arn, app.store.shards);
     let prefix = app.tokens.mint_prefix(shard);
     let now = Utc::now().timestamp_millis();
+    if target.version.is_none() && app.store.local_shards.contains(shard) {
+        let request = StartRequest {
+            arn: arn.clone(),
+            name: name.clone(),
+            state_machine_arn: target.run_arn.clone(),
+            input: input.to_string(),
+            start_ms: now,
+            token_prefix: prefix.clone(),
+        };
+        if start_fresh(app, shard, request).await? {
+            return Ok(Started { arn, start_ms: now, target });
+        }
+    }
     match app.store.start_execution(&arn, &name, &target.run_arn, input, now, &prefix).await? {
         StartOutcome::Created(created) => {
             let at = created.at;
@@ -103,6 +117,27 @@ pub async fn start_target(app: &App, p: &Params, kind: Option<&str>) -> Result<S
         }
         StartOutcome::NoStateMachine => Err(no_machine(sm_arn)),
     }
+}
+
+/// Longest wait for the shard's loop to create a fresh start before the start script
+/// writes it instead (either way it is created once: the loser's write is refused).
+const FRESH_START_WAIT: Duration = Duration::from_secs(5);
+
+/// StartExecution in one Redis round trip: this process's loop for the shard creates the
+/// execution in the apply of its first step. False when it did not (unknown or changed
+/// state machine, name already used, loop busy or gone): the start script decides then.
+async fn start_fresh(app: &App, shard: u32, request: StartRequest) -> Result<bool, ApiError> {
+    let Some(head) = app.machine_heads.get(&app.store, &request.state_machine_arn).await? else {
+        return Ok(false);
+    };
+    let create = request.create(&app.store, &head);
+    let machine = request.state_machine_arn.clone();
+    let answer = app.doors[shard as usize].start_fresh(request.arn.clone(), request.loaded_fields(head), create);
+    if let Ok(Ok(true)) = tokio::time::timeout(FRESH_START_WAIT, answer).await {
+        return Ok(true);
+    }
+    app.machine_heads.forget(&machine);
+    Ok(false)
 }
 
 fn no_machine(arn: &str) -> ApiError {

@@ -11,10 +11,12 @@ use crate::shard_door::{DirectReport, ReportReply};
 use crate::store::ApplyPlan as Plan;
 use crate::timers::Timer;
 
-/// The answers owed to results handed in-process, sent once the batch's fate is known.
+/// The answers owed to results and fresh starts handed in-process, sent once the
+/// batch's fate is known.
 #[derive(Default)]
 pub(super) struct Replies {
     owed: Vec<(String, oneshot::Sender<ReportReply>, ReportReply)>,
+    starts: Vec<oneshot::Sender<bool>>,
 }
 
 impl Replies {
@@ -22,19 +24,30 @@ impl Replies {
         self.owed.push((r.token, r.reply, reply));
     }
 
-    /// After a written batch: every answer as decided.
+    /// A fresh start this batch creates.
+    pub(super) fn push_start(&mut self, reply: oneshot::Sender<bool>) {
+        self.starts.push(reply);
+    }
+
+    /// After a written batch: every answer as decided; the fresh starts exist.
     pub(super) fn send(self) {
         for (_, tx, reply) in self.owed {
             let _ = tx.send(reply);
         }
+        for tx in self.starts {
+            let _ = tx.send(true);
+        }
     }
 
     /// After a refused batch: the tokens found gone are no longer pending; the other
-    /// results go the Redis way.
+    /// results go the Redis way, and the fresh starts the start script's way.
     pub(super) fn refuse(self, gone: &HashSet<&str>) {
         for (token, tx, _) in self.owed {
             let reply = if gone.contains(token.as_str()) { ReportReply::NotPending } else { ReportReply::Fallback };
             let _ = tx.send(reply);
+        }
+        for tx in self.starts {
+            let _ = tx.send(false);
         }
     }
 }

@@ -47,6 +47,8 @@ enum Item {
     Direct(DirectReport),
     /// A start handed in by StartExecution in this process, with its start timer.
     Started(String),
+    /// A start this batch's apply creates (no timer).
+    Fresh,
 }
 
 enum Batch {
@@ -100,6 +102,7 @@ pub async fn run_shard(app: Arc<App>, shard: u32) {
     // and results for it are handed in directly. Results still waiting at the door
     // when the loop goes are sent the Redis way.
     let _local = app.store.local_shards.serve(shard);
+    door.open();
     let _turn_away = scopeguard(|| door.turn_away());
     tracing::info!(shard, "shard loop started");
     loop {
@@ -148,7 +151,8 @@ fn scopeguard<F: FnOnce()>(f: F) -> impl Drop {
 async fn run_batch(app: &App, shard: u32, st: &mut ShardState) -> Result<Batch, StoreError> {
     let door = &app.doors[shard as usize];
     let starts = door.take_starts(BATCH);
-    let arns: Vec<String> = starts.iter().map(|s| s.arn.clone()).collect();
+    // Fresh starts are not handed in again: their callers write them instead.
+    let arns: Vec<String> = starts.iter().filter(|s| s.fresh.is_none()).map(|s| s.arn.clone()).collect();
     let result = write_batch(app, shard, st, starts).await;
     if !matches!(result, Ok(Batch::Worked)) {
         for arn in arns {
@@ -206,6 +210,25 @@ async fn write_batch(
         }
     }
     for start in starts {
+        if let Some(fresh) = start.fresh {
+            // A name already seen here goes the start script's way, which tells a
+            // retried start from a name taken.
+            if st.cache.contains_key(&start.arn) || work.contains_key(&start.arn) {
+                let _ = fresh.reply.send(false);
+                continue;
+            }
+            match from_fields(app, start.fields.unwrap_or_default().into_iter().collect()).await {
+                Ok(Some(c)) => st.put(start.arn.clone(), c),
+                _ => {
+                    let _ = fresh.reply.send(false);
+                    continue;
+                }
+            }
+            plan.creates.push(fresh.create);
+            replies.push_start(fresh.reply);
+            push_item(&mut order, &mut work, start.arn, Item::Fresh);
+            continue;
+        }
         if let (false, Some(fields)) = (st.cache.contains_key(&start.arn), start.fields) {
             match from_fields(app, fields.into_iter().collect()).await {
                 Ok(Some(c)) => st.put(start.arn.clone(), c),
@@ -251,7 +274,7 @@ async fn write_batch(
                     Item::Timer(_, member) => plan.zrem.push(member),
                     Item::Direct(r) => replies.push(r, ReportReply::NotPending),
                     Item::Started(member) => plan.zrem.push(member),
-                    Item::Inbox(_) => {}
+                    Item::Inbox(_) | Item::Fresh => {}
                 }
             }
             continue;
@@ -282,6 +305,9 @@ async fn write_batch(
                 st.next_due = Some(st.next_due.map_or(at, |d| d.min(at)));
             }
             stats.record();
+            // Last on purpose: tokio runs the task woken last first (its LIFO slot), and
+            // the parked poller that gets the new tasks is the next step of a chain,
+            // while the reporting worker's answer is off that path.
             deliver(app, handoffs);
             let woken: HashSet<&str> = plan.tasks.iter().filter(|t| t.queued).map(|t| t.queue.as_str()).collect();
             for q in woken {
@@ -370,6 +396,7 @@ fn apply_items(
                 plan.zrem.push(member);
                 continue;
             }
+            Item::Fresh => Item::Inbox(InboxEvent::Start),
             Item::Timer(Timer::Start, member) => {
                 plan.fired.push(member);
                 Item::Inbox(InboxEvent::Start)
@@ -406,7 +433,7 @@ fn apply_items(
                 Item::Timer(_, member) => plan.zrem.push(member),
                 Item::Direct(r) => replies.push(r, ReportReply::NotPending),
                 Item::Started(member) => plan.zrem.push(member),
-                Item::Inbox(_) => {}
+                Item::Inbox(_) | Item::Fresh => {}
             }
             continue;
         }
@@ -456,7 +483,7 @@ fn apply_items(
             // Not sent: the redrive's own commands come first and nothing follows them.
             Item::Inbox(InboxEvent::Redrive) => Event::Continue,
             // Turned into a start above.
-            Item::Started(_) => continue,
+            Item::Started(_) | Item::Fresh => continue,
             Item::Timer(timer, member) => {
                 plan.fired.push(member);
                 let live = match &timer {

@@ -18,6 +18,7 @@ pub use config::{LogFormat, ServeArgs};
 
 use crate::dispatch::Waiters;
 use crate::embedded_redis::EmbeddedRedis;
+use crate::machine_heads::MachineHeads;
 use crate::shard_door::ShardDoor;
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenKey;
@@ -61,6 +62,8 @@ pub struct App {
     pub tokens: TokenKey,
     /// Parsed definitions.
     pub machines: MachineCache,
+    /// Each state machine's current definition, for in-process starts.
+    pub machine_heads: MachineHeads,
     /// Long-poll wake-ups.
     pub waiters: Waiters,
     /// The engine loops' doors, one per shard (wake-ups and in-process results).
@@ -144,6 +147,7 @@ pub async fn start(args: ServeArgs) -> Result<Server> {
         owner: format!("c-{}", crate::tokens::hex(&rand::random::<[u8; 8]>())),
         tokens: TokenKey::new(key.into_bytes()),
         machines: MachineCache::default(),
+        machine_heads: MachineHeads::default(),
         waiters: Waiters::default(),
         doors: (0..args.shards).map(|_| ShardDoor::default()).collect(),
         owned: Mutex::new(HashSet::new()),

@@ -20,8 +20,41 @@ pub struct ApplyPlan {
     pub direct: Vec<String>,
     /// Tasks to queue.
     pub tasks: Vec<TaskWrite>,
+    /// Executions StartExecution handed in to be created by this apply (each must not
+    /// exist yet, and its state machine must still have the definition it ran).
+    pub creates: Vec<ExecCreate>,
     /// Executions written (each checked against its version).
     pub execs: Vec<ExecWrite>,
+}
+
+/// An execution an apply creates, as the start script would, before writing its first
+/// step (which comes as an `ExecWrite` of version 0).
+#[derive(Debug, Clone)]
+pub struct ExecCreate {
+    /// Its hash.
+    pub key: String,
+    /// Its state machine's executions index.
+    pub index: String,
+    /// Its state machine's hash.
+    pub machine: String,
+    /// The definition's SHA-256 the first step ran.
+    pub sha: String,
+    /// The execution ARN.
+    pub arn: String,
+    /// Its name.
+    pub name: String,
+    /// The input JSON text.
+    pub input: String,
+    /// Start time (epoch ms).
+    pub start_ms: i64,
+    /// Prefix of its task tokens.
+    pub token_prefix: String,
+    /// The state machine's role ARN.
+    pub role: String,
+    /// The state machine's name.
+    pub machine_name: String,
+    /// The state machine's ARN.
+    pub machine_arn: String,
 }
 
 /// A task an apply queues.
@@ -79,7 +112,8 @@ impl Store {
             .arg(plan.hdel.len())
             .arg(plan.direct.len())
             .arg(plan.tasks.len())
-            .arg(plan.execs.len());
+            .arg(plan.execs.len())
+            .arg(plan.creates.len());
         for m in &plan.fired {
             inv.arg(m);
         }
@@ -102,6 +136,20 @@ impl Store {
                 (false, true) => "2",
             };
             inv.arg(&t.token).arg(&t.queue).arg(&t.record).arg(how);
+        }
+        for c in &plan.creates {
+            inv.arg(&c.key)
+                .arg(&c.index)
+                .arg(&c.machine)
+                .arg(&c.sha)
+                .arg(&c.arn)
+                .arg(&c.name)
+                .arg(&c.input)
+                .arg(c.start_ms)
+                .arg(&c.token_prefix)
+                .arg(&c.role)
+                .arg(&c.machine_name)
+                .arg(&c.machine_arn);
         }
         for x in &plan.execs {
             inv.arg(&x.key).arg(&x.hkey).arg(x.ver).arg(&x.st).arg(x.fields.len() / 2).arg(x.history.len());

@@ -25,7 +25,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnecti
 use redis::{AsyncConnectionConfig, Client, Script};
 use serde::{Deserialize, Serialize};
 
-pub use apply::{ApplyPlan, ExecWrite, TaskWrite};
+pub use apply::{ApplyPlan, ExecCreate, ExecWrite, TaskWrite};
 pub use keys::{Keys, shard_of};
 pub use local_shards::{LocalShardGuard, LocalShards};
 

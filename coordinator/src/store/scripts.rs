@@ -284,18 +284,22 @@ return n
 /// KEYS: lease, inbox, timers, tasks.
 /// ARGV (flat, so large texts arrive raw instead of inside a JSON envelope to decode):
 /// owner, inbox entries consumed, prefix, now_ms, then the counts nfired, nzrem, nzadd,
-/// nhdel, ndirect, ntasks, nexecs, then the sections in that order: fired members; zrem
-/// members; zadd (score, member) pairs; hdel tokens; direct tokens (results handed to
-/// the loop in-process: each task must still be pending, and leaves the table through
-/// the hdel section); tasks (token, queue, record, queued: "1" to push it on its queue,
-/// "0" when it is handed to a poller of this process as claimed, "2" the same for a task
-/// without heartbeat or timeout, which also goes in the owner's claim ledger, see
-/// `recover_claims`); execs (key, hkey, ver,
-/// st, nfields, nhistory, field/value pairs..., history events...).
+/// nhdel, ndirect, ntasks, nexecs, ncreates, then the sections in that order: fired
+/// members; zrem members; zadd (score, member) pairs; hdel tokens; direct tokens
+/// (results handed to the loop in-process: each task must still be pending, and leaves
+/// the table through the hdel section); tasks (token, queue, record, queued: "1" to push
+/// it on its queue, "0" when it is handed to a poller of this process as claimed, "2" the
+/// same for a task without heartbeat or timeout, which also goes in the owner's claim
+/// ledger, see `recover_claims`); creates (key, index, machine key, sha, arn, name,
+/// input, start, token prefix, role, machine name, machine arn: an execution
+/// StartExecution handed in, written as the start script would; it must not exist, and
+/// its machine must still have that definition); execs (key, hkey, ver, st, nfields,
+/// nhistory, field/value pairs..., history events...).
 /// Queue bells are rung with the owner's id (see `ring`): the caller wakes its own
 /// pollers in-process after an 'ok'.
-/// Returns 'ok', or why nothing was written: 'lease', 'timer', 'ver', or 'gone' followed
-/// by the direct tokens no longer pending, one per line.
+/// Returns 'ok', or why nothing was written: 'lease', 'timer', 'ver', 'gone' followed
+/// by the direct tokens no longer pending, or 'fresh' followed by the ARNs of the
+/// creates that exist already or whose definition changed, one per line.
 pub fn apply() -> String {
     format!(
         "{HELPERS}{}",
@@ -305,13 +309,15 @@ local p = ARGV[3]
 local now = tonumber(ARGV[4])
 local nfired, nzrem, nzadd = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local nhdel, ndirect, ntasks, nexecs = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
-local fired = 12
+local ncreates = tonumber(ARGV[12])
+local fired = 13
 local zrem = fired + nfired
 local zadd = zrem + nzrem
 local hdel = zadd + 2 * nzadd
 local direct = hdel + nhdel
 local tasks = direct + ndirect
-local execs = tasks + 4 * ntasks
+local creates = tasks + 4 * ntasks
+local execs = creates + 12 * ncreates
 for i = fired, zrem - 1 do
   local due = redis.call('ZSCORE', KEYS[3], ARGV[i])
   if (not due) or tonumber(due) > now then return 'timer' end
@@ -323,6 +329,15 @@ for i = direct, tasks - 1 do
   end
 end
 if gone then return gone end
+local taken = nil
+local c = creates
+for _ = 1, ncreates do
+  if redis.call('HGET', ARGV[c + 2], 'sha') ~= ARGV[c + 3] or redis.call('EXISTS', ARGV[c]) == 1 then
+    taken = (taken or 'fresh') .. '\n' .. ARGV[c + 4]
+  end
+  c = c + 12
+end
+if taken then return taken end
 local i = execs
 for _ = 1, nexecs do
   local v = tonumber(redis.call('HGET', ARGV[i], 'ver')) or 0
@@ -334,6 +349,14 @@ if n > 0 then redis.call('LTRIM', KEYS[2], n, -1) end
 if zadd > fired then push_range('ZREM', KEYS[3], fired, zadd - 1) end
 if hdel > zadd then push_range('ZADD', KEYS[3], zadd, hdel - 1) end
 if direct > hdel then push_range('HDEL', KEYS[4], hdel, direct - 1) end
+c = creates
+for _ = 1, ncreates do
+  redis.call('HSET', ARGV[c], 'arn', ARGV[c + 4], 'name', ARGV[c + 5], 'input', ARGV[c + 6], 'start', ARGV[c + 7],
+    'tp', ARGV[c + 8], 'status', 'RUNNING', 'ver', 0, 'def', ARGV[c + 3], 'role', ARGV[c + 9],
+    'smname', ARGV[c + 10], 'sm', ARGV[c + 11])
+  redis.call('ZADD', ARGV[c + 1], ARGV[c + 7], ARGV[c + 4])
+  c = c + 12
+end
 i = execs
 for _ = 1, nexecs do
   local key, hkey = ARGV[i], ARGV[i + 1]

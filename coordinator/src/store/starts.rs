@@ -5,7 +5,7 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{NewExecution, Result, START_GRACE_MS, StartOutcome, Store, StoreError, shard_of};
+use super::{ExecCreate, NewExecution, Result, START_GRACE_MS, StartOutcome, Store, StoreError, shard_of};
 
 /// Most starts written by one script call.
 const MAX_GROUP: usize = 256;
@@ -25,6 +25,54 @@ pub struct StartRequest {
     pub start_ms: i64,
     /// Prefix of its task tokens.
     pub token_prefix: String,
+}
+
+/// What a start needs of its state machine to run its first step in-process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateMachineHead {
+    /// The SHA-256 of its current definition.
+    pub sha: String,
+    /// Its role ARN.
+    pub role: String,
+    /// Its name.
+    pub name: String,
+}
+
+impl StartRequest {
+    /// The fields the engine loop loads for this execution (`LOAD_FIELDS` names,
+    /// without `st` and `ver`), once created with `head`'s definition.
+    pub fn loaded_fields(self, head: StateMachineHead) -> Vec<(&'static str, String)> {
+        vec![
+            ("arn", self.arn),
+            ("name", self.name),
+            ("sm", self.state_machine_arn),
+            ("smname", head.name),
+            ("role", head.role),
+            ("start", self.start_ms.to_string()),
+            ("input", self.input),
+            ("tp", self.token_prefix),
+            ("def", head.sha),
+        ]
+    }
+
+    /// What an apply writes to create this execution with `head`'s definition.
+    pub fn create(&self, store: &Store, head: &StateMachineHead) -> ExecCreate {
+        let shard = shard_of(&self.arn, store.shards);
+        ExecCreate {
+            key: store.keys.execution(shard, &self.arn),
+            index: store.keys.executions_of(&self.state_machine_arn),
+            machine: store.keys.state_machine(&self.state_machine_arn),
+            sha: head.sha.clone(),
+            arn: self.arn.clone(),
+            name: self.name.clone(),
+            input: self.input.clone(),
+            start_ms: self.start_ms,
+            token_prefix: self.token_prefix.clone(),
+            role: head.role.clone(),
+            machine_name: head.name.clone(),
+            machine_arn: self.state_machine_arn.clone(),
+        }
+    }
 }
 
 type Waiting = (StartRequest, oneshot::Sender<std::result::Result<StartOutcome, String>>);
@@ -66,6 +114,21 @@ async fn write_groups(store: Store, mut rx: mpsc::UnboundedReceiver<Waiting>) {
 }
 
 impl Store {
+    /// A state machine's current definition SHA-256, role and name; None if it does
+    /// not exist.
+    pub async fn state_machine_head(&self, arn: &str) -> Result<Option<StateMachineHead>> {
+        let v: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.keys.state_machine(arn))
+            .arg(&["sha", "role", "name"])
+            .query_async(&mut self.conn())
+            .await?;
+        let mut v = v.into_iter();
+        let (Some(Some(sha)), role, name) = (v.next(), v.next().flatten(), v.next().flatten()) else {
+            return Ok(None);
+        };
+        Ok(Some(StateMachineHead { sha, role: role.unwrap_or_default(), name: name.unwrap_or_default() }))
+    }
+
     /// StartExecution: creates the execution and arms its start atomically (idempotent
     /// on name and input while it runs).
     pub async fn start_execution(
@@ -140,18 +203,9 @@ fn outcome(r: StartRequest, v: Vec<String>) -> StartOutcome {
     match v.first().map(String::as_str) {
         Some("created") => {
             let field = |i: usize| v.get(i).cloned().unwrap_or_default();
-            let fields = vec![
-                ("arn", r.arn),
-                ("name", r.name),
-                ("sm", r.state_machine_arn),
-                ("smname", field(4)),
-                ("role", field(3)),
-                ("start", at.to_string()),
-                ("input", r.input),
-                ("tp", r.token_prefix),
-                ("def", field(2)),
-            ];
-            StartOutcome::Created(NewExecution { at, fields })
+            let head = StateMachineHead { sha: field(2), role: field(3), name: field(4) };
+            let r = StartRequest { start_ms: at, ..r };
+            StartOutcome::Created(NewExecution { at, fields: r.loaded_fields(head) })
         }
         Some("same") => StartOutcome::Same(at),
         Some("exists") => StartOutcome::Exists,
