@@ -68,6 +68,11 @@ pub fn task_latency(seconds: f64) {
     metrics::histogram!("stepline_task_latency_seconds").record(seconds);
 }
 
+/// Counts one request (command, pipeline or script call) sent to Redis.
+pub fn redis_request() {
+    metrics::counter!("stepline_redis_requests_total").increment(1);
+}
+
 /// Sets a queue's depth.
 pub fn queue_depth(queue: &str, depth: u64) {
     metrics::gauge!("stepline_queue_depth", "queue" => queue.to_string()).set(depth as f64);

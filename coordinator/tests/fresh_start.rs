@@ -41,6 +41,13 @@ fn pass_with(result: &str) -> Value {
     json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": result, "End": true}}})
 }
 
+/// Checks that `arn`'s history starts once, with ExecutionStarted first.
+async fn assert_started_once(h: &Harness, arn: &str) {
+    let types = h.history_types(arn).await;
+    assert_eq!(types.first().map(String::as_str), Some("ExecutionStarted"), "{arn}: {types:?}");
+    assert_eq!(types.iter().filter(|t| *t == "ExecutionStarted").count(), 1, "{arn}: {types:?}");
+}
+
 async fn describe(h: &Harness, arn: &str) -> Value {
     h.ok("DescribeExecution", json!({"executionArn": arn})).await
 }
@@ -67,9 +74,7 @@ async fn a_local_start_is_answered_once_its_first_step_is_durable() {
         assert_eq!(d["output"], "\"done\"");
         assert_eq!(d["input"], json!({"i": i}).to_string());
         assert_eq!(d["name"], name);
-        let types = h.history_types(&arn).await;
-        assert_eq!(types.first().map(String::as_str), Some("ExecutionStarted"), "{types:?}");
-        assert_eq!(types.iter().filter(|t| *t == "ExecutionStarted").count(), 1, "{types:?}");
+        assert_started_once(&h, &arn).await;
         let shard = shard_of(&arn, app.store.shards);
         let mut redis = redis::Client::open(h.redis.url.as_str())
             .expect("redis URL parses")
@@ -118,8 +123,7 @@ async fn a_name_used_again_follows_aws_rules() {
     assert_eq!(h.wait_done(arn, SOON).await["status"], "SUCCEEDED");
     let (status, ended) = start(&h, &sm, "again", &input).await;
     assert_eq!((status, ended["__type"].as_str()), (400, Some("ExecutionAlreadyExists")), "{ended}");
-    let types = h.history_types(arn).await;
-    assert_eq!(types.iter().filter(|t| *t == "ExecutionStarted").count(), 1, "{types:?}");
+    assert_started_once(&h, arn).await;
     h.stop().await;
 }
 
@@ -137,11 +141,50 @@ async fn a_start_after_an_update_runs_the_new_definition() {
         let arn = h.start_execution(&sm, &format!("after-{i}"), json!({})).await;
         let d = h.wait_done(&arn, SOON).await;
         assert_eq!(d["output"], "\"v2\"", "start {i} after the update: {d}");
-        let types = h.history_types(&arn).await;
-        assert_eq!(types.iter().filter(|t| *t == "ExecutionStarted").count(), 1, "{types:?}");
+        assert_started_once(&h, &arn).await;
     }
     h.ok("DeleteStateMachine", json!({"stateMachineArn": sm})).await;
     let (status, gone) = start(&h, &sm, "deleted", &json!({})).await;
     assert_eq!((status, gone["__type"].as_str()), (400, Some("StateMachineDoesNotExist")), "{gone}");
     h.stop().await;
+}
+
+/// Names used again, sent together with new ones: each old name is refused as AWS
+/// refuses it, each new one starts once, whichever way each start took.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_of_reused_names_beside_new_ones_starts_each_once() {
+    let h = Harness::start().await;
+    wait_all_local(&app(&h)).await;
+    let sm = h.create("fresh-storm", pass_with("ok")).await;
+    for i in 0..20 {
+        h.start_execution(&sm, &format!("old-{i}"), json!({"i": i})).await;
+    }
+    let h = Arc::new(h);
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        for name in [format!("old-{i}"), format!("new-{i}")] {
+            let (h, sm) = (h.clone(), sm.clone());
+            calls.spawn(async move {
+                let (status, v) = start(&h, &sm, &name, &json!({"i": i})).await;
+                (name, status, v)
+            });
+        }
+    }
+    while let Some(call) = calls.join_next().await {
+        let (name, status, v) = call.expect("the call ran");
+        if name.starts_with("old-") {
+            assert_eq!((status, v["__type"].as_str()), (400, Some("ExecutionAlreadyExists")), "{name}: {v}");
+        } else {
+            assert_eq!(status, 200, "{name}: {v}");
+            let arn = v["executionArn"].as_str().expect("an ARN").to_string();
+            assert_eq!(h.wait_done(&arn, SOON).await["status"], "SUCCEEDED");
+            assert_started_once(&h, &arn).await;
+        }
+    }
+    let listed = h.ok("ListExecutions", json!({"stateMachineArn": sm, "maxResults": 100})).await;
+    assert_eq!(listed["executions"].as_array().map(Vec::len), Some(40), "{listed}");
+    match Arc::try_unwrap(h) {
+        Ok(h) => h.stop().await,
+        Err(_) => panic!("every call has ended"),
+    }
 }

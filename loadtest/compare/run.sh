@@ -33,7 +33,13 @@ PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [[ -f "$WORK/redis.pid" ]]; then kill "$(cat "$WORK/redis.pid")" 2>/dev/null || true; fi
+  if [[ -f "$WORK/redis.pid" ]]; then
+    local rp
+    rp="$(cat "$WORK/redis.pid")"
+    kill "$rp" 2>/dev/null || true
+    # Wait for it to let go of its port, so a run straight after this one can bind it.
+    for _ in $(seq 1 50); do kill -0 "$rp" 2>/dev/null || break; sleep 0.1; done
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -284,11 +284,14 @@ fn print_report(r: &Report) {
     println!("   execution duration   {}", r.duration.line());
     println!("   client start→seen    {}", r.client_latency.line());
     println!("   task dispatch        {}", r.dispatch.line());
-    if let Some(u) = &r.redis {
+    if let Some(t) = &r.round_trips {
         println!(
-            "   redis: {:.2} commands/task, ~{:.2} round trips/task (client commands {}, describes {})",
-            u.commands_per_task, u.round_trips_per_task, u.client_commands, r.describes
+            "   redis: {:.2} round trips/task (the coordinator's {} requests less {} DescribeExecution reads)",
+            t.per_task, t.requests, t.describes
         );
+    }
+    if let Some(u) = &r.redis {
+        println!("   redis: {:.2} commands/task, scripts' commands included", u.commands_per_task);
     }
     for f in &r.failure_samples {
         println!("   FAILED {f}");

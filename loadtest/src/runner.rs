@@ -14,7 +14,7 @@ use tokio::sync::Semaphore;
 use crate::LoadError;
 use crate::api::{ApiClient, timestamp_ms};
 use crate::scenarios::{Scenario, Workload};
-use crate::stats::{Percentiles, RedisUsage, command_counts, new_histogram, rss_kib};
+use crate::stats::{Percentiles, RedisUsage, RoundTrips, command_counts, new_histogram, parse_redis_requests, rss_kib};
 use crate::workers::{DispatchProbe, WorkerPool, WorkerSettings};
 
 /// Failures kept verbatim in the report.
@@ -123,6 +123,8 @@ pub struct Report {
     pub lagged_starts: u64,
     /// Redis work (when REDIS_URL is known).
     pub redis: Option<RedisUsage>,
+    /// The coordinator's Redis round trips (None when its /metrics has no count).
+    pub round_trips: Option<RoundTrips>,
     /// Coordinator resident memory samples: (seconds into the run, KiB).
     pub memory_kib: Vec<(f64, u64)>,
 }
@@ -244,6 +246,7 @@ async fn measured(config: &RunConfig, shared: &Arc<Shared>, probe: &DispatchProb
         Some(url) => Some(command_counts(url).await?),
         None => None,
     };
+    let requests_before = redis_requests(shared).await;
     shared.describes.store(0, Ordering::Relaxed);
     shared.progress.measuring.store(true, Ordering::Relaxed);
 
@@ -282,10 +285,11 @@ async fn measured(config: &RunConfig, shared: &Arc<Shared>, probe: &DispatchProb
     .max(1e-3);
     let describes = shared.describes.load(Ordering::Relaxed);
     let redis = match (&config.redis_url, redis_before) {
-        (Some(url), Some(before)) => {
-            let after = command_counts(url).await?;
-            Some(RedisUsage::between(&before, &after, started, describes, rec.tasks))
-        }
+        (Some(url), Some(before)) => Some(RedisUsage::between(&before, &command_counts(url).await?, rec.tasks)),
+        _ => None,
+    };
+    let round_trips = match (requests_before, redis_requests(shared).await) {
+        (Some(before), Some(after)) => Some(RoundTrips::between(before, after, describes, rec.tasks)),
         _ => None,
     };
     let w = &config.workers;
@@ -315,8 +319,14 @@ async fn measured(config: &RunConfig, shared: &Arc<Shared>, probe: &DispatchProb
         describes,
         lagged_starts: lagged,
         redis,
+        round_trips,
         memory_kib,
     })
+}
+
+/// The coordinator's count of its Redis requests, from its `/metrics`.
+async fn redis_requests(shared: &Shared) -> Option<u64> {
+    parse_redis_requests(&shared.api.get_text("/metrics").await.ok()?)
 }
 
 /// Whether another execution should start.

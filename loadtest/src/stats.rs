@@ -93,32 +93,20 @@ pub fn parse_commandstats(text: &str) -> CommandCounts {
     out
 }
 
-/// Redis work per task over a run.
+/// Redis work per task over a run, from Redis's own command statistics.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RedisUsage {
     /// Every command Redis ran, including those inside Lua scripts.
     pub commands: u64,
-    /// Commands sent by clients (scripts count once; see `round_trips`).
-    pub client_commands: u64,
-    /// Estimated network round trips of the coordinator, excluding the load generator's
-    /// DescribeExecution polls (pipelined commands count once per pipeline where known).
-    pub round_trips: u64,
     /// Commands per task (all).
     pub commands_per_task: f64,
-    /// Round trips per task.
-    pub round_trips_per_task: f64,
     /// Calls per command during the run.
     pub by_command: CommandCounts,
 }
 
-/// Commands that clients send (never called from our Lua scripts, except HMGET which
-/// StartExecution's script calls twice, corrected for below).
-const CLIENT_COMMANDS: [&str; 8] = ["evalsha", "eval", "lrange", "blpop", "brpop", "blmove", "hmget", "ping"];
-
 impl RedisUsage {
-    /// The usage between two snapshots, for a run that started `starts` executions,
-    /// made `describes` DescribeExecution calls and ran `tasks` tasks.
-    pub fn between(before: &CommandCounts, after: &CommandCounts, starts: u64, describes: u64, tasks: u64) -> Self {
+    /// The usage between two snapshots, for a run that ran `tasks` tasks.
+    pub fn between(before: &CommandCounts, after: &CommandCounts, tasks: u64) -> Self {
         let mut by_command = CommandCounts::new();
         for (name, calls) in after {
             let d = calls.saturating_sub(before.get(name).copied().unwrap_or(0));
@@ -126,25 +114,44 @@ impl RedisUsage {
                 by_command.insert(name.clone(), d);
             }
         }
-        let get = |n: &str| by_command.get(n).copied().unwrap_or(0);
         let commands = by_command.values().sum();
-        let hmget_client = get("hmget").saturating_sub(2 * starts);
-        let client_commands: u64 =
-            CLIENT_COMMANDS.iter().filter(|c| **c != "hmget").map(|c| get(c)).sum::<u64>() + hmget_client;
-        // The engine loop's fetch is a pipeline of LRANGE + 2 ZRANGE (one round trip,
-        // counted by LRANGE); execution loads are one pipelined HMGET per execution (an
-        // upper bound). Describe calls are the load generator's, not the engine's.
-        let round_trips = client_commands.saturating_sub(describes);
-        let per = |x: u64| if tasks == 0 { 0.0 } else { x as f64 / tasks as f64 };
-        Self {
-            commands,
-            client_commands,
-            round_trips,
-            commands_per_task: per(commands),
-            round_trips_per_task: per(round_trips),
-            by_command,
-        }
+        Self { commands, commands_per_task: per_task(commands, tasks), by_command }
     }
+}
+
+/// The coordinator's Redis round trips over a run, from its own count of requests
+/// (`stepline_redis_requests_total`: a command, pipeline or script call each), less
+/// the load generator's DescribeExecution reads (one request each). Background work
+/// (lease renewals, bell listeners, gauges) is included.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RoundTrips {
+    /// Requests the coordinator sent to Redis during the run.
+    pub requests: u64,
+    /// Of which the load generator's DescribeExecution calls.
+    pub describes: u64,
+    /// Per task, without the describes.
+    pub per_task: f64,
+}
+
+impl RoundTrips {
+    /// Between two readings of the coordinator's request counter.
+    pub fn between(before: u64, after: u64, describes: u64, tasks: u64) -> Self {
+        let requests = after.saturating_sub(before);
+        Self { requests, describes, per_task: per_task(requests.saturating_sub(describes), tasks) }
+    }
+}
+
+fn per_task(x: u64, tasks: u64) -> f64 {
+    if tasks == 0 { 0.0 } else { x as f64 / tasks as f64 }
+}
+
+/// The coordinator's count of Redis requests, from its Prometheus text.
+pub fn parse_redis_requests(metrics: &str) -> Option<u64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("stepline_redis_requests_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
 }
 
 /// Resident memory of a process in KiB (Linux `/proc/<pid>/status`).
@@ -164,12 +171,19 @@ mod tests {
         let after = parse_commandstats(
             "cmdstat_evalsha:calls=40,usec=5\r\ncmdstat_hmget:calls=30,usec=1\r\ncmdstat_hset:calls=50,usec=1\r\ncmdstat_lrange:calls=5\r\n",
         );
-        let u = RedisUsage::between(&before, &after, 5, 6, 10);
+        let u = RedisUsage::between(&before, &after, 10);
         assert_eq!(u.commands, 30 + 26 + 50 + 5);
-        // evalsha 30 + lrange 5 + hmget (26 - 2*5) = 51, minus 6 describes.
-        assert_eq!(u.client_commands, 51);
-        assert_eq!(u.round_trips, 45);
-        assert!((u.round_trips_per_task - 4.5).abs() < 1e-9);
+        assert!((u.commands_per_task - 11.1).abs() < 1e-9);
+    }
+
+    #[test]
+    fn round_trips_from_the_coordinators_counter() {
+        let text = "# TYPE stepline_redis_requests_total counter\nstepline_redis_requests_total 1234\nother 5\n";
+        assert_eq!(parse_redis_requests(text), Some(1234));
+        assert_eq!(parse_redis_requests("other 5\n"), None);
+        let r = RoundTrips::between(1000, 1250, 50, 100);
+        assert_eq!((r.requests, r.describes), (250, 50));
+        assert!((r.per_task - 2.0).abs() < 1e-9);
     }
 
     #[test]

@@ -49,7 +49,7 @@ async fn smoke_every_scenario() {
             report.tasks_per_s,
             report.duration.line(),
             report.dispatch.line(),
-            report.redis.as_ref().map(|r| (r.commands_per_task, r.round_trips_per_task)),
+            (report.redis.as_ref().map(|r| r.commands_per_task), report.round_trips.as_ref().map(|t| t.per_task)),
         );
         assert!(report.executions > 0, "{scenario:?} started nothing");
         assert_eq!(report.failed, 0, "{scenario:?}: {:?}", report.failure_samples);
@@ -57,6 +57,9 @@ async fn smoke_every_scenario() {
         assert!(report.redis.is_some() && !report.memory_kib.is_empty());
         if scenario != Scenario::Pass {
             assert!(report.dispatch.count > 0, "{scenario:?}: no dispatch samples");
+            let trips = report.round_trips.as_ref().expect("the coordinator counts its Redis requests");
+            assert!(trips.requests > trips.describes, "{scenario:?}: {trips:?}");
+            assert!(trips.per_task > 0.0, "{scenario:?}: {trips:?}");
         }
     }
     h.stop().await;

@@ -136,7 +136,7 @@ async fn start_fresh(app: &App, shard: u32, request: StartRequest) -> Result<boo
     if let Ok(Ok(true)) = tokio::time::timeout(FRESH_START_WAIT, answer).await {
         return Ok(true);
     }
-    app.machine_heads.forget(&machine);
+    app.machine_heads.refused(&machine);
     Ok(false)
 }
 
@@ -182,9 +182,8 @@ pub fn describe_json(x: &ExecutionRecord) -> Value {
 pub async fn describe(app: &App, p: &Params) -> ApiResult {
     let arn = p.str("executionArn")?;
     check_arn(arn)?;
-    let x = app.store.get_execution(arn).await?.ok_or_else(|| no_execution(arn))?;
+    let (x, extras) = app.store.describe_execution(arn).await?.ok_or_else(|| no_execution(arn))?;
     let mut v = describe_json(&x);
-    let extras = app.store.execution_extras(arn).await?;
     if let Some(version) = extras.version {
         v["stateMachineVersionArn"] = json!(version);
     }

@@ -67,8 +67,7 @@ pub async fn update(app: &App, p: &Params) -> ApiResult {
 pub async fn describe_for_execution(app: &App, p: &Params) -> ApiResult {
     let arn = p.str("executionArn")?;
     check_execution_arn(arn)?;
-    let x = app.store.get_execution(arn).await?.ok_or_else(|| no_execution(arn))?;
-    let extras = app.store.execution_extras(arn).await?;
+    let (x, extras) = app.store.describe_execution(arn).await?.ok_or_else(|| no_execution(arn))?;
     let (sha, role, version) = (extras.sha.unwrap_or_default(), extras.role, extras.version);
     let definition = app.store.definition(&sha).await?.unwrap_or_default();
     let name = x.state_machine_arn.rsplit(':').next().unwrap_or_default().to_string();

@@ -12,6 +12,7 @@
 //! - `coordinators` zset of live replicas, `config` hash (shard count, token key).
 
 pub mod apply;
+pub mod counted;
 pub mod keys;
 pub mod local_shards;
 pub mod registry;
@@ -252,9 +253,9 @@ impl Store {
 
     /// A dedicated connection without a response timeout, for blocking commands
     /// (a client-side timeout would lose the element the server pops later).
-    pub async fn blocking_connection(&self) -> Result<MultiplexedConnection> {
+    pub async fn blocking_connection(&self) -> Result<counted::Counted<MultiplexedConnection>> {
         let config = AsyncConnectionConfig::new().set_response_timeout(None);
-        Ok(self.client.get_multiplexed_async_connection_with_config(&config).await?)
+        Ok(counted::Counted(self.client.get_multiplexed_async_connection_with_config(&config).await?))
     }
 
     /// "0" when `shard`'s loop runs here (the caller wakes it in-process), else "1":
@@ -263,8 +264,8 @@ impl Store {
         if self.local_shards.contains(shard) { "0" } else { "1" }
     }
 
-    fn conn(&self) -> ConnectionManager {
-        self.conn.clone()
+    fn conn(&self) -> counted::Counted<ConnectionManager> {
+        counted::Counted(self.conn.clone())
     }
 
     /// PING.

@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-use super::{Result, StateMachineRecord, Store, shard_of};
+use super::{ExecutionRecord, Result, StateMachineRecord, Store, shard_of};
 
 /// A stored activity.
 #[derive(Debug, Clone)]
@@ -440,24 +440,18 @@ return 1
         Ok(())
     }
 
-    /// An execution's fields beyond Describe's basics.
-    pub async fn execution_extras(&self, arn: &str) -> Result<ExecutionExtras> {
+    /// DescribeExecution's record and extras, in one read; None if there is no such
+    /// execution.
+    pub async fn describe_execution(&self, arn: &str) -> Result<Option<(ExecutionRecord, ExecutionExtras)>> {
         let key = self.keys.execution(shard_of(arn, self.shards), arn);
-        let v: Vec<Option<String>> = redis::cmd("HMGET")
+        let mut v: Vec<Option<String>> = redis::cmd("HMGET")
             .arg(key)
-            .arg(&["def", "role", "smv", "sma", "rdc", "rdd"])
+            .arg(&super::DESCRIBE_FIELDS)
+            .arg(&EXTRA_FIELDS)
             .query_async(&mut self.conn())
             .await?;
-        let mut it = v.into_iter();
-        let mut next = || it.next().flatten();
-        Ok(ExecutionExtras {
-            sha: next(),
-            role: next(),
-            version: next(),
-            alias: next(),
-            redrive_count: next().and_then(|s| s.parse().ok()).unwrap_or(0),
-            redrive_ms: next().and_then(|s| s.parse().ok()),
-        })
+        let extras = v.split_off(super::DESCRIBE_FIELDS.len().min(v.len()));
+        Ok(super::execution_from(v).map(|record| (record, extras_from(extras))))
     }
 
     /// RedriveExecution: marks an unsuccessful execution RUNNING again (dropping its end
@@ -513,4 +507,20 @@ fn alias_from(v: Vec<Option<String>>) -> Option<AliasRecord> {
     let created_ms = it.next().flatten().and_then(|s| s.parse().ok()).unwrap_or(0);
     let updated_ms = it.next().flatten().and_then(|s| s.parse().ok()).unwrap_or(created_ms);
     Some(AliasRecord { arn, name, description, routing, created_ms, updated_ms })
+}
+
+/// The execution hash fields `ExecutionExtras` is read from, in its order.
+const EXTRA_FIELDS: [&str; 6] = ["def", "role", "smv", "sma", "rdc", "rdd"];
+
+fn extras_from(v: Vec<Option<String>>) -> ExecutionExtras {
+    let mut it = v.into_iter();
+    let mut next = || it.next().flatten();
+    ExecutionExtras {
+        sha: next(),
+        role: next(),
+        version: next(),
+        alias: next(),
+        redrive_count: next().and_then(|s| s.parse().ok()).unwrap_or(0),
+        redrive_ms: next().and_then(|s| s.parse().ok()),
+    }
 }
