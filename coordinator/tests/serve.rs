@@ -317,3 +317,28 @@ async fn replicas_split_shards_and_take_over_when_one_leaves() {
     }
     b.stop().await;
 }
+
+/// An API connection left idle past `--http-idle-seconds` is closed by the server; one
+/// that keeps sending requests stays open, and a new connection is served as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_api_connections_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let redis = common::TestRedis::start().await;
+    let args = coordinator::serve::ServeArgs { http_idle_seconds: 1, ..common::args(&redis.url) };
+    let server = coordinator::serve::start(args).await.expect("coordinator starts");
+    let request = format!("GET /healthz HTTP/1.1\r\nhost: {}\r\n\r\n", server.http_addr);
+    let mut conn = tokio::net::TcpStream::connect(server.http_addr).await.expect("connects");
+    let mut buf = vec![0u8; 4096];
+    for _ in 0..3 {
+        // Busy for longer than the idle limit in all, never idle for that long.
+        conn.write_all(request.as_bytes()).await.expect("request sent");
+        let n = conn.read(&mut buf).await.expect("response read");
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"), "keep-alive request served");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    let closed = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf)).await;
+    assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "the idle connection is closed: {closed:?}");
+    let (status, _) = raw_get(server.http_addr, "/healthz").await;
+    assert_eq!(status, 200, "new connections are still served");
+    server.stop().await;
+}

@@ -15,6 +15,7 @@ pub mod updates;
 pub mod versions;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -22,8 +23,11 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use serde_json::{Map, Value};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use errors::ApiError;
@@ -50,22 +54,57 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// Serves the router on `listener` until shutdown.
-pub async fn serve(app: Arc<App>, listener: tokio::net::TcpListener, mut shutdown: watch::Receiver<bool>) {
-    let signal = async move {
+/// Serves the router on `listener` until shutdown, then lets requests in flight finish
+/// (for up to `SHUTDOWN_GRACE`).
+///
+/// A connection waiting longer than `idle` for a request's headers is closed. Between
+/// keep-alive requests a connection waits for the next one's headers, so this also
+/// closes idle connections: a client whose pool grew during a burst and kept the extra
+/// connections would otherwise pin their buffers here for good (the soak in
+/// `loadtest/RESULTS.md` showed this process's memory following such a pool), and a
+/// client that sends its headers slowly cannot hold a connection forever.
+pub async fn serve(app: Arc<App>, listener: TcpListener, mut shutdown: watch::Receiver<bool>, idle: Duration) {
+    let stop = async move {
         let _ = shutdown.wait_for(|s| *s).await;
     };
-    // No Nagle: a response written in more than one piece would otherwise wait for the
-    // client's delayed ACK before its tail goes out.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
+    tokio::pin!(stop);
+    let router = router(app);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(idle);
+    let graceful = GracefulShutdown::new();
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "cannot accept an API connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        // No Nagle: a response written in more than one piece would otherwise wait for
+        // the client's delayed ACK before its tail goes out.
+        if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY on an API connection");
         }
-    });
-    if let Err(e) = axum::serve(listener, router(app)).with_graceful_shutdown(signal).await {
-        tracing::error!(error = %e, "HTTP server failed");
+        let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "API connection ended with an error");
+            }
+        });
+    }
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+        tracing::warn!("API requests still running at shutdown were cut off");
     }
 }
+
+/// Longest wait for requests in flight when the API shuts down.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 async fn readyz(State(app): State<Arc<App>>) -> Response {
     match app.store.ping().await {

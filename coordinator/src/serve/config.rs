@@ -58,4 +58,8 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, env = "STEPLINE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Seconds an API connection may wait for a request's headers (keep-alive idle time
+    /// included) before it is closed.
+    #[arg(long, env = "STEPLINE_HTTP_IDLE_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub http_idle_seconds: u64,
 }

@@ -81,6 +81,7 @@ pub fn args(redis_url: &str) -> ServeArgs {
         account_id: "123456789012".into(),
         max_payload_bytes: 262_144,
         log_format: LogFormat::Text,
+        http_idle_seconds: 60,
     }
 }
 
