@@ -270,12 +270,7 @@ async fn write_batch(
         let Some(mut c) = st.take(&arn) else {
             // Unknown execution: consume its events, drop its timers.
             for item in items {
-                match item {
-                    Item::Timer(_, member) => plan.zrem.push(member),
-                    Item::Direct(r) => replies.push(r, ReportReply::NotPending),
-                    Item::Started(member) => plan.zrem.push(member),
-                    Item::Inbox(_) | Item::Fresh => {}
-                }
+                discard(item, &mut plan, &mut replies);
             }
             continue;
         };
@@ -325,6 +320,16 @@ async fn write_batch(
             tracing::debug!(shard, reason = other, "apply conflict; retrying the batch");
             Ok(Batch::Conflict)
         }
+    }
+}
+
+/// Consumes an item of an execution that is unknown or has ended: its timer is dropped
+/// and a result handed in is answered as no longer pending.
+fn discard(item: Item, plan: &mut Plan, replies: &mut Replies) {
+    match item {
+        Item::Timer(_, member) | Item::Started(member) => plan.zrem.push(member),
+        Item::Direct(r) => replies.push(r, ReportReply::NotPending),
+        Item::Inbox(_) | Item::Fresh => {}
     }
 }
 
@@ -429,12 +434,7 @@ fn apply_items(
             }
         }
         if redriven.is_none() && d.exec.is_finished() {
-            match item {
-                Item::Timer(_, member) => plan.zrem.push(member),
-                Item::Direct(r) => replies.push(r, ReportReply::NotPending),
-                Item::Started(member) => plan.zrem.push(member),
-                Item::Inbox(_) | Item::Fresh => {}
-            }
+            discard(item, plan, replies);
             continue;
         }
         let event = match item {
