@@ -303,15 +303,24 @@ fn print_memory(r: &Report) {
         println!("   memory: no samples (pass --coordinator-pid)");
         return;
     }
-    for (t, kib) in &r.memory_kib {
-        println!("   memory t={t:>6.0}s rss={:.1} MiB", *kib as f64 / 1024.0);
+    for ((t, rss), (_, anon)) in r.memory_kib.iter().zip(&r.anon_kib) {
+        println!("   memory t={t:>6.0}s rss={:.1} MiB anon={:.1} MiB", *rss as f64 / 1024.0, *anon as f64 / 1024.0);
     }
-    let n = r.memory_kib.len();
+    print_growth("memory", &r.memory_kib);
+    print_growth("anonymous memory (heap, stacks; not the executable's pages)", &r.anon_kib);
+}
+
+/// The average of the first fifth of `samples` against that of the last fifth.
+fn print_growth(what: &str, samples: &[(f64, u64)]) {
+    let n = samples.len();
+    if n == 0 {
+        return;
+    }
     let fifth = (n / 5).max(1);
     let avg = |s: &[(f64, u64)]| s.iter().map(|x| x.1 as f64).sum::<f64>() / s.len().max(1) as f64;
-    let (first, last) = (avg(&r.memory_kib[..fifth]), avg(&r.memory_kib[n - fifth..]));
+    let (first, last) = (avg(&samples[..fifth]), avg(&samples[n - fifth..]));
     println!(
-        "   memory: first fifth avg {:.1} MiB, last fifth avg {:.1} MiB ({:+.1}%)",
+        "   {what}: first fifth avg {:.1} MiB, last fifth avg {:.1} MiB ({:+.1}%)",
         first / 1024.0,
         last / 1024.0,
         (last - first) / first.max(1.0) * 100.0

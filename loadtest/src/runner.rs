@@ -127,6 +127,9 @@ pub struct Report {
     pub round_trips: Option<RoundTrips>,
     /// Coordinator resident memory samples: (seconds into the run, KiB).
     pub memory_kib: Vec<(f64, u64)>,
+    /// The anonymous part of those samples (heap and stacks, without the executable's
+    /// pages).
+    pub anon_kib: Vec<(f64, u64)>,
 }
 
 struct Shared {
@@ -256,7 +259,7 @@ async fn measured(config: &RunConfig, shared: &Arc<Shared>, probe: &DispatchProb
         let (every, samples) = (config.memory_every, samples.clone());
         tokio::spawn(async move {
             while let Some(kib) = rss_kib(pid) {
-                samples.lock().unwrap_or_else(|e| e.into_inner()).push((began.elapsed().as_secs_f64(), kib));
+                samples.lock().unwrap_or_else(|e| e.into_inner()).push((began.elapsed().as_secs_f64(), kib.0, kib.1));
                 tokio::time::sleep(every).await;
             }
         })
@@ -268,12 +271,14 @@ async fn measured(config: &RunConfig, shared: &Arc<Shared>, probe: &DispatchProb
     if let Some(s) = sampler {
         s.abort();
     }
-    let mut memory_kib = std::mem::take(&mut *samples.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut taken = std::mem::take(&mut *samples.lock().unwrap_or_else(|e| e.into_inner()));
     if let Some(pid) = config.coordinator_pid
         && let Some(kib) = rss_kib(pid)
     {
-        memory_kib.push((began.elapsed().as_secs_f64(), kib));
+        taken.push((began.elapsed().as_secs_f64(), kib.0, kib.1));
     }
+    let memory_kib: Vec<(f64, u64)> = taken.iter().map(|&(t, rss, _)| (t, rss)).collect();
+    let anon_kib: Vec<(f64, u64)> = taken.iter().map(|&(t, _, anon)| (t, anon)).collect();
 
     let rec = std::mem::replace(&mut *shared.rec.lock().unwrap_or_else(|e| e.into_inner()), Recorded::new());
     let elapsed = match (config.pace, rec.window) {
@@ -321,6 +326,7 @@ async fn measured(config: &RunConfig, shared: &Arc<Shared>, probe: &DispatchProb
         redis,
         round_trips,
         memory_kib,
+        anon_kib,
     })
 }
 

@@ -154,10 +154,15 @@ pub fn parse_redis_requests(metrics: &str) -> Option<u64> {
         .map(|v| v as u64)
 }
 
-/// Resident memory of a process in KiB (Linux `/proc/<pid>/status`).
-pub fn rss_kib(pid: u32) -> Option<u64> {
+/// A process's resident memory in KiB (Linux `/proc/<pid>/status`): all of it
+/// (`VmRSS`), and its anonymous part (`RssAnon`: heap, stacks), which leaves out the
+/// pages of its executable that are read in as code paths first run.
+pub fn rss_kib(pid: u32) -> Option<(u64, u64)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    text.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok())
+    let field = |name: &str| {
+        text.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.split_whitespace().next()?.parse().ok())
+    };
+    Some((field("VmRSS:")?, field("RssAnon:")?))
 }
 
 #[cfg(test)]

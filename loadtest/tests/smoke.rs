@@ -55,6 +55,8 @@ async fn smoke_every_scenario() {
         assert_eq!(report.failed, 0, "{scenario:?}: {:?}", report.failure_samples);
         assert_eq!(report.succeeded, report.executions, "{scenario:?}");
         assert!(report.redis.is_some() && !report.memory_kib.is_empty());
+        assert_eq!(report.anon_kib.len(), report.memory_kib.len());
+        assert!(report.anon_kib.iter().zip(&report.memory_kib).all(|(a, m)| a.1 > 0 && a.1 <= m.1));
         if scenario != Scenario::Pass {
             assert!(report.dispatch.count > 0, "{scenario:?}: no dispatch samples");
             let trips = report.round_trips.as_ref().expect("the coordinator counts its Redis requests");
