@@ -14,7 +14,9 @@ use tokio::sync::Semaphore;
 use crate::LoadError;
 use crate::api::{ApiClient, timestamp_ms};
 use crate::scenarios::{Scenario, Workload};
-use crate::stats::{Percentiles, RedisUsage, RoundTrips, command_counts, new_histogram, parse_redis_requests, rss_kib};
+use crate::stats::{
+    Percentiles, RedisUsage, RoundTrips, command_counts, new_histogram, parse_redis_requests, resident,
+};
 use crate::workers::{DispatchProbe, WorkerPool, WorkerSettings};
 
 /// Failures kept verbatim in the report.
@@ -258,8 +260,8 @@ async fn measured(config: &RunConfig, shared: &Arc<Shared>, probe: &DispatchProb
     let sampler = config.coordinator_pid.map(|pid| {
         let (every, samples) = (config.memory_every, samples.clone());
         tokio::spawn(async move {
-            while let Some(kib) = rss_kib(pid) {
-                samples.lock().unwrap_or_else(|e| e.into_inner()).push((began.elapsed().as_secs_f64(), kib.0, kib.1));
+            while let Some(r) = resident(pid) {
+                samples.lock().unwrap_or_else(|e| e.into_inner()).push((began.elapsed().as_secs_f64(), r));
                 tokio::time::sleep(every).await;
             }
         })
@@ -273,12 +275,12 @@ async fn measured(config: &RunConfig, shared: &Arc<Shared>, probe: &DispatchProb
     }
     let mut taken = std::mem::take(&mut *samples.lock().unwrap_or_else(|e| e.into_inner()));
     if let Some(pid) = config.coordinator_pid
-        && let Some(kib) = rss_kib(pid)
+        && let Some(r) = resident(pid)
     {
-        taken.push((began.elapsed().as_secs_f64(), kib.0, kib.1));
+        taken.push((began.elapsed().as_secs_f64(), r));
     }
-    let memory_kib: Vec<(f64, u64)> = taken.iter().map(|&(t, rss, _)| (t, rss)).collect();
-    let anon_kib: Vec<(f64, u64)> = taken.iter().map(|&(t, _, anon)| (t, anon)).collect();
+    let memory_kib: Vec<(f64, u64)> = taken.iter().map(|(t, r)| (*t, r.total_kib)).collect();
+    let anon_kib: Vec<(f64, u64)> = taken.iter().map(|(t, r)| (*t, r.anon_kib)).collect();
 
     let rec = std::mem::replace(&mut *shared.rec.lock().unwrap_or_else(|e| e.into_inner()), Recorded::new());
     let elapsed = match (config.pace, rec.window) {

@@ -154,15 +154,23 @@ pub fn parse_redis_requests(metrics: &str) -> Option<u64> {
         .map(|v| v as u64)
 }
 
-/// A process's resident memory in KiB (Linux `/proc/<pid>/status`): all of it
-/// (`VmRSS`), and its anonymous part (`RssAnon`: heap, stacks), which leaves out the
-/// pages of its executable that are read in as code paths first run.
-pub fn rss_kib(pid: u32) -> Option<(u64, u64)> {
+/// A process's resident memory in KiB (Linux `/proc/<pid>/status`).
+#[derive(Debug, Clone, Copy)]
+pub struct Resident {
+    /// All of it (`VmRSS`).
+    pub total_kib: u64,
+    /// Its anonymous part (`RssAnon`: heap, stacks), which leaves out the pages of its
+    /// executable that are read in as code paths first run.
+    pub anon_kib: u64,
+}
+
+/// The resident memory of process `pid`; None once it is gone.
+pub fn resident(pid: u32) -> Option<Resident> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| {
         text.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.split_whitespace().next()?.parse().ok())
     };
-    Some((field("VmRSS:")?, field("RssAnon:")?))
+    Some(Resident { total_kib: field("VmRSS:")?, anon_kib: field("RssAnon:")? })
 }
 
 #[cfg(test)]
