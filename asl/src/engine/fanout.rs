@@ -1,12 +1,14 @@
 //! Parallel branches and Map iterations: starting children up to MaxConcurrency,
 //! collecting results in order, tolerated failures, and aborting the rest on failure.
 
+use std::collections::{BTreeMap, HashMap};
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::eval::{compact, quote_value};
 use super::states::{Outcome, Run};
-use super::{FrameEnd, FrameId, Phase};
+use super::{ChildResume, Execution, FrameEnd, FrameId, Phase, RedrivePoint};
 use crate::definition::{Dynamic, ItemSelector, MachineId, MapSpec, PathField, State};
 use crate::failure::Failure;
 
@@ -34,6 +36,26 @@ pub struct Fanout {
     max_concurrency: usize,
     tolerance: Option<Tolerance>,
     last_failure: Option<(String, String)>,
+    /// Where each child that failed (tolerated or not) stood then.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    failed_at: BTreeMap<usize, RedrivePoint>,
+    /// Children that a redrive resumes at a point instead of at their start.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    resume_at: BTreeMap<usize, RedrivePoint>,
+    /// Every child's progress when the state failed, for a redrive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    failed_progress: Option<Vec<ChildResume>>,
+}
+
+impl Fanout {
+    /// The children's progress recorded when the state failed.
+    pub(super) fn snapshot(&self) -> Option<&Vec<ChildResume>> {
+        self.failed_progress.as_ref()
+    }
+
+    fn all_done(&self) -> bool {
+        self.running == 0 && self.next >= self.inputs.len()
+    }
 }
 
 /// Map's ToleratedFailureCount and ToleratedFailurePercentage.
@@ -66,7 +88,7 @@ impl Run<'_, '_> {
                 }
             }
         }
-        let fanout = Fanout {
+        let mut fanout = Fanout {
             kind,
             inputs: inputs.into_iter().map(Some).collect(),
             next: 0,
@@ -76,7 +98,27 @@ impl Run<'_, '_> {
             max_concurrency: max_concurrency.unwrap_or(0),
             tolerance,
             last_failure: None,
+            failed_at: BTreeMap::new(),
+            resume_at: BTreeMap::new(),
+            failed_progress: None,
         };
+        // A redrive keeps the children that succeeded and resumes the others where they
+        // stood (a definition whose child count changed reruns them all).
+        let resume = self.exec.frames.get_mut(&fid).and_then(|f| f.resume.take());
+        if let Some(children) = resume.filter(|c| c.len() == total) {
+            for (i, child) in children.into_iter().enumerate() {
+                match child {
+                    ChildResume::Pending => {}
+                    ChildResume::Done(result) => {
+                        fanout.results[i] = result;
+                        fanout.inputs[i] = None;
+                    }
+                    ChildResume::At(point) => {
+                        fanout.resume_at.insert(i, *point);
+                    }
+                }
+            }
+        }
         if total == 0 {
             self.fanout_succeeded(fid, kind, Vec::new());
             return Ok(Outcome::Parked);
@@ -85,6 +127,7 @@ impl Run<'_, '_> {
             f.phase = Phase::Fanout(Box::new(fanout));
         }
         self.start_more(fid);
+        self.finish_if_done(fid);
         Ok(Outcome::Parked)
     }
 
@@ -103,29 +146,36 @@ impl Run<'_, '_> {
             }
             let index = fan.next;
             fan.next += 1;
-            fan.running += 1;
+            // None: a redrive kept its result.
             let Some((machine, input)) = fan.inputs[index].take() else {
                 continue;
             };
-            let kind = fan.kind;
-            started.push((index, machine, input, kind));
+            fan.running += 1;
+            let point = fan.resume_at.remove(&index);
+            started.push((index, machine, input, fan.kind, point));
         }
         let state_name = self.exec.frames.get(&fid).map(|f| f.state.clone()).unwrap_or_default();
         let mut ids = Vec::new();
-        for (index, machine, input, kind) in started {
-            let start_at = self.machine.machine(machine).start_at.clone();
+        for (index, machine, input, kind, point) in started {
             if kind == (FanoutKind::Map { distributed: false }) {
                 self.record("MapIterationStarted", Some(json!({"name": state_name, "index": index})));
             }
-            ids.push(self.new_frame(machine, Some((fid, index)), start_at, input));
+            let id = match point {
+                Some(point) => self.resume_frame(machine, Some((fid, index)), point),
+                None => {
+                    let start_at = self.machine.machine(machine).start_at.clone();
+                    self.new_frame(machine, Some((fid, index)), start_at, input)
+                }
+            };
+            ids.push(id);
         }
         for id in ids.into_iter().rev() {
             self.ready.push(id);
         }
     }
 
-    /// A child frame ended.
-    pub fn child_done(&mut self, parent: FrameId, index: usize, end: FrameEnd) {
+    /// A child frame ended; `point` is where it stood if it failed.
+    pub fn child_done(&mut self, parent: FrameId, index: usize, end: FrameEnd, point: Option<RedrivePoint>) {
         let state_name = self.exec.frames.get(&parent).map(|f| f.state.clone()).unwrap_or_default();
         let Some(Phase::Fanout(fan)) = self.exec.frames.get_mut(&parent).map(|f| &mut f.phase) else {
             return;
@@ -143,6 +193,9 @@ impl Run<'_, '_> {
                 }
             }
             FrameEnd::Failed { error, cause } => {
+                if let Some(point) = point {
+                    fan.failed_at.insert(index, point);
+                }
                 fan.failures += 1;
                 fan.last_failure = Some((error.clone(), cause.clone()));
                 match fan.tolerance {
@@ -161,12 +214,15 @@ impl Run<'_, '_> {
                 }
             }
         }
-        let done = fan.running == 0 && fan.next >= total;
         if inline_map {
             let t = if iteration_failed { "MapIterationFailed" } else { "MapIterationSucceeded" };
             self.record(t, Some(json!({"name": state_name, "index": index})));
         }
         if let Some(failure) = fail {
+            let progress = self.exec.children_progress(parent);
+            if let Some(Phase::Fanout(fan)) = self.exec.frames.get_mut(&parent).map(|f| &mut f.phase) {
+                fan.failed_progress = Some(progress);
+            }
             self.abort_children(parent);
             match kind {
                 FanoutKind::Parallel => self.record("ParallelStateFailed", None),
@@ -180,15 +236,21 @@ impl Run<'_, '_> {
             self.fail_state(parent, failure);
             return;
         }
-        if done {
-            let results = match self.exec.frames.get_mut(&parent).map(|f| &mut f.phase) {
-                Some(Phase::Fanout(fan)) => std::mem::take(&mut fan.results),
-                _ => Vec::new(),
-            };
-            self.fanout_succeeded(parent, kind, results);
-        } else {
-            self.start_more(parent);
+        self.start_more(parent);
+        self.finish_if_done(parent);
+    }
+
+    /// Succeeds the fanout once every child has ended (or was kept by a redrive).
+    fn finish_if_done(&mut self, fid: FrameId) {
+        let Some(Phase::Fanout(fan)) = self.exec.frames.get_mut(&fid).map(|f| &mut f.phase) else {
+            return;
+        };
+        if !fan.all_done() {
+            return;
         }
+        let kind = fan.kind;
+        let results = std::mem::take(&mut fan.results);
+        self.fanout_succeeded(fid, kind, results);
     }
 
     fn fanout_succeeded(&mut self, fid: FrameId, kind: FanoutKind, results: Vec<Value>) {
@@ -395,5 +457,45 @@ fn value_as_int(v: &Value) -> Option<i64> {
         // AWS reads numeric strings too, e.g. a variable holding "1".
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
+    }
+}
+
+impl Execution {
+    /// Where a live frame stands, with its children's progress if it runs a fanout.
+    pub(super) fn live_point(&self, fid: FrameId) -> Option<RedrivePoint> {
+        let frame = self.frames.get(&fid)?;
+        let mut point = RedrivePoint::of(frame);
+        if point.children.is_none() && matches!(frame.phase, Phase::Fanout(_)) {
+            point.children = Some(self.children_progress(fid));
+        }
+        Some(point)
+    }
+
+    /// How far each child of the fanout `fid` got: kept results, failure points, and
+    /// the points of the children still running.
+    fn children_progress(&self, fid: FrameId) -> Vec<ChildResume> {
+        let Some(Phase::Fanout(fan)) = self.frames.get(&fid).map(|f| &f.phase) else {
+            return Vec::new();
+        };
+        let running: HashMap<usize, FrameId> = self
+            .frames
+            .iter()
+            .filter_map(|(id, f)| f.parent.filter(|(p, _)| *p == fid).map(|(_, i)| (i, *id)))
+            .collect();
+        let result = |i: usize| ChildResume::Done(fan.results.get(i).cloned().unwrap_or(Value::Null));
+        (0..fan.inputs.len())
+            .map(|i| {
+                if let Some(p) = fan.failed_at.get(&i).or_else(|| fan.resume_at.get(&i)) {
+                    ChildResume::At(Box::new(p.clone()))
+                } else if let Some(p) = running.get(&i).and_then(|c| self.live_point(*c)) {
+                    ChildResume::At(Box::new(p))
+                } else if i >= fan.next {
+                    // Not started: kept by an earlier redrive, or still to run.
+                    if fan.inputs[i].is_none() { result(i) } else { ChildResume::Pending }
+                } else {
+                    result(i)
+                }
+            })
+            .collect()
     }
 }

@@ -206,7 +206,10 @@ impl<'m> Run<'m, '_> {
                 }
                 self.finish_execution(end)
             }
-            Some((parent, index)) => self.child_done(parent, index, end),
+            Some((parent, index)) => {
+                let point = matches!(end, FrameEnd::Failed { .. }).then(|| RedrivePoint::of(&frame));
+                self.child_done(parent, index, end, point)
+            }
         }
     }
 
@@ -237,8 +240,8 @@ impl<'m> Run<'m, '_> {
 
     /// Cancels everything in flight (stop or timeout).
     pub(super) fn abort_all(&mut self) {
-        if let Some(root) = self.exec.frames.values().find(|f| f.parent.is_none()) {
-            self.exec.redrive_point = Some(RedrivePoint::of(root));
+        if let Some(root) = self.exec.frames.iter().find(|(_, f)| f.parent.is_none()).map(|(id, _)| *id) {
+            self.exec.redrive_point = self.exec.live_point(root);
         }
         let ids: Vec<FrameId> = self.exec.frames.keys().copied().collect();
         for id in ids {

@@ -189,18 +189,44 @@ pub struct Execution {
     redrive_point: Option<RedrivePoint>,
 }
 
-/// The top-level state an unsuccessful execution was in, kept so that it can be redriven.
+/// The state a flow was in when it failed or was stopped, kept so that it can be
+/// redriven: the top level's, and inside a Parallel or Map, each child's.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct RedrivePoint {
     state: String,
     input: Value,
     variables: Map<String, Value>,
+    /// For a Parallel or Map: how far each branch or iteration got. AWS redrives only the
+    /// ones that failed or were aborted; None reruns them all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    children: Option<Vec<ChildResume>>,
 }
 
 impl RedrivePoint {
+    /// Where `frame` stands; a Parallel or Map that failed brings its children's progress.
     fn of(frame: &Frame) -> RedrivePoint {
-        RedrivePoint { state: frame.state.clone(), input: frame.input.clone(), variables: frame.variables.clone() }
+        let children = match &frame.phase {
+            Phase::Fanout(fan) => fan.snapshot().cloned(),
+            _ => None,
+        };
+        RedrivePoint {
+            state: frame.state.clone(),
+            input: frame.input.clone(),
+            variables: frame.variables.clone(),
+            children,
+        }
     }
+}
+
+/// How far one branch or iteration got before its Parallel or Map failed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum ChildResume {
+    /// Never started: a redrive runs it from the start.
+    Pending,
+    /// Succeeded with this result: a redrive keeps it.
+    Done(Value),
+    /// Failed or aborted there: a redrive resumes it at that point.
+    At(Box<RedrivePoint>),
 }
 
 /// Why an execution cannot be redriven.
@@ -229,6 +255,10 @@ struct Frame {
     /// The token of the Task attempt being prepared or awaited (`$$.Task.Token`).
     #[serde(default)]
     task_token: Option<String>,
+    /// Set by a redrive: the progress of the Parallel or Map this frame enters, so that
+    /// only its unsuccessful children run again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resume: Option<Vec<ChildResume>>,
 }
 
 /// What a frame is doing.
@@ -333,10 +363,7 @@ pub fn redrive(machine: &StateMachine, exec: &mut Execution, now: DateTime<Utc>)
     };
     let count = run.exec.info.redrive_count;
     run.record("ExecutionRedriven", Some(serde_json::json!({ "redriveCount": count })));
-    let fid = run.new_frame(0, None, point.state, point.input);
-    if let Some(f) = run.exec.frames.get_mut(&fid) {
-        f.variables = point.variables;
-    }
+    let fid = run.resume_frame(0, None, point);
     run.ready.push(fid);
     run.drain();
     Ok(run.commands)

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::context::StateEnv;
 use super::history::{Details, HistoryEvent, entered_type, exited_type, payload_text};
-use super::{Command, Event, Execution, Frame, FrameEnd, FrameId, Phase};
+use super::{Command, Event, Execution, Frame, FrameEnd, FrameId, Phase, RedrivePoint};
 use crate::definition::{QueryLanguage, State, StateKind, StateMachine};
 use crate::failure::Failure;
 use crate::simulate::ExecutionStatus;
@@ -201,8 +201,25 @@ impl<'m> Run<'m, '_> {
                 retry_counts: Vec::new(),
                 phase: Phase::Enter,
                 task_token: None,
+                resume: None,
             },
         );
+        id
+    }
+
+    /// A frame that a redrive resumes at `point`, with its variables and, for a Parallel
+    /// or Map, its children's progress.
+    pub(super) fn resume_frame(
+        &mut self,
+        machine: usize,
+        parent: Option<(FrameId, usize)>,
+        point: RedrivePoint,
+    ) -> FrameId {
+        let id = self.new_frame(machine, parent, point.state, point.input);
+        if let Some(f) = self.exec.frames.get_mut(&id) {
+            f.variables = point.variables;
+            f.resume = point.children;
+        }
         id
     }
 

@@ -4,8 +4,9 @@
 //! (status RUNNING, end fields dropped, `rdc`/`rdd` redrive count and date) and queues a
 //! `Redrive` inbox event in one script; the shard's engine loop then applies it.
 //!
-//! The engine re-runs a failed Parallel or Map state as a whole, where AWS re-runs only its
-//! unsuccessful branches or iterations.
+//! As on AWS, a Parallel or Map state that failed or was stopped runs again only its
+//! branches or iterations that failed or were aborted, each from the state it stood in;
+//! the ones that succeeded keep their results.
 
 use chrono::Utc;
 
