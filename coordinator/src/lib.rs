@@ -13,6 +13,7 @@ pub mod leases;
 pub mod machine_heads;
 pub mod metrics;
 pub mod mock_config;
+pub mod retention;
 pub mod serve;
 pub mod shard_door;
 pub mod store;

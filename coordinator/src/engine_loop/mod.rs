@@ -628,6 +628,7 @@ fn apply_items(
         st,
         fields,
         history,
+        expire_ms: if finished { app.retention_ms } else { 0 },
     };
     c.ver += 1;
     Some(write)

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -62,4 +63,31 @@ pub struct ServeArgs {
     /// included) before it is closed.
     #[arg(long, env = "STEPLINE_HTTP_IDLE_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub http_idle_seconds: u64,
+    /// How long a finished execution (its record and history) is kept, e.g. `90d`, `12h`,
+    /// `30m`. AWS keeps closed executions 90 days; after that they are gone from
+    /// Describe, List and GetExecutionHistory, and their names can be used again.
+    #[arg(long, env = "STEPLINE_EXECUTION_RETENTION", default_value = "90d", value_parser = parse_retention)]
+    pub execution_retention: Duration,
+}
+
+/// A retention of at least one second, in humantime's notation (`90d`, `1h 30m`, `45s`).
+fn parse_retention(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| format!("{e} (write e.g. 90d, 12h or 30m)"))?;
+    if d < Duration::from_secs(1) {
+        return Err("the retention must be at least 1s".into());
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_takes_humantime_durations_of_a_second_or_more() {
+        assert_eq!(parse_retention("90d"), Ok(Duration::from_secs(90 * 86_400)));
+        assert_eq!(parse_retention("1h 30m"), Ok(Duration::from_secs(5_400)));
+        assert!(parse_retention("500ms").is_err());
+        assert!(parse_retention("soon").unwrap_err().contains("90d"));
+    }
 }

@@ -76,6 +76,8 @@ pub struct App {
     pub account_id: String,
     /// Payload limit in bytes.
     pub max_payload_bytes: usize,
+    /// How long a finished execution is kept, in ms.
+    pub retention_ms: i64,
     /// The Prometheus handle for /metrics.
     pub metrics: Option<PrometheusHandle>,
 }
@@ -154,6 +156,7 @@ pub async fn start(args: ServeArgs) -> Result<Server> {
         region: args.region.clone(),
         account_id: args.account_id.clone(),
         max_payload_bytes: args.max_payload_bytes,
+        retention_ms: i64::try_from(args.execution_retention.as_millis()).unwrap_or(i64::MAX),
         metrics: crate::metrics::install(),
     });
     // Check in before serving: a claim made under an owner that is not checked in yet
@@ -170,6 +173,7 @@ pub async fn start(args: ServeArgs) -> Result<Server> {
         tokio::spawn(crate::leases::run_leases(app.clone(), rx.clone())),
         tokio::spawn(crate::leases::run_shard_bells(app.clone(), rx.clone())),
         tokio::spawn(queue_depth_gauge(app.clone(), rx.clone())),
+        tokio::spawn(crate::retention::run_index_sweeps(app.clone(), rx.clone())),
         tokio::spawn(crate::api::serve(app.clone(), http, rx.clone(), Duration::from_secs(args.http_idle_seconds))),
         tokio::spawn(crate::grpc::serve(app.clone(), grpc, rx.clone())),
     ];

@@ -88,6 +88,8 @@ pub struct ExecWrite {
     pub fields: Vec<String>,
     /// History events to append (JSON texts).
     pub history: Vec<String>,
+    /// When it finished: how long its hash and history are kept (ms); 0 keeps them.
+    pub expire_ms: i64,
 }
 
 impl Store {
@@ -152,7 +154,13 @@ impl Store {
                 .arg(&c.machine_arn);
         }
         for x in &plan.execs {
-            inv.arg(&x.key).arg(&x.hkey).arg(x.ver).arg(&x.st).arg(x.fields.len() / 2).arg(x.history.len());
+            inv.arg(&x.key)
+                .arg(&x.hkey)
+                .arg(x.ver)
+                .arg(&x.st)
+                .arg(x.fields.len() / 2)
+                .arg(x.history.len())
+                .arg(x.expire_ms);
             for f in &x.fields {
                 inv.arg(f);
             }

@@ -16,6 +16,7 @@ pub mod counted;
 pub mod keys;
 pub mod local_shards;
 pub mod registry;
+pub mod retention;
 pub mod scripts;
 pub mod starts;
 

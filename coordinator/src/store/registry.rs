@@ -98,13 +98,16 @@ redis.call('ZADD', KEYS[2], n, arn)
 return {arn, ARGV[2]}
 "#;
 
-/// Reopens an unsuccessful execution for a redrive. KEYS: exec hash, inbox, shard bell.
-/// ARGV: inbox entry, now_ms. Returns 'none', 'queued' or the status that refused it.
+/// Reopens an unsuccessful execution for a redrive, and keeps its hash and history again
+/// (they were set to expire when it finished). KEYS: exec hash, inbox, shard bell,
+/// history. ARGV: inbox entry, now_ms. Returns 'none', 'queued' or the status that refused it.
 const REDRIVE: &str = r#"
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return 'none' end
 if st ~= 'FAILED' and st ~= 'TIMED_OUT' and st ~= 'ABORTED' then return st end
 redis.call('HDEL', KEYS[1], 'stop', 'out', 'err', 'cause')
+redis.call('PERSIST', KEYS[1])
+redis.call('PERSIST', KEYS[4])
 redis.call('HSET', KEYS[1], 'status', 'RUNNING', 'rdd', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'rdc', 1)
 redis.call('RPUSH', KEYS[2], ARGV[1])
@@ -464,6 +467,7 @@ return 1
             .key(self.keys.execution(shard, arn))
             .key(self.keys.inbox(shard))
             .key(self.keys.inbox_bell(shard))
+            .key(self.keys.history(shard, arn))
             .arg(entry)
             .arg(now_ms)
             .invoke_async(&mut self.conn())

@@ -294,7 +294,7 @@ return n
 /// input, start, token prefix, role, machine name, machine arn: an execution
 /// StartExecution handed in, written as the start script would; it must not exist, and
 /// its machine must still have that definition); execs (key, hkey, ver, st, nfields,
-/// nhistory, field/value pairs..., history events...).
+/// nhistory, ttl ms (0: none; set when it finishes), field/value pairs..., history events...).
 /// Queue bells are rung with the owner's id (see `ring`): the caller wakes its own
 /// pollers in-process after an 'ok'.
 /// Returns 'ok', or why nothing was written: 'lease', 'timer', 'ver', 'gone' followed
@@ -342,7 +342,7 @@ local i = execs
 for _ = 1, nexecs do
   local v = tonumber(redis.call('HGET', ARGV[i], 'ver')) or 0
   if v ~= tonumber(ARGV[i + 2]) then return 'ver' end
-  i = i + 6 + 2 * tonumber(ARGV[i + 4]) + tonumber(ARGV[i + 5])
+  i = i + 7 + 2 * tonumber(ARGV[i + 4]) + tonumber(ARGV[i + 5])
 end
 local n = tonumber(ARGV[2])
 if n > 0 then redis.call('LTRIM', KEYS[2], n, -1) end
@@ -360,13 +360,17 @@ end
 i = execs
 for _ = 1, nexecs do
   local key, hkey = ARGV[i], ARGV[i + 1]
-  local nf, nh = 2 * tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])
+  local nf, nh, ttl = 2 * tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6])
   redis.call('HSET', key, 'ver', tonumber(ARGV[i + 2]) + 1, 'st', ARGV[i + 3])
-  i = i + 6
+  i = i + 7
   if nf > 0 then push_range('HSET', key, i, i + nf - 1) end
   i = i + nf
   if nh > 0 then push_range('RPUSH', hkey, i, i + nh - 1) end
   i = i + nh
+  if ttl > 0 then
+    redis.call('PEXPIRE', key, ttl)
+    redis.call('PEXPIRE', hkey, ttl)
+  end
 end
 local seen = {}
 local ledger = false

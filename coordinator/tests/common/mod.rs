@@ -82,6 +82,7 @@ pub fn args(redis_url: &str) -> ServeArgs {
         max_payload_bytes: 262_144,
         log_format: LogFormat::Text,
         http_idle_seconds: 60,
+        execution_retention: Duration::from_secs(90 * 86_400),
     }
 }
 
