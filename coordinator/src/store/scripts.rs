@@ -330,17 +330,21 @@ for i = direct, tasks - 1 do
 end
 if gone then return gone end
 local taken = nil
+-- Executions this call creates: checked absent here, so their version is 0.
+local created = {}
 local c = creates
 for _ = 1, ncreates do
   if redis.call('HGET', ARGV[c + 2], 'sha') ~= ARGV[c + 3] or redis.call('EXISTS', ARGV[c]) == 1 then
     taken = (taken or 'fresh') .. '\n' .. ARGV[c + 4]
   end
+  created[ARGV[c]] = true
   c = c + 12
 end
 if taken then return taken end
 local i = execs
 for _ = 1, nexecs do
-  local v = tonumber(redis.call('HGET', ARGV[i], 'ver')) or 0
+  local v = 0
+  if not created[ARGV[i]] then v = tonumber(redis.call('HGET', ARGV[i], 'ver')) or 0 end
   if v ~= tonumber(ARGV[i + 2]) then return 'ver' end
   i = i + 7 + 2 * tonumber(ARGV[i + 4]) + tonumber(ARGV[i + 5])
 end
@@ -361,10 +365,9 @@ i = execs
 for _ = 1, nexecs do
   local key, hkey = ARGV[i], ARGV[i + 1]
   local nf, nh, ttl = 2 * tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6])
-  redis.call('HSET', key, 'ver', tonumber(ARGV[i + 2]) + 1, 'st', ARGV[i + 3])
-  i = i + 7
-  if nf > 0 then push_range('HSET', key, i, i + nf - 1) end
-  i = i + nf
+  -- An execution's fields are a handful of pairs: one HSET, well within unpack's limit.
+  redis.call('HSET', key, 'ver', tonumber(ARGV[i + 2]) + 1, 'st', ARGV[i + 3], unpack(ARGV, i + 7, i + 6 + nf))
+  i = i + 7 + nf
   if nh > 0 then push_range('RPUSH', hkey, i, i + nh - 1) end
   i = i + nh
   if ttl > 0 then
