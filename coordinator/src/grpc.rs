@@ -35,7 +35,8 @@ pub async fn serve(app: Arc<App>, listener: tokio::net::TcpListener, mut shutdow
             None
         }
     };
-    let worker = WorkerServer::new(WorkerService { app }).max_decoding_message_size(64 * 1024 * 1024);
+    let service = WorkerService { app, shutdown: shutdown.clone() };
+    let worker = WorkerServer::new(service).max_decoding_message_size(64 * 1024 * 1024);
     // No Nagle: a response split over several writes would otherwise wait for the
     // peer's delayed ACK (up to 40 ms) before its last frames go out.
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
@@ -54,8 +55,11 @@ pub async fn serve(app: Arc<App>, listener: tokio::net::TcpListener, mut shutdow
 }
 
 /// The `stepline.worker.v1.Worker` implementation.
+#[derive(Clone)]
 pub struct WorkerService {
-    app: Arc<App>,
+    pub(crate) app: Arc<App>,
+    /// Turns true when the coordinator shuts down: Work streams end then.
+    pub(crate) shutdown: watch::Receiver<bool>,
 }
 
 fn unavailable(e: StoreError) -> Status {
@@ -109,13 +113,63 @@ impl WorkerService {
         Ok(event)
     }
 
+    /// Waits until tasks of `queue` are claimed for this caller (up to `max`, as record
+    /// texts) or `deadline` passes (none). Dropping the future gives back what was
+    /// handed to it meanwhile.
+    pub(crate) async fn take_tasks(&self, queue: &str, max: u32, deadline: Instant) -> Result<Vec<String>, Status> {
+        let (waiter, fresh) = self.app.waiters.get(queue);
+        if fresh {
+            tokio::spawn(queue_bell(self.app.clone(), queue.to_string()));
+        }
+        let mut napped = false;
+        loop {
+            // Register for a wake-up before looking, so a push in between is not missed.
+            let notified = waiter.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            // Skip the claim round trip when the queue is known to be empty, except
+            // after a nap: the periodic claim stays as a safety net.
+            let claimed = if waiter.known_empty() && !napped {
+                Vec::new()
+            } else {
+                let generation = waiter.generation();
+                let claimed = claim_detached(self.app.clone(), queue.to_string(), max).await.map_err(unavailable)?;
+                if claimed.len() < max as usize {
+                    waiter.found_empty(generation);
+                }
+                claimed
+            };
+            let now = Instant::now();
+            if !claimed.is_empty() || now >= deadline {
+                return Ok(claimed);
+            }
+            // Nothing queued: park, so an engine loop of this process can hand new
+            // tasks over directly. A wake-up (tasks queued by another process, or more
+            // than the parked pollers take) or the nap's end sends us back to claim.
+            let nap = (deadline - now).min(Duration::from_secs(1));
+            let mut parked = Parked::new(&self.app, &waiter, max as usize);
+            napped = false;
+            let handed = tokio::select! {
+                handed = &mut parked.ticket.rx => handed.ok(),
+                _ = &mut notified => parked.leave().await,
+                _ = tokio::time::sleep(nap) => {
+                    napped = true;
+                    parked.leave().await
+                }
+            };
+            if let Some(records) = handed.filter(|r| !r.is_empty()) {
+                return Ok(records);
+            }
+        }
+    }
+
     /// Reports results; per result, None if accepted or the rejection.
     ///
     /// Results for shards whose engine loop runs in this process are handed to it
     /// (`shard_door`): it applies them in its next batch and answers once that batch
     /// is written. The others, and those the loop turns back, go through the Redis
     /// inbox.
-    async fn report(
+    pub(crate) async fn report(
         &self,
         results: Vec<(String, Option<pb::task_result::Outcome>)>,
     ) -> Result<Vec<Option<Status>>, Status> {
@@ -214,7 +268,7 @@ impl Drop for Parked<'_> {
 }
 
 /// Puts tasks (their record texts) that no poller will deliver back on their queues.
-fn release_records(app: Arc<App>, records: Vec<String>) {
+pub(crate) fn release_records(app: Arc<App>, records: Vec<String>) {
     let tokens: Vec<(u32, String)> = records
         .iter()
         .filter_map(|t| serde_json::from_str::<TaskRecord>(t).ok())
@@ -230,7 +284,7 @@ fn release_records(app: Arc<App>, records: Vec<String>) {
     });
 }
 
-fn to_task(text: &str) -> Option<pb::Task> {
+pub(crate) fn to_task(text: &str) -> Option<pb::Task> {
     let t: TaskRecord = serde_json::from_str(text).ok()?;
     Some(pb::Task {
         token: t.token,
@@ -258,50 +312,17 @@ impl Worker for WorkerService {
         }
         let max = r.max_tasks.clamp(1, 1000);
         let deadline = Instant::now() + Duration::from_millis(u64::from(r.wait_time_ms)).min(MAX_WAIT);
-        let (waiter, fresh) = self.app.waiters.get(&r.queue);
-        if fresh {
-            tokio::spawn(queue_bell(self.app.clone(), r.queue.clone()));
-        }
-        let mut napped = false;
-        loop {
-            // Register for a wake-up before looking, so a push in between is not missed.
-            let notified = waiter.notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            // Skip the claim round trip when the queue is known to be empty, except
-            // after a nap: the periodic claim stays as a safety net.
-            let claimed = if waiter.known_empty() && !napped {
-                Vec::new()
-            } else {
-                let generation = waiter.generation();
-                let claimed = claim_detached(self.app.clone(), r.queue.clone(), max).await.map_err(unavailable)?;
-                if claimed.len() < max as usize {
-                    waiter.found_empty(generation);
-                }
-                claimed
-            };
-            let now = Instant::now();
-            if !claimed.is_empty() || now >= deadline {
-                return Ok(Response::new(tasks_response(&claimed)));
-            }
-            // Nothing queued: park, so an engine loop of this process can hand new
-            // tasks over directly. A wake-up (tasks queued by another process, or more
-            // than the parked pollers take) or the nap's end sends us back to claim.
-            let nap = (deadline - now).min(Duration::from_secs(1));
-            let mut parked = Parked::new(&self.app, &waiter, max as usize);
-            napped = false;
-            let handed = tokio::select! {
-                handed = &mut parked.ticket.rx => handed.ok(),
-                _ = &mut notified => parked.leave().await,
-                _ = tokio::time::sleep(nap) => {
-                    napped = true;
-                    parked.leave().await
-                }
-            };
-            if let Some(records) = handed.filter(|r| !r.is_empty()) {
-                return Ok(Response::new(tasks_response(&records)));
-            }
-        }
+        let records = self.take_tasks(&r.queue, max, deadline).await?;
+        Ok(Response::new(tasks_response(&records)))
+    }
+
+    type WorkStream = crate::work_stream::WorkStream;
+
+    async fn work(
+        &self,
+        request: Request<tonic::Streaming<pb::WorkRequest>>,
+    ) -> Result<Response<Self::WorkStream>, Status> {
+        crate::work_stream::open(self.clone(), request.into_inner()).await.map(Response::new)
     }
 
     async fn heartbeat(

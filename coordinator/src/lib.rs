@@ -20,3 +20,4 @@ pub mod store;
 pub mod telemetry;
 pub mod timers;
 pub mod tokens;
+pub mod work_stream;

@@ -57,6 +57,10 @@ struct Target {
     /// Most tasks per poll.
     #[arg(long, default_value_t = 256)]
     batch_size: u32,
+    /// Workers take tasks with a PollTasks call each time instead of over a Work stream
+    /// (to compare the two).
+    #[arg(long)]
+    unary_workers: bool,
     /// The coordinator's pid, to sample its resident memory (same machine only).
     #[arg(long)]
     coordinator_pid: Option<u32>,
@@ -147,6 +151,7 @@ fn base_config(t: &Target, scenario: Scenario) -> RunConfig {
             workers: t.workers,
             concurrency: t.worker_concurrency,
             batch_size: t.batch_size,
+            work_stream: !t.unary_workers,
         },
         warmup: 200,
         execution_timeout: t.timeout,

@@ -25,6 +25,8 @@ pub struct WorkerSettings {
     pub concurrency: usize,
     /// Most tasks per poll.
     pub batch_size: u32,
+    /// Use the Work stream (else PollTasks and ReportResults calls).
+    pub work_stream: bool,
 }
 
 /// Dispatch latency: from the task's scheduling to the handler starting, in
@@ -95,6 +97,7 @@ impl WorkerPool {
             let config = WorkerConfig::new(settings.coordinator.clone(), settings.queue.clone())
                 .concurrency(settings.concurrency)
                 .batch_size(settings.batch_size)
+                .work_stream(settings.work_stream)
                 .poll_wait(Duration::from_secs(5))
                 .drain_grace(Duration::from_secs(5))
                 .worker_id(format!("loadtest-{}-{k}", std::process::id()));

@@ -34,6 +34,7 @@ async fn smoke_every_scenario() {
                 workers: 2,
                 concurrency: 256,
                 batch_size: 64,
+                work_stream: true,
             },
             warmup: if map { 0 } else { 4 },
             execution_timeout: Duration::from_secs(30),

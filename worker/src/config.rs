@@ -38,6 +38,10 @@ pub struct WorkerConfig {
     pub max_inflight_reports: usize,
     /// Largest gRPC response the worker accepts (poll batches can be large).
     pub max_response_bytes: usize,
+    /// Take tasks and send results over one `Work` stream per queue (the default), or
+    /// with a PollTasks and a ReportResults call each time. The stream costs fewer
+    /// writes and wake-ups per task; coordinators without it get the calls anyway.
+    pub work_stream: bool,
 }
 
 impl WorkerConfig {
@@ -57,6 +61,7 @@ impl WorkerConfig {
             report_batch_bytes: 3 * 1024 * 1024,
             max_inflight_reports: 4,
             max_response_bytes: 256 * 1024 * 1024,
+            work_stream: true,
         }
     }
 
@@ -67,6 +72,12 @@ impl WorkerConfig {
         S: Into<String>,
     {
         self.queues = queues.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Whether to use the `Work` stream (see [`WorkerConfig::work_stream`]).
+    pub fn work_stream(mut self, on: bool) -> Self {
+        self.work_stream = on;
         self
     }
 

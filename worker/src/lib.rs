@@ -17,10 +17,12 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The worker asks each poll for at most as many tasks as it has free slots, heartbeats
-//! at a third of a task's `HeartbeatSeconds`, fires [`TaskContext::cancelled`] when the
-//! coordinator answers a heartbeat with `cancel_requested` (or the task's deadline passes),
-//! batches results through `ReportResults`, retries an unreachable coordinator with
+//! The worker takes tasks and sends results over one `Work` stream per queue (or, with
+//! a coordinator that lacks it or `WorkerConfig::work_stream(false)`, with PollTasks
+//! and batched `ReportResults` calls), never asks for more tasks than it has free slots,
+//! heartbeats at a third of a task's `HeartbeatSeconds`, fires
+//! [`TaskContext::cancelled`] when the coordinator answers a heartbeat with
+//! `cancel_requested` (or the task's deadline passes), retries an unreachable coordinator with
 //! exponential backoff, and on shutdown stops polling, lets running tasks finish within
 //! a grace period, and releases the rest with `ReleaseTasks`.
 
@@ -31,6 +33,7 @@ mod handler;
 mod report;
 mod rpc;
 mod runtime;
+mod session;
 
 pub use config::{Backoff, MAX_POLL_BATCH, MAX_POLL_WAIT, WorkerConfig};
 pub use handler::{DEFAULT_ERROR, FnHandler, Handler, TaskContext, TaskError, TaskResult, handler_fn};

@@ -36,7 +36,7 @@ pub(crate) struct Outcome {
 
 impl Outcome {
     /// Rough encoded size, for the batch byte cap.
-    fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         self.token.len()
             + 16
             + match &self.result {
@@ -45,7 +45,7 @@ impl Outcome {
             }
     }
 
-    fn to_proto(&self) -> TaskResult {
+    pub(crate) fn to_proto(&self) -> TaskResult {
         let outcome = match &self.result {
             Ok(out) => task_result::Outcome::OutputJson(out.clone()),
             Err(e) => task_result::Outcome::Failure(TaskFailure { error: e.error.clone(), cause: e.cause.clone() }),

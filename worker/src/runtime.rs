@@ -110,21 +110,26 @@ impl<H> std::fmt::Debug for Worker<H> {
 }
 
 /// Everything the poll loops and task futures share.
-struct Shared<H> {
-    config: WorkerConfig,
+pub(crate) struct Shared<H> {
+    pub(crate) config: WorkerConfig,
     handler: Arc<H>,
-    client: WorkerClient<Channel>,
-    slots: Arc<Semaphore>,
+    pub(crate) client: WorkerClient<Channel>,
+    pub(crate) slots: Arc<Semaphore>,
     /// Tasks running now: token → cancellation. Whoever removes an entry owns the
     /// task's fate (report it, or release it), so a task is never both.
     inflight: Mutex<HashMap<String, CancellationToken>>,
     tracker: TaskTracker,
-    results: mpsc::UnboundedSender<Outcome>,
-    counters: Arc<Counters>,
+    /// The reporter's queue: results of queues without a live `Work` stream.
+    pub(crate) results: mpsc::UnboundedSender<Outcome>,
+    /// Each queue's live `Work` stream, which takes the results of that queue's tasks.
+    pub(crate) sessions: Mutex<HashMap<String, mpsc::UnboundedSender<Outcome>>>,
+    /// Bumped whenever a task gives its slot back.
+    pub(crate) slots_freed: tokio::sync::watch::Sender<u64>,
+    pub(crate) counters: Arc<Counters>,
     /// Fired when shutdown's grace period ends: running handlers are dropped.
     kill: CancellationToken,
     /// Fired when shutdown can wait no longer for the coordinator.
-    give_up: CancellationToken,
+    pub(crate) give_up: CancellationToken,
 }
 
 impl<H: Handler> Worker<H> {
@@ -178,6 +183,8 @@ impl<H: Handler> Worker<H> {
             inflight: Mutex::new(HashMap::new()),
             tracker: TaskTracker::new(),
             results: tx,
+            sessions: Mutex::new(HashMap::new()),
+            slots_freed: tokio::sync::watch::channel(0).0,
             counters: counters.clone(),
             kill: CancellationToken::new(),
             give_up: give_up.clone(),
@@ -186,7 +193,11 @@ impl<H: Handler> Worker<H> {
         let stop_polling = CancellationToken::new();
         let pollers = TaskTracker::new();
         for queue in &shared.config.queues {
-            pollers.spawn(poll_loop(shared.clone(), queue.clone(), stop_polling.clone()));
+            if shared.config.work_stream {
+                pollers.spawn(crate::session::session_loop(shared.clone(), queue.clone(), stop_polling.clone()));
+            } else {
+                pollers.spawn(poll_loop(shared.clone(), queue.clone(), stop_polling.clone()));
+            }
         }
         pollers.close();
         info!(
@@ -236,10 +247,28 @@ impl<H> Shared<H> {
         // insert/remove calls), so poisoning is safe to ignore.
         self.inflight.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    pub(crate) fn lock_sessions(&self) -> MutexGuard<'_, HashMap<String, mpsc::UnboundedSender<Outcome>>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a result: on its queue's `Work` stream if one is live, else for the reporter.
+    fn send_outcome(&self, queue: &str, outcome: Outcome) {
+        let outcome = match self.lock_sessions().get(queue) {
+            Some(session) => match session.send(outcome) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(o)) => o,
+            },
+            None => outcome,
+        };
+        if self.results.send(outcome).is_err() {
+            error!("result channel closed; result lost");
+        }
+    }
 }
 
 /// Long-polls one queue for as many tasks as there are free slots, until `stop`.
-async fn poll_loop<H: Handler>(shared: Arc<Shared<H>>, queue: String, stop: CancellationToken) {
+pub(crate) async fn poll_loop<H: Handler>(shared: Arc<Shared<H>>, queue: String, stop: CancellationToken) {
     let cfg = &shared.config;
     let mut failures = 0u32;
     loop {
@@ -312,9 +341,11 @@ async fn poll_loop<H: Handler>(shared: Arc<Shared<H>>, queue: String, stop: Canc
     }
 }
 
-/// Starts each polled task in a free slot; hands back any that find none.
-fn dispatch<H: Handler>(shared: &Arc<Shared<H>>, tasks: Vec<Task>) {
+/// Starts each polled task in a free slot; hands back any that find none. Returns how
+/// many it started.
+pub(crate) fn dispatch<H: Handler>(shared: &Arc<Shared<H>>, tasks: Vec<Task>) -> usize {
     let mut no_slot = Vec::new();
+    let mut started = 0;
     for task in tasks {
         shared.counters.polled.fetch_add(1, Ordering::Relaxed);
         if task.token.is_empty() {
@@ -336,12 +367,14 @@ fn dispatch<H: Handler>(shared: &Arc<Shared<H>>, tasks: Vec<Task>) {
             inflight.insert(task.token.clone(), cancel.clone());
         }
         shared.tracker.spawn(run_task(shared.clone(), task, permit, cancel));
+        started += 1;
     }
     if !no_slot.is_empty() {
         debug!(n = no_slot.len(), "more tasks than free slots; releasing the extra");
         let shared2 = shared.clone();
         shared.tracker.spawn(async move { release(&shared2, no_slot).await });
     }
+    started
 }
 
 /// How a task's run ended.
@@ -368,9 +401,11 @@ async fn run_task<H: Handler>(
         attempt = task.attempt,
         token = short_token(&task.token),
     );
+    let freed = shared.clone();
     async move {
-        let _slot = permit;
+        let slot = permit;
         let token = task.token;
+        let queue = task.queue.clone();
         let deadline = u64::try_from(task.timeout_at_ms)
             .ok()
             .filter(|&ms| ms > 0)
@@ -438,12 +473,14 @@ async fn run_task<H: Handler>(
                 Err(TaskError::msg(format!("handler panicked: {panic}")))
             }
         };
-        if shared.results.send(Outcome { token, result }).is_err() {
-            error!("result channel closed; result lost");
-        }
+        // The slot is free before the result goes out, so a `Work` stream that sends
+        // the result also sees the slot and grants a credit for it.
+        drop(slot);
+        shared.send_outcome(&queue, Outcome { token, result });
     }
     .instrument(span)
-    .await
+    .await;
+    freed.slots_freed.send_modify(|n| *n = n.wrapping_add(1));
 }
 
 /// Keeps a task alive and watches for its end: heartbeats (if it has an interval) and its
@@ -507,7 +544,7 @@ async fn heartbeat_loop<H>(shared: &Shared<H>, token: &str, interval: Duration) 
 }
 
 /// Hands tasks back to the coordinator so other workers can take them at once.
-async fn release<H>(shared: &Shared<H>, tokens: Vec<String>) {
+pub(crate) async fn release<H>(shared: &Shared<H>, tokens: Vec<String>) {
     if tokens.is_empty() {
         return;
     }

@@ -70,6 +70,13 @@ impl Fake {
 
 #[tonic::async_trait]
 impl WorkerService for Fake {
+    type WorkStream = tonic::codegen::BoxStream<WorkResponse>;
+
+    /// Like an older coordinator: no Work stream, so the worker falls back to PollTasks.
+    async fn work(&self, _: Request<tonic::Streaming<WorkRequest>>) -> Result<Response<Self::WorkStream>, Status> {
+        Err(Status::unimplemented("no Work stream here"))
+    }
+
     async fn poll_tasks(&self, req: Request<PollTasksRequest>) -> Result<Response<PollTasksResponse>, Status> {
         let req = req.into_inner();
         self.with(|s| s.polls.push((req.queue.clone(), req.max_tasks)));

@@ -1,0 +1,147 @@
+//! The `Work` stream against a real coordinator and redis-server: tasks come within the
+//! credits granted, results are answered by batch, a result for a task that is gone is
+//! refused in its answer, a closed stream gives back the tasks it held, and a first
+//! message without a queue is refused.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Harness, poll_one};
+use serde_json::json;
+use stepline_proto::worker::v1 as pb;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tonic::{Code, Streaming};
+
+const SOON: Duration = Duration::from_secs(10);
+
+/// An open Work stream: what we send, and what the coordinator answers.
+struct Stream {
+    requests: mpsc::UnboundedSender<pb::WorkRequest>,
+    responses: Streaming<pb::WorkResponse>,
+}
+
+impl Stream {
+    async fn open(h: &Harness, queue: &str, credits: u32) -> Stream {
+        let (requests, rx) = mpsc::unbounded_channel();
+        requests
+            .send(pb::WorkRequest { queue: queue.into(), worker_id: "t".into(), credits, ..Default::default() })
+            .unwrap();
+        let responses = h.worker().await.work(UnboundedReceiverStream::new(rx)).await.expect("Work opens").into_inner();
+        Stream { requests, responses }
+    }
+
+    async fn next(&mut self) -> pb::WorkResponse {
+        tokio::time::timeout(SOON, self.responses.message())
+            .await
+            .expect("an answer in time")
+            .expect("the stream works")
+            .expect("the stream is open")
+    }
+
+    /// Whether something arrives within `wait`.
+    async fn quiet_for(&mut self, wait: Duration) -> bool {
+        tokio::time::timeout(wait, self.responses.message()).await.is_err()
+    }
+
+    fn report(&self, batch_id: u64, credits: u32, results: Vec<(String, String)>) {
+        let results = results
+            .into_iter()
+            .map(|(token, out)| pb::TaskResult { token, outcome: Some(pb::task_result::Outcome::OutputJson(out)) })
+            .collect();
+        self.requests.send(pb::WorkRequest { credits, results, batch_id, ..Default::default() }).unwrap();
+    }
+}
+
+async fn task_machine(h: &Harness, name: &str, queue: &str) -> String {
+    h.create(name, json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": format!("stepline:queue:{queue}"), "End": true}}}))
+        .await
+}
+
+#[tokio::test]
+async fn tasks_come_within_the_credits_and_results_are_answered_by_batch() {
+    let h = Harness::start().await;
+    let sm = task_machine(&h, "credited", "wq").await;
+    let mut s = Stream::open(&h, "wq", 1).await;
+    let arns: Vec<String> = start_many(&h, &sm, 3).await;
+
+    let first = s.next().await;
+    assert_eq!(first.tasks.len(), 1, "one credit, one task");
+    assert!(s.quiet_for(Duration::from_millis(300)).await, "no task beyond the credits");
+
+    // The result comes back answered; its credit brings the next task.
+    let t = &first.tasks[0];
+    s.report(7, 1, vec![(t.token.clone(), t.input_json.clone())]);
+    let mut answered = false;
+    let mut tasks = Vec::new();
+    while !answered || tasks.is_empty() {
+        let m = s.next().await;
+        if let Some(ack) = m.ack {
+            assert_eq!((ack.batch_id, ack.rejections), (7, vec![String::new()]));
+            answered = true;
+        }
+        tasks.extend(m.tasks);
+    }
+    assert_eq!(tasks.len(), 1);
+
+    // Two more credits: the last task, then the results of both in one batch.
+    s.report(0, 2, Vec::new());
+    let last = s.next().await.tasks;
+    assert_eq!(last.len(), 1);
+    let results = [&tasks[0], &last[0]].iter().map(|t| (t.token.clone(), t.input_json.clone())).collect();
+    s.report(8, 0, results);
+    let ack = s.next().await.ack.expect("the batch is answered");
+    assert_eq!((ack.batch_id, ack.rejections.len()), (8, 2));
+    assert!(ack.rejections.iter().all(String::is_empty), "{:?}", ack.rejections);
+    for arn in arns {
+        assert_eq!(h.wait_done(&arn, SOON).await["status"], "SUCCEEDED");
+    }
+
+    // A result for a task that is no longer pending is refused in the answer.
+    s.report(9, 0, vec![(first.tasks[0].token.clone(), "{}".into())]);
+    let ack = s.next().await.ack.expect("answered");
+    assert_eq!(ack.batch_id, 9);
+    assert!(ack.rejections[0].contains("no longer pending"), "{:?}", ack.rejections);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_closed_stream_gives_back_the_tasks_it_held() {
+    let h = Harness::start().await;
+    let sm = task_machine(&h, "handed", "wq2").await;
+    let s = Stream::open(&h, "wq2", 5).await;
+    // Let the session park for tasks, then close our side before any arrive.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(s.requests);
+    let mut responses = s.responses;
+    let ended = tokio::time::timeout(SOON, async { while let Ok(Some(_)) = responses.message().await {} }).await;
+    assert!(ended.is_ok(), "the coordinator ends the stream once the worker closed it");
+
+    let arn = h.start_execution(&sm, "after-close", json!({"x": 1})).await;
+    let mut w = h.worker().await;
+    let t = poll_one(&mut w, "wq2", SOON).await;
+    w.complete_task(pb::CompleteTaskRequest { token: t.token, output_json: t.input_json }).await.unwrap();
+    assert_eq!(h.wait_done(&arn, SOON).await["status"], "SUCCEEDED");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_first_message_without_a_queue_is_refused() {
+    let h = Harness::start().await;
+    let (requests, rx) = mpsc::unbounded_channel();
+    requests.send(pb::WorkRequest { credits: 1, ..Default::default() }).unwrap();
+    let err = h.worker().await.work(UnboundedReceiverStream::new(rx)).await.expect_err("refused");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("queue"), "{}", err.message());
+    h.stop().await;
+}
+
+/// Starts `n` executions of `sm`.
+async fn start_many(h: &Harness, sm: &str, n: usize) -> Vec<String> {
+    let mut arns = Vec::new();
+    for i in 0..n {
+        arns.push(h.start_execution(sm, &format!("e{i}"), json!({"i": i})).await);
+    }
+    arns
+}

@@ -1,0 +1,235 @@
+//! The `Work` stream of one queue: tasks come in as the coordinator has them, within the
+//! credits this side grants (its free slots), and the results of that queue's tasks go
+//! out on the same stream, one write each, with the credits for the slots they free.
+//!
+//! A stream that breaks hands its unanswered results to the reporter, which sends them
+//! with ReportResults (a result applied twice is refused the second time, never applied
+//! twice), and the loop opens a new one after a backoff. A coordinator without `Work`
+//! gets the PollTasks loop instead.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use stepline_proto::worker::v1::{WorkRequest, WorkResponse};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::{Code, Streaming};
+use tracing::{debug, info, warn};
+
+use crate::handler::Handler;
+use crate::report::Outcome;
+use crate::rpc::short_token;
+use crate::runtime::{Shared, dispatch, poll_loop, release};
+
+/// How long shutdown waits for the answers to the last results.
+const CLOSE_BUDGET: Duration = Duration::from_secs(5);
+
+/// How a stream ended.
+enum End {
+    /// Shutdown: the stream was closed in order.
+    Stopped,
+    /// It broke (or never opened); try again after a backoff.
+    Broken,
+    /// The coordinator has no `Work`: poll instead.
+    Unsupported,
+}
+
+/// Runs `queue`'s `Work` stream until `stop`, reopening it when it breaks.
+pub(crate) async fn session_loop<H: Handler>(shared: Arc<Shared<H>>, queue: String, stop: CancellationToken) {
+    let mut failures = 0u32;
+    loop {
+        match session(&shared, &queue, &stop).await {
+            (End::Stopped, _) => return,
+            (End::Unsupported, _) => {
+                info!(queue = %queue, "coordinator lacks the Work stream; polling instead");
+                return poll_loop(shared, queue, stop).await;
+            }
+            (End::Broken, served) => {
+                failures = if served { 1 } else { failures.saturating_add(1) };
+                let delay = shared.config.backoff.delay(failures - 1);
+                warn!(queue = %queue, failures, retry_in_ms = delay.as_millis() as u64, "work stream broke; reopening");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stop.cancelled() => return,
+                }
+            }
+        }
+    }
+}
+
+/// What one stream keeps.
+struct Session<'a, H> {
+    shared: &'a Arc<Shared<H>>,
+    requests: mpsc::UnboundedSender<WorkRequest>,
+    /// Credits granted and not yet used by tasks sent.
+    outstanding: u32,
+    /// Results sent and not yet answered, by batch id.
+    unanswered: HashMap<u64, Vec<Outcome>>,
+    next_batch: u64,
+}
+
+impl<H: Handler> Session<'_, H> {
+    /// Credits that bring the outstanding ones up to the free slots (at most a batch).
+    fn top_up(&mut self) -> u32 {
+        let free = self.shared.slots.available_permits().min(self.shared.config.batch_size as usize) as u32;
+        let grant = free.saturating_sub(self.outstanding);
+        self.outstanding += grant;
+        grant
+    }
+
+    /// Sends the results queued (up to the batch caps) with the credits their slots free.
+    fn send_results(&mut self, first: Outcome, outcomes: &mut mpsc::UnboundedReceiver<Outcome>) -> bool {
+        let cfg = &self.shared.config;
+        let mut bytes = first.size();
+        let mut batch = vec![first];
+        while batch.len() < cfg.report_batch_size && bytes < cfg.report_batch_bytes {
+            let Ok(next) = outcomes.try_recv() else { break };
+            bytes += next.size();
+            batch.push(next);
+        }
+        self.next_batch += 1;
+        let request = WorkRequest {
+            credits: self.top_up(),
+            results: batch.iter().map(Outcome::to_proto).collect(),
+            batch_id: self.next_batch,
+            ..WorkRequest::default()
+        };
+        self.unanswered.insert(self.next_batch, batch);
+        self.requests.send(request).is_ok()
+    }
+
+    /// Counts an answer to a batch of results.
+    fn answered(&mut self, batch_id: u64, rejections: &[String]) {
+        let Some(batch) = self.unanswered.remove(&batch_id) else { return };
+        for (i, outcome) in batch.iter().enumerate() {
+            match rejections.get(i).filter(|r| !r.is_empty()) {
+                None => self.shared.counters.accepted(outcome.result.is_ok()),
+                Some(why) => {
+                    warn!(token = short_token(&outcome.token), reason = %why, "coordinator rejected a task result");
+                    self.shared.counters.add_rejected(1);
+                }
+            }
+        }
+    }
+
+    /// Hands every unanswered result to the reporter.
+    fn give_back(&mut self) {
+        for (_, batch) in self.unanswered.drain() {
+            for outcome in batch {
+                if self.shared.results.send(outcome).is_err() {
+                    warn!("result channel closed; result lost");
+                }
+            }
+        }
+    }
+}
+
+/// One stream, from opening to its end; also says whether it served (got an answer).
+async fn session<H: Handler>(shared: &Arc<Shared<H>>, queue: &str, stop: &CancellationToken) -> (End, bool) {
+    // Unbounded, so this side never waits to send and always reads the coordinator's
+    // answers: two sides each waiting for the other to read could otherwise stall.
+    let (requests, rx) = mpsc::unbounded_channel();
+    let mut s = Session { shared, requests, outstanding: 0, unanswered: HashMap::new(), next_batch: 0 };
+    let opening = WorkRequest {
+        queue: queue.to_string(),
+        worker_id: shared.config.worker_id.clone(),
+        credits: s.top_up(),
+        ..WorkRequest::default()
+    };
+    if s.requests.send(opening).is_err() {
+        return (End::Broken, false);
+    }
+    let mut client = shared.client.clone();
+    let mut inbound: Streaming<WorkResponse> = tokio::select! {
+        r = client.work(UnboundedReceiverStream::new(rx)) => match r {
+            Ok(r) => r.into_inner(),
+            Err(status) if status.code() == Code::Unimplemented => return (End::Unsupported, false),
+            Err(status) => {
+                debug!(queue, code = ?status.code(), detail = status.message(), "work stream did not open");
+                return (End::Broken, false);
+            }
+        },
+        _ = stop.cancelled() => return (End::Stopped, false),
+    };
+    // Results of this queue's tasks now come here instead of to the reporter.
+    let (outcome_tx, mut outcomes) = mpsc::unbounded_channel();
+    shared.lock_sessions().insert(queue.to_string(), outcome_tx);
+    let mut freed = shared.slots_freed.subscribe();
+    let mut served = false;
+    let end = loop {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => break End::Stopped,
+            message = inbound.message() => match message {
+                Ok(Some(m)) => {
+                    served = true;
+                    if let Some(ack) = m.ack {
+                        s.answered(ack.batch_id, &ack.rejections);
+                    }
+                    if !m.tasks.is_empty() {
+                        s.outstanding = s.outstanding.saturating_sub(m.tasks.len() as u32);
+                        dispatch(shared, m.tasks);
+                        // Out of credits: ask for more now, or when a slot frees.
+                        if s.outstanding == 0 {
+                            let credits = s.top_up();
+                            if credits > 0 && s.requests.send(WorkRequest { credits, ..WorkRequest::default() }).is_err() {
+                                break End::Broken;
+                            }
+                        }
+                    }
+                }
+                Ok(None) => break End::Broken,
+                Err(status) => {
+                    debug!(queue, code = ?status.code(), detail = status.message(), "work stream failed");
+                    break End::Broken;
+                }
+            },
+            Some(outcome) = outcomes.recv() => {
+                if !s.send_results(outcome, &mut outcomes) {
+                    break End::Broken;
+                }
+            }
+            _ = freed.changed(), if s.outstanding == 0 => {
+                let credits = s.top_up();
+                if credits > 0 && s.requests.send(WorkRequest { credits, ..WorkRequest::default() }).is_err() {
+                    break End::Broken;
+                }
+            }
+        }
+    };
+    // From here on results go to the reporter.
+    shared.lock_sessions().remove(queue);
+    if let End::Stopped = end {
+        // Send what is queued, close our side (the coordinator puts back the tasks it
+        // holds for us), and take the answers until the stream ends.
+        while let Ok(outcome) = outcomes.try_recv() {
+            if !s.send_results(outcome, &mut outcomes) {
+                break;
+            }
+        }
+        let closing = async {
+            // Dropping the only sender closes the request stream.
+            drop(std::mem::replace(&mut s.requests, mpsc::unbounded_channel().0));
+            let mut late = Vec::new();
+            while let Ok(Some(m)) = inbound.message().await {
+                if let Some(ack) = m.ack {
+                    s.answered(ack.batch_id, &ack.rejections);
+                }
+                // Sent before the coordinator saw us close: not ours to run now.
+                late.extend(m.tasks.into_iter().map(|t| t.token));
+            }
+            late
+        };
+        if let Ok(late) = tokio::time::timeout(CLOSE_BUDGET, closing).await {
+            release(shared, late).await;
+        }
+    }
+    // Anything still queued for this stream goes to the reporter too.
+    while let Ok(outcome) = outcomes.try_recv() {
+        let _ = shared.results.send(outcome);
+    }
+    s.give_back();
+    (end, served)
+}
