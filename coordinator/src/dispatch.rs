@@ -188,8 +188,11 @@ impl Waiters {
         }
     }
 
-    /// Parked pollers of `queue` that together take up to `tasks` tasks, oldest first
-    /// (pollers whose client left are skipped).
+    /// Parked pollers of `queue` that together take up to `tasks` tasks, newest first
+    /// (pollers whose client left are skipped). Newest first because the poller that
+    /// parked last is usually the worker that just reported a result: it is awake, and
+    /// on a `Work` stream its next task goes out in the same write as that result's
+    /// answer, where the oldest poller's worker would have to be woken up.
     pub fn take_parked(&self, queue: &str, tasks: usize) -> Vec<ParkedPoller> {
         let Some(w) = self.queues.lock().unwrap_or_else(|e| e.into_inner()).get(queue).cloned() else {
             return Vec::new();
@@ -198,7 +201,7 @@ impl Waiters {
         let mut taken = Vec::new();
         let mut room = 0;
         while room < tasks {
-            let Some(p) = parked.pop_front() else { break };
+            let Some(p) = parked.pop_back() else { break };
             if p.tx.is_closed() {
                 continue;
             }

@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use stepline_proto::worker::v1 as pb;
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
@@ -33,6 +32,53 @@ const TAKE_WINDOW: Duration = Duration::from_secs(20);
 const OUTBOX: usize = 256;
 
 type Taking = Pin<Box<dyn Future<Output = Result<Vec<String>, Status>> + Send>>;
+type Reporting = Pin<Box<dyn Future<Output = Result<Vec<Option<Status>>, Status>> + Send>>;
+type Outcomes = Vec<(String, Option<pb::task_result::Outcome>)>;
+
+/// The results a session has taken and not yet answered. One report runs at a time,
+/// inside the session's own task (a task spawned per batch costs a thread wake-up on a
+/// multi-threaded runtime); batches that arrive meanwhile go out together next.
+#[derive(Default)]
+struct Reports {
+    /// The report in flight, and the (batch id, size) of the batches it carries.
+    running: Option<(Reporting, Vec<(u64, usize)>)>,
+    waiting: Vec<(u64, Outcomes)>,
+}
+
+impl Reports {
+    /// Starts a report of everything waiting, unless one runs.
+    fn start(&mut self, service: &WorkerService) {
+        if self.running.is_some() || self.waiting.is_empty() {
+            return;
+        }
+        let mut batches = Vec::new();
+        let mut all = Vec::new();
+        for (batch_id, results) in self.waiting.drain(..) {
+            batches.push((batch_id, results.len()));
+            all.extend(results);
+        }
+        let service = service.clone();
+        self.running = Some((Box::pin(async move { service.report(all).await }), batches));
+    }
+
+    /// The answers to the batches of a finished report, or the error that ends the stream.
+    fn answers(
+        batches: Vec<(u64, usize)>,
+        out: Result<Vec<Option<Status>>, Status>,
+    ) -> Result<Vec<pb::WorkResponse>, Status> {
+        // Nothing of the batches is known to be applied: ending the stream with the error
+        // tells the worker to send them again (as it retries ReportResults).
+        let mut out = out?.into_iter();
+        Ok(batches
+            .into_iter()
+            .map(|(batch_id, n)| {
+                let rejections =
+                    out.by_ref().take(n).map(|s| s.map(|s| s.message().to_string()).unwrap_or_default()).collect();
+                pb::WorkResponse { tasks: Vec::new(), ack: Some(pb::WorkAck { batch_id, rejections }) }
+            })
+            .collect())
+    }
+}
 
 /// Reads the first message (which names the queue) and starts the session.
 pub async fn open(service: WorkerService, mut inbound: Streaming<pb::WorkRequest>) -> Result<WorkStream, Status> {
@@ -59,8 +105,8 @@ async fn run(
     tracing::debug!(queue, worker = first.worker_id, "work stream opened");
     let mut shutdown = service.shutdown.clone();
     let mut credits = 0u32;
-    let mut reports = JoinSet::new();
-    accept(&service, first, &mut credits, &mut reports, &tx);
+    let mut reports = Reports::default();
+    accept(&service, first, &mut credits, &mut reports);
     // The wait for tasks outlives the loop's turns, so a message from the worker does
     // not make it leave the parking and come back.
     let mut taking: Option<Taking> = None;
@@ -76,7 +122,7 @@ async fn run(
             biased;
             changed = shutdown.changed() => if changed.is_err() { break },
             message = inbound.message() => match message {
-                Ok(Some(m)) => accept(&service, m, &mut credits, &mut reports, &tx),
+                Ok(Some(m)) => accept(&service, m, &mut credits, &mut reports),
                 // Closed by the worker, or gone.
                 Ok(None) | Err(_) => break,
             },
@@ -98,42 +144,54 @@ async fn run(
                     }
                 }
             }
-            Some(_) = reports.join_next(), if !reports.is_empty() => {}
+            out = async { reports.running.as_mut().expect("guarded by the condition").0.as_mut().await }, if reports.running.is_some() => {
+                let batches = reports.running.take().map(|(_, b)| b).unwrap_or_default();
+                if !answer(&tx, Reports::answers(batches, out)).await {
+                    break;
+                }
+                reports.start(&service);
+            }
         }
     }
-    // Dropping a wait for tasks puts back what was handed to it meanwhile; results in
-    // flight are still answered before the stream ends.
+    // Dropping a wait for tasks puts back what was handed to it meanwhile; the results
+    // taken are still answered before the stream ends.
     drop(taking);
-    while reports.join_next().await.is_some() {}
+    while let Some((running, batches)) = reports.running.take() {
+        if !answer(&tx, Reports::answers(batches, running.await)).await {
+            break;
+        }
+        reports.start(&service);
+    }
     tracing::debug!(queue, "work stream closed");
 }
 
-/// Takes a worker message: adds its credits and reports its results (answered by a
-/// task of its own, so reports overlap and the session keeps serving).
-fn accept(
-    service: &WorkerService,
-    m: pb::WorkRequest,
-    credits: &mut u32,
-    reports: &mut JoinSet<()>,
+/// Sends answers (or the error that ends the stream); false once the stream is done.
+async fn answer(
     tx: &mpsc::Sender<Result<pb::WorkResponse, Status>>,
-) {
+    answers: Result<Vec<pb::WorkResponse>, Status>,
+) -> bool {
+    match answers {
+        Ok(responses) => {
+            for r in responses {
+                if tx.send(Ok(r)).await.is_err() {
+                    return false;
+                }
+            }
+            true
+        }
+        Err(status) => {
+            let _ = tx.send(Err(status)).await;
+            false
+        }
+    }
+}
+
+/// Takes a worker message: adds its credits and queues its results for reporting.
+fn accept(service: &WorkerService, m: pb::WorkRequest, credits: &mut u32, reports: &mut Reports) {
     *credits = credits.saturating_add(m.credits).min(MAX_CREDITS);
     if m.results.is_empty() {
         return;
     }
-    let (service, tx, batch_id) = (service.clone(), tx.clone(), m.batch_id);
-    let results = m.results.into_iter().map(|r| (r.token, r.outcome)).collect();
-    reports.spawn(async move {
-        let answer = match service.report(results).await {
-            Ok(out) => {
-                let rejections =
-                    out.into_iter().map(|s| s.map(|s| s.message().to_string()).unwrap_or_default()).collect();
-                Ok(pb::WorkResponse { tasks: Vec::new(), ack: Some(pb::WorkAck { batch_id, rejections }) })
-            }
-            // Nothing of the batch is known to be applied: ending the stream with the
-            // error tells the worker to send it again (as it retries ReportResults).
-            Err(status) => Err(status),
-        };
-        let _ = tx.send(answer).await;
-    });
+    reports.waiting.push((m.batch_id, m.results.into_iter().map(|r| (r.token, r.outcome)).collect()));
+    reports.start(service);
 }
