@@ -41,6 +41,10 @@ pub struct WorkerArgs {
     /// Default `exec` timeout in milliseconds when the input gives none (0 = none).
     #[arg(long, env = "STEPLINE_EXEC_TIMEOUT_MS", default_value_t = 0)]
     pub exec_timeout_ms: u64,
+    /// Poll with a PollTasks call each time instead of keeping a `Work` stream open
+    /// (e.g. behind a proxy that does not pass bidirectional gRPC streams).
+    #[arg(long, env = "STEPLINE_POLL_CALLS")]
+    pub poll_calls: bool,
 }
 
 /// The built-in handlers.
@@ -82,7 +86,8 @@ impl WorkerArgs {
             .concurrency(self.concurrency)
             .batch_size(self.batch_size)
             .poll_wait(Duration::from_millis(self.poll_wait_ms))
-            .drain_grace(Duration::from_secs(self.drain_grace_secs));
+            .drain_grace(Duration::from_secs(self.drain_grace_secs))
+            .work_stream(!self.poll_calls);
         if let Some(id) = &self.worker_id {
             config = config.worker_id(id.clone());
         }
