@@ -289,7 +289,7 @@ mod tests {
     }
 
     #[test]
-    fn parked_pollers_are_taken_oldest_first_until_the_tasks_fit() {
+    fn parked_pollers_are_taken_newest_first_until_the_tasks_fit() {
         let waiters = Waiters::default();
         let (w, _) = waiters.get("q");
         let a = waiters.park(&w, 2);
@@ -297,7 +297,7 @@ mod tests {
         let c = waiters.park(&w, 1);
         drop(b.rx); // its client left
         let taken = waiters.take_parked("q", 3);
-        assert_eq!(taken.iter().map(|p| p.id).collect::<Vec<_>>(), [a.id, c.id]);
+        assert_eq!(taken.iter().map(|p| p.id).collect::<Vec<_>>(), [c.id, a.id]);
         assert!(!waiters.unpark(&w, a.id), "already taken");
         let d = waiters.park(&w, 1);
         assert!(waiters.unpark(&w, d.id));

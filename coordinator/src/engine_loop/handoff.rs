@@ -65,7 +65,7 @@ pub(super) struct TaskMeta {
     pub(super) heartbeat_seconds: u64,
 }
 
-/// Hands new tasks to this process's parked pollers of their queue, oldest poller
+/// Hands new tasks to this process's parked pollers of their queue, newest poller
 /// first: those tasks are written as claimed (with their heartbeat clock started, as
 /// the claim script would) instead of being pushed on the queue.
 pub(super) fn hand_to_parked(app: &App, plan: &mut Plan, meta: &[TaskMeta]) -> Vec<Handoff> {
