@@ -107,7 +107,10 @@ pub async fn run_shard(app: Arc<App>, shard: u32) {
     tracing::info!(shard, "shard loop started");
     loop {
         match run_batch(&app, shard, &mut state).await {
-            Ok(Batch::Worked) => tokio::task::yield_now().await,
+            // Gives the thread up only once this task's cooperative budget is spent:
+            // an unconditional yield queues the loop behind other tasks and wakes
+            // another runtime thread to take it, a thread switch per idle hop.
+            Ok(Batch::Worked) => tokio::task::consume_budget().await,
             Ok(Batch::Conflict) => {
                 state.forget_all();
                 tokio::task::yield_now().await;
