@@ -73,6 +73,11 @@ pub fn redis_request() {
     metrics::counter!("stepline_redis_requests_total").increment(1);
 }
 
+/// Counts a worker's `Work` stream opening (+1) or closing (-1), per queue.
+pub fn work_streams(queue: &str, delta: f64) {
+    metrics::gauge!("stepline_work_streams", "queue" => queue.to_string()).increment(delta);
+}
+
 /// Sets a queue's depth.
 pub fn queue_depth(queue: &str, depth: u64) {
     metrics::gauge!("stepline_queue_depth", "queue" => queue.to_string()).set(depth as f64);

@@ -103,6 +103,7 @@ async fn run(
 ) {
     let queue = first.queue.clone();
     tracing::debug!(queue, worker = first.worker_id, "work stream opened");
+    crate::metrics::work_streams(&queue, 1.0);
     let mut shutdown = service.shutdown.clone();
     let mut credits = 0u32;
     let mut reports = Reports::default();
@@ -162,6 +163,7 @@ async fn run(
         }
         reports.start(&service);
     }
+    crate::metrics::work_streams(&queue, -1.0);
     tracing::debug!(queue, "work stream closed");
 }
 

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Harness, poll_one};
+use common::{Harness, poll_one, raw_get};
 use serde_json::json;
 use stepline_proto::worker::v1 as pb;
 use tokio::sync::mpsc;
@@ -68,6 +68,7 @@ async fn tasks_come_within_the_credits_and_results_are_answered_by_batch() {
 
     let first = s.next().await;
     assert_eq!(first.tasks.len(), 1, "one credit, one task");
+    assert_eq!(open_streams(&h, "wq").await, Some(1.0), "the gauge counts the open stream");
     assert!(s.quiet_for(Duration::from_millis(300)).await, "no task beyond the credits");
 
     // The result comes back answered; its credit brings the next task.
@@ -117,6 +118,7 @@ async fn a_closed_stream_gives_back_the_tasks_it_held() {
     let mut responses = s.responses;
     let ended = tokio::time::timeout(SOON, async { while let Ok(Some(_)) = responses.message().await {} }).await;
     assert!(ended.is_ok(), "the coordinator ends the stream once the worker closed it");
+    assert_eq!(open_streams(&h, "wq2").await, Some(0.0), "the gauge counts it closed");
 
     let arn = h.start_execution(&sm, "after-close", json!({"x": 1})).await;
     let mut w = h.worker().await;
@@ -135,6 +137,13 @@ async fn a_first_message_without_a_queue_is_refused() {
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("queue"), "{}", err.message());
     h.stop().await;
+}
+
+/// `stepline_work_streams` for `queue` on /metrics.
+async fn open_streams(h: &Harness, queue: &str) -> Option<f64> {
+    let (_, text) = raw_get(h.http, "/metrics").await;
+    let prefix = format!("stepline_work_streams{{queue=\"{queue}\"}} ");
+    text.lines().find_map(|l| l.strip_prefix(prefix.as_str())).and_then(|v| v.trim().parse().ok())
 }
 
 /// Starts `n` executions of `sm`.
