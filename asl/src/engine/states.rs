@@ -301,12 +301,13 @@ impl<'m> Run<'m, '_> {
         let out = {
             let frame = &self.exec.frames[&fid];
             // AWS shows State.RetryCount only for the states that can retry.
-            let retry_count = matches!(
-                self.machine.machines.get(frame.machine).and_then(|m| m.state(&frame.state)).map(|s| &s.kind),
-                Some(StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_))
-            )
-            .then(|| frame.retry_counts.iter().sum::<u32>());
-            let task_token = frame.task_token.as_deref();
+            let kind = self.machine.machines.get(frame.machine).and_then(|m| m.state(&frame.state)).map(|s| &s.kind);
+            let retry_count = matches!(kind, Some(StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_)))
+                .then(|| frame.retry_counts.iter().sum::<u32>());
+            // AWS puts `Task.Token` in the context object only for the callback pattern
+            // (recorded Lambda requests of other Task states carry no `Task`).
+            let callback = matches!(kind, Some(StateKind::Task(t)) if t.resource.ends_with(".waitForTaskToken"));
+            let task_token = frame.task_token.as_deref().filter(|_| callback);
             let mut env = StateEnv::new(
                 &self.exec.info,
                 &self.exec.frames,
