@@ -33,6 +33,18 @@ struct State {
     single_reports: usize,
     released: Vec<String>,
     report_results_unimplemented: bool,
+    /// Serve the Work stream (else answer it UNIMPLEMENTED, like an older coordinator).
+    work: bool,
+    /// Credits of every Work message, in order.
+    work_credits: Vec<u32>,
+    /// Tasks sent on Work streams, and results answered on them.
+    work_sent: usize,
+    work_answered: usize,
+    /// The next this many result messages are taken and never answered; then the
+    /// stream fails (a coordinator that died mid-report).
+    work_lose_results: usize,
+    /// Work streams opened.
+    work_opened: usize,
 }
 
 #[derive(Clone, Default)]
@@ -66,15 +78,88 @@ impl Fake {
     fn reported(&self) -> usize {
         self.with(|s| s.completed.len() + s.failed.len())
     }
+
+    /// One Work stream: tasks within the credits, results recorded and answered.
+    async fn work_session(
+        self,
+        mut inbound: tonic::Streaming<WorkRequest>,
+        tx: tokio::sync::mpsc::Sender<Result<WorkResponse, Status>>,
+    ) {
+        let (mut queue, mut credits) = (String::new(), 0u32);
+        loop {
+            while credits > 0 {
+                let Some(task) = self.with(|s| s.ready.get_mut(&queue).and_then(|q| q.pop_front())) else { break };
+                credits -= 1;
+                self.with(|s| s.work_sent += 1);
+                if tx.send(Ok(WorkResponse { tasks: vec![task], ack: None })).await.is_err() {
+                    return;
+                }
+            }
+            let arrived = self.arrived.notified();
+            let m = tokio::select! {
+                m = inbound.message() => m,
+                _ = arrived => continue,
+            };
+            let Ok(Some(m)) = m else { return };
+            if !m.queue.is_empty() {
+                queue = m.queue.clone();
+            }
+            credits += m.credits;
+            self.with(|s| s.work_credits.push(m.credits));
+            if m.results.is_empty() {
+                continue;
+            }
+            let lose = self.with(|s| {
+                let lose = s.work_lose_results > 0;
+                s.work_lose_results = s.work_lose_results.saturating_sub(1);
+                lose
+            });
+            if lose {
+                if self.with(|s| s.work_lose_results == 0) {
+                    let _ = tx.send(Err(Status::unavailable("the coordinator went away"))).await;
+                    return;
+                }
+                continue;
+            }
+            let rejections = self.with(|s| {
+                s.work_answered += m.results.len();
+                m.results
+                    .into_iter()
+                    .map(|r| match r.outcome {
+                        Some(task_result::Outcome::OutputJson(out)) => {
+                            s.completed.insert(r.token, out);
+                            String::new()
+                        }
+                        Some(task_result::Outcome::Failure(f)) => {
+                            s.failed.insert(r.token, (f.error, f.cause));
+                            String::new()
+                        }
+                        None => "InvalidArgument: no outcome".to_string(),
+                    })
+                    .collect()
+            });
+            let ack = WorkAck { batch_id: m.batch_id, rejections };
+            if tx.send(Ok(WorkResponse { tasks: Vec::new(), ack: Some(ack) })).await.is_err() {
+                return;
+            }
+        }
+    }
 }
 
 #[tonic::async_trait]
 impl WorkerService for Fake {
     type WorkStream = tonic::codegen::BoxStream<WorkResponse>;
 
-    /// Like an older coordinator: no Work stream, so the worker falls back to PollTasks.
-    async fn work(&self, _: Request<tonic::Streaming<WorkRequest>>) -> Result<Response<Self::WorkStream>, Status> {
-        Err(Status::unimplemented("no Work stream here"))
+    /// Unless `work` is set, like an older coordinator: no Work stream, so the worker
+    /// falls back to PollTasks.
+    async fn work(&self, req: Request<tonic::Streaming<WorkRequest>>) -> Result<Response<Self::WorkStream>, Status> {
+        if !self.with(|s| s.work) {
+            return Err(Status::unimplemented("no Work stream here"));
+        }
+        self.with(|s| s.work_opened += 1);
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(self.clone().work_session(req.into_inner(), tx));
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
     }
 
     async fn poll_tasks(&self, req: Request<PollTasksRequest>) -> Result<Response<PollTasksResponse>, Status> {
@@ -430,4 +515,51 @@ async fn handler_sees_task_metadata() {
         out,
         json!({"queue": "meta", "state": "Work", "attempt": 0, "resource": "arn:aws:states:us-east-1:123456789012:activity:meta"})
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_work_stream_stays_within_its_credits_and_answers_results() {
+    let (fake, addr) = start_fake().await;
+    fake.with(|s| s.work = true);
+    for i in 0..40 {
+        fake.push("q", &format!("w{i}"), json!({"i": i}), 0, 0);
+    }
+    let running = spawn_worker(config(addr, "q").concurrency(4).batch_size(4), echo());
+    eventually("all results reported", || fake.reported() == 40).await;
+    let stats = running.shutdown().await;
+    fake.with(|s| {
+        let granted: u32 = s.work_credits.iter().sum();
+        assert!(s.work_sent as u32 <= granted, "sent {} tasks for {granted} credits", s.work_sent);
+        assert!(s.work_credits[0] <= 4, "no more credits than free slots: {:?}", s.work_credits);
+        assert_eq!((s.work_sent, s.work_answered), (40, 40));
+        assert!(s.polls.is_empty() && s.report_batches.is_empty(), "no unary calls while the stream works");
+    });
+    assert_eq!((stats.polled, stats.succeeded, stats.rejected), (40, 40, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_left_unanswered_by_a_broken_stream_are_sent_again() {
+    let (fake, addr) = start_fake().await;
+    fake.with(|s| {
+        s.work = true;
+        s.work_lose_results = 3;
+    });
+    for i in 0..10 {
+        fake.push("q", &format!("b{i}"), json!({"i": i}), 0, 0);
+    }
+    let running = spawn_worker(config(addr, "q").concurrency(1).batch_size(1), echo());
+    eventually("all results reported", || fake.reported() == 10).await;
+    let stats = running.shutdown().await;
+    fake.with(|s| {
+        assert!(s.work_opened >= 2, "the worker opened the stream again ({} opened)", s.work_opened);
+        assert!(
+            s.report_batches.iter().sum::<usize>() >= 2,
+            "the results the broken stream never answered went by ReportResults: {:?}",
+            s.report_batches
+        );
+        for i in 0..10 {
+            assert!(s.completed.contains_key(&format!("b{i}")), "b{i} was reported");
+        }
+    });
+    assert_eq!((stats.succeeded, stats.rejected, stats.report_errors), (10, 0, 0));
 }
