@@ -79,6 +79,12 @@ impl<H: Handler> Session<'_, H> {
         grant
     }
 
+    /// Grants the credits `top_up` finds, if any; false once the stream is gone.
+    fn grant(&mut self) -> bool {
+        let credits = self.top_up();
+        credits == 0 || self.requests.send(WorkRequest { credits, ..WorkRequest::default() }).is_ok()
+    }
+
     /// Sends the results queued (up to the batch caps) with the credits their slots free.
     fn send_results(&mut self, first: Outcome, outcomes: &mut mpsc::UnboundedReceiver<Outcome>) -> bool {
         let cfg = &self.shared.config;
@@ -172,11 +178,8 @@ async fn session<H: Handler>(shared: &Arc<Shared<H>>, queue: &str, stop: &Cancel
                         s.outstanding = s.outstanding.saturating_sub(m.tasks.len() as u32);
                         dispatch(shared, m.tasks);
                         // Out of credits: ask for more now, or when a slot frees.
-                        if s.outstanding == 0 {
-                            let credits = s.top_up();
-                            if credits > 0 && s.requests.send(WorkRequest { credits, ..WorkRequest::default() }).is_err() {
-                                break End::Broken;
-                            }
+                        if s.outstanding == 0 && !s.grant() {
+                            break End::Broken;
                         }
                     }
                 }
@@ -192,8 +195,7 @@ async fn session<H: Handler>(shared: &Arc<Shared<H>>, queue: &str, stop: &Cancel
                 }
             }
             _ = freed.changed(), if s.outstanding == 0 => {
-                let credits = s.top_up();
-                if credits > 0 && s.requests.send(WorkRequest { credits, ..WorkRequest::default() }).is_err() {
+                if !s.grant() {
                     break End::Broken;
                 }
             }

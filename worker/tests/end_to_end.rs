@@ -47,6 +47,26 @@ struct State {
     work_opened: usize,
 }
 
+impl State {
+    /// Records a batch of results; one rejection per result ("" when taken).
+    fn record(&mut self, results: Vec<stepline_worker::proto::worker::v1::TaskResult>) -> Vec<String> {
+        results
+            .into_iter()
+            .map(|r| match r.outcome {
+                Some(task_result::Outcome::OutputJson(out)) => {
+                    self.completed.insert(r.token, out);
+                    String::new()
+                }
+                Some(task_result::Outcome::Failure(f)) => {
+                    self.failed.insert(r.token, (f.error, f.cause));
+                    String::new()
+                }
+                None => "InvalidArgument: no outcome".to_string(),
+            })
+            .collect()
+    }
+}
+
 #[derive(Clone, Default)]
 struct Fake {
     state: Arc<Mutex<State>>,
@@ -123,20 +143,7 @@ impl Fake {
             }
             let rejections = self.with(|s| {
                 s.work_answered += m.results.len();
-                m.results
-                    .into_iter()
-                    .map(|r| match r.outcome {
-                        Some(task_result::Outcome::OutputJson(out)) => {
-                            s.completed.insert(r.token, out);
-                            String::new()
-                        }
-                        Some(task_result::Outcome::Failure(f)) => {
-                            s.failed.insert(r.token, (f.error, f.cause));
-                            String::new()
-                        }
-                        None => "InvalidArgument: no outcome".to_string(),
-                    })
-                    .collect()
+                s.record(m.results)
             });
             let ack = WorkAck { batch_id: m.batch_id, rejections };
             if tx.send(Ok(WorkResponse { tasks: Vec::new(), ack: Some(ack) })).await.is_err() {
@@ -217,20 +224,7 @@ impl WorkerService for Fake {
         let results = req.into_inner().results;
         let rejections = self.with(|s| {
             s.report_batches.push(results.len());
-            results
-                .into_iter()
-                .map(|r| match r.outcome {
-                    Some(task_result::Outcome::OutputJson(out)) => {
-                        s.completed.insert(r.token, out);
-                        String::new()
-                    }
-                    Some(task_result::Outcome::Failure(f)) => {
-                        s.failed.insert(r.token, (f.error, f.cause));
-                        String::new()
-                    }
-                    None => "InvalidArgument: no outcome".to_string(),
-                })
-                .collect()
+            s.record(results)
         });
         Ok(Response::new(ReportResultsResponse { rejections }))
     }
