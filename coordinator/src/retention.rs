@@ -21,7 +21,8 @@ pub async fn run_index_sweeps(app: Arc<App>, mut shutdown: watch::Receiver<bool>
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
-            _ = shutdown.changed() => {}
+            // A dropped sender means the coordinator is gone too.
+            changed = shutdown.changed() => if changed.is_err() { return },
         }
         if *shutdown.borrow() {
             return;
