@@ -25,20 +25,35 @@ use crate::runtime::{Shared, dispatch, poll_loop, release};
 
 /// How long shutdown waits for the answers to the last results.
 const CLOSE_BUDGET: Duration = Duration::from_secs(5);
+/// How long opening a stream may take before it counts as failed.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Streams that fail this often in a row without serving, while the coordinator is
+/// reachable, make the queue fall back to polling: something between (a proxy without
+/// bidirectional streams, say) breaks them, and the unary calls still work.
+const FAILURES_BEFORE_POLLING: u32 = 5;
 
 /// How a stream ended.
 enum End {
     /// Shutdown: the stream was closed in order.
     Stopped,
-    /// It broke (or never opened); try again after a backoff.
-    Broken,
+    /// It broke (or never opened); try again after a backoff. Carries whether the
+    /// coordinator could not be reached at all (then polling would fail too).
+    Broken { unreachable: bool },
     /// The coordinator has no `Work`: poll instead.
     Unsupported,
+}
+
+impl End {
+    fn broken(code: Code) -> End {
+        End::Broken { unreachable: matches!(code, Code::Unavailable | Code::DeadlineExceeded) }
+    }
 }
 
 /// Runs `queue`'s `Work` stream until `stop`, reopening it when it breaks.
 pub(crate) async fn session_loop<H: Handler>(shared: Arc<Shared<H>>, queue: String, stop: CancellationToken) {
     let mut failures = 0u32;
+    // Failures in a row, without serving, of a coordinator that answered.
+    let mut refused = 0u32;
     loop {
         match session(&shared, &queue, &stop).await {
             (End::Stopped, _) => return,
@@ -46,7 +61,12 @@ pub(crate) async fn session_loop<H: Handler>(shared: Arc<Shared<H>>, queue: Stri
                 info!(queue = %queue, "coordinator lacks the Work stream; polling instead");
                 return poll_loop(shared, queue, stop).await;
             }
-            (End::Broken, served) => {
+            (End::Broken { unreachable }, served) => {
+                refused = if served || unreachable { 0 } else { refused + 1 };
+                if refused >= FAILURES_BEFORE_POLLING {
+                    warn!(queue = %queue, refused, "work streams keep failing while the coordinator answers; polling instead");
+                    return poll_loop(shared, queue, stop).await;
+                }
                 failures = if served { 1 } else { failures.saturating_add(1) };
                 let delay = shared.config.backoff.delay(failures - 1);
                 warn!(queue = %queue, failures, retry_in_ms = delay.as_millis() as u64, "work stream broke; reopening");
@@ -145,19 +165,24 @@ async fn session<H: Handler>(shared: &Arc<Shared<H>>, queue: &str, stop: &Cancel
         ..WorkRequest::default()
     };
     if s.requests.send(opening).is_err() {
-        return (End::Broken, false);
+        return (End::Broken { unreachable: false }, false);
     }
     let mut client = shared.client.clone();
-    let mut inbound: Streaming<WorkResponse> = tokio::select! {
-        r = client.work(UnboundedReceiverStream::new(rx)) => match r {
-            Ok(r) => r.into_inner(),
-            Err(status) if status.code() == Code::Unimplemented => return (End::Unsupported, false),
-            Err(status) => {
-                debug!(queue, code = ?status.code(), detail = status.message(), "work stream did not open");
-                return (End::Broken, false);
-            }
-        },
+    let opened = tokio::select! {
+        r = tokio::time::timeout(OPEN_TIMEOUT, client.work(UnboundedReceiverStream::new(rx))) => r,
         _ = stop.cancelled() => return (End::Stopped, false),
+    };
+    let mut inbound: Streaming<WorkResponse> = match opened {
+        Ok(Ok(r)) => r.into_inner(),
+        Ok(Err(status)) if status.code() == Code::Unimplemented => return (End::Unsupported, false),
+        Ok(Err(status)) => {
+            debug!(queue, code = ?status.code(), detail = status.message(), "work stream did not open");
+            return (End::broken(status.code()), false);
+        }
+        Err(_) => {
+            debug!(queue, "work stream did not open in time");
+            return (End::broken(Code::DeadlineExceeded), false);
+        }
     };
     // Results of this queue's tasks now come here instead of to the reporter.
     let (outcome_tx, mut outcomes) = mpsc::unbounded_channel();
@@ -179,24 +204,26 @@ async fn session<H: Handler>(shared: &Arc<Shared<H>>, queue: &str, stop: &Cancel
                         dispatch(shared, m.tasks);
                         // Out of credits: ask for more now, or when a slot frees.
                         if s.outstanding == 0 && !s.grant() {
-                            break End::Broken;
+                            break End::Broken { unreachable: false };
                         }
                     }
                 }
-                Ok(None) => break End::Broken,
+                Ok(None) => break End::Broken { unreachable: false },
+                // A coordinator may refuse the method only once the stream is open.
+                Err(status) if status.code() == Code::Unimplemented && !served => break End::Unsupported,
                 Err(status) => {
                     debug!(queue, code = ?status.code(), detail = status.message(), "work stream failed");
-                    break End::Broken;
+                    break End::broken(status.code());
                 }
             },
             Some(outcome) = outcomes.recv() => {
                 if !s.send_results(outcome, &mut outcomes) {
-                    break End::Broken;
+                    break End::Broken { unreachable: false };
                 }
             }
             _ = freed.changed(), if s.outstanding == 0 => {
                 if !s.grant() {
-                    break End::Broken;
+                    break End::Broken { unreachable: false };
                 }
             }
         }

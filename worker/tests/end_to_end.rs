@@ -45,6 +45,8 @@ struct State {
     work_lose_results: usize,
     /// Work streams opened.
     work_opened: usize,
+    /// Fail every Work stream as something between worker and coordinator might.
+    work_broken: bool,
 }
 
 impl State {
@@ -163,7 +165,12 @@ impl WorkerService for Fake {
         if !self.with(|s| s.work) {
             return Err(Status::unimplemented("no Work stream here"));
         }
-        self.with(|s| s.work_opened += 1);
+        if self.with(|s| {
+            s.work_opened += 1;
+            s.work_broken
+        }) {
+            return Err(Status::internal("a proxy broke the stream"));
+        }
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         tokio::spawn(self.clone().work_session(req.into_inner(), tx));
         Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
@@ -556,4 +563,22 @@ async fn results_left_unanswered_by_a_broken_stream_are_sent_again() {
         }
     });
     assert_eq!((stats.succeeded, stats.rejected, stats.report_errors), (10, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_that_keep_failing_while_the_coordinator_answers_fall_back_to_polling() {
+    let (fake, addr) = start_fake().await;
+    fake.with(|s| {
+        s.work = true;
+        s.work_broken = true;
+    });
+    fake.push("q", "p1", json!({"i": 1}), 0, 0);
+    let running = spawn_worker(config(addr, "q"), echo());
+    eventually("the task served by polling", || fake.reported() == 1).await;
+    let stats = running.shutdown().await;
+    fake.with(|s| {
+        assert_eq!(s.work_opened, 5, "five refused streams, then polls");
+        assert!(!s.polls.is_empty());
+    });
+    assert_eq!(stats.succeeded, 1);
 }
