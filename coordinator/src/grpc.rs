@@ -221,7 +221,7 @@ impl WorkerService {
     }
 }
 
-fn tasks_response(records: &[String]) -> pb::PollTasksResponse {
+pub(crate) fn tasks_response(records: &[String]) -> pb::PollTasksResponse {
     pb::PollTasksResponse { tasks: records.iter().filter_map(|t| to_task(t)).collect() }
 }
 
@@ -284,7 +284,7 @@ pub(crate) fn release_records(app: Arc<App>, records: Vec<String>) {
     });
 }
 
-pub(crate) fn to_task(text: &str) -> Option<pb::Task> {
+fn to_task(text: &str) -> Option<pb::Task> {
     let t: TaskRecord = serde_json::from_str(text).ok()?;
     Some(pb::Task {
         token: t.token,

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
-use crate::grpc::{WorkerService, release_records, to_task};
+use crate::grpc::{WorkerService, release_records, tasks_response};
 
 /// The response stream of `Work`.
 pub type WorkStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::WorkResponse, Status>> + Send>>;
@@ -132,7 +132,7 @@ async fn run(
                 match taken {
                     Ok(records) if records.is_empty() => {}
                     Ok(records) => {
-                        let tasks: Vec<pb::Task> = records.iter().filter_map(|t| to_task(t)).collect();
+                        let tasks = tasks_response(&records).tasks;
                         credits = credits.saturating_sub(tasks.len() as u32);
                         if tx.send(Ok(pb::WorkResponse { tasks, ack: None })).await.is_err() {
                             release_records(service.app.clone(), records);

@@ -261,6 +261,11 @@ impl<H> Shared<H> {
             },
             None => outcome,
         };
+        self.to_reporter(outcome);
+    }
+
+    /// Queues a result for the reporter (ReportResults calls).
+    pub(crate) fn to_reporter(&self, outcome: Outcome) {
         if self.results.send(outcome).is_err() {
             error!("result channel closed; result lost");
         }

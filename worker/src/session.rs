@@ -142,12 +142,8 @@ impl<H: Handler> Session<'_, H> {
 
     /// Hands every unanswered result to the reporter.
     fn give_back(&mut self) {
-        for (_, batch) in self.unanswered.drain() {
-            for outcome in batch {
-                if self.shared.results.send(outcome).is_err() {
-                    warn!("result channel closed; result lost");
-                }
-            }
+        for outcome in self.unanswered.drain().flat_map(|(_, batch)| batch) {
+            self.shared.to_reporter(outcome);
         }
     }
 }
@@ -257,7 +253,7 @@ async fn session<H: Handler>(shared: &Arc<Shared<H>>, queue: &str, stop: &Cancel
     }
     // Anything still queued for this stream goes to the reporter too.
     while let Ok(outcome) = outcomes.try_recv() {
-        let _ = shared.results.send(outcome);
+        shared.to_reporter(outcome);
     }
     s.give_back();
     (end, served)
