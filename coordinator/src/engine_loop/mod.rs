@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use asl::definition::StateMachine;
 use asl::engine::{Command, Event, Execution, ExecutionStatus, step};
 use chrono::{DateTime, Utc};
+use foldhash::fast::RandomState as FastHash;
 
 pub use durable::Durable;
 use durable::{Cached, from_fields, load, state_text};
@@ -61,9 +62,13 @@ enum Batch {
 /// What one shard's loop keeps between batches.
 #[derive(Default)]
 struct ShardState {
-    cache: HashMap<String, Cached>,
+    /// Running executions by ARN, boxed: the map moves every entry when it grows, and
+    /// with executions inline (hundreds of bytes each) a burst of starts spent 5–14% of
+    /// the coordinator's CPU copying them and faulting in the new tables' pages.
+    /// foldhash: ARNs are long and every step looks one up (seeded per process).
+    cache: HashMap<String, Box<Cached>, FastHash>,
     /// Token prefix -> ARN of the cached executions, to route results handed in-process.
-    by_prefix: HashMap<String, String>,
+    by_prefix: HashMap<String, String, FastHash>,
     /// Earliest timer due, as of the last look (plus the timers armed since).
     next_due: Option<i64>,
     /// When the inbox and timers were last read; None forces a read.
@@ -73,13 +78,13 @@ struct ShardState {
 impl ShardState {
     fn put(&mut self, arn: String, c: Cached) {
         self.by_prefix.insert(c.durable.exec.info.token_prefix.clone(), arn.clone());
-        self.cache.insert(arn, c);
+        self.cache.insert(arn, Box::new(c));
     }
 
-    fn take(&mut self, arn: &str) -> Option<Cached> {
-        let c = self.cache.remove(arn)?;
-        self.by_prefix.remove(&c.durable.exec.info.token_prefix);
-        Some(c)
+    fn forget(&mut self, arn: &str) {
+        if let Some(c) = self.cache.remove(arn) {
+            self.by_prefix.remove(&c.durable.exec.info.token_prefix);
+        }
     }
 
     fn forget_all(&mut self) {
@@ -194,7 +199,7 @@ async fn write_batch(
 
     // Group the events by execution, keeping their order.
     let mut order: Vec<String> = Vec::new();
-    let mut work: HashMap<String, Vec<Item>> = HashMap::new();
+    let mut work: HashMap<String, Vec<Item>, FastHash> = HashMap::default();
     let mut plan = Plan { now: now_ms, ..Plan::default() };
     let mut replies = Replies::default();
     for text in &inbox {
@@ -265,12 +270,17 @@ async fn write_batch(
         }
     }
 
-    let mut updated: Vec<(String, Cached)> = Vec::new();
+    // Executions step in place in the cache. A batch that is not written leaves the
+    // cache out of step with Redis: `run_shard` then forgets the whole cache (conflict,
+    // error) or drops it (lease lost), and executions reload when next needed. Taking
+    // each execution out and putting it back churned the map: its tombstones made
+    // inserts rehash the whole table, 9% of the coordinator's CPU under load.
+    let mut touched: Vec<String> = Vec::new();
     let mut stats = Stats::default();
     let mut task_meta: Vec<TaskMeta> = Vec::new();
     for arn in order {
         let items = work.remove(&arn).unwrap_or_default();
-        let Some(mut c) = st.take(&arn) else {
+        let Some(c) = st.cache.get_mut(&arn) else {
             // Unknown execution: consume its events, drop its timers.
             for item in items {
                 discard(item, &mut plan, &mut replies);
@@ -278,10 +288,10 @@ async fn write_batch(
             continue;
         };
         let mut out = BatchOut { plan: &mut plan, stats: &mut stats, replies: &mut replies, tasks: &mut task_meta };
-        if let Some(writes) = apply_items(app, shard, &arn, &mut c, items, now, &mut out) {
+        if let Some(writes) = apply_items(app, shard, &arn, c, items, now, &mut out) {
             plan.execs.push(writes);
         }
-        updated.push((arn, c));
+        touched.push(arn);
     }
     let handoffs = hand_to_parked(app, &mut plan, &task_meta);
     let armed = plan.zadd.iter().map(|(at, _)| *at).min();
@@ -290,9 +300,9 @@ async fn write_batch(
     match result.as_str() {
         "ok" => {
             replies.send();
-            for (arn, c) in updated {
-                if !c.durable.exec.is_finished() {
-                    st.put(arn, c);
+            for arn in touched {
+                if st.cache.get(&arn).is_some_and(|c| c.durable.exec.is_finished()) {
+                    st.forget(&arn);
                 }
             }
             // Bound the cache; executions reload from Redis when needed.
@@ -336,7 +346,7 @@ fn discard(item: Item, plan: &mut Plan, replies: &mut Replies) {
     }
 }
 
-fn push_item(order: &mut Vec<String>, work: &mut HashMap<String, Vec<Item>>, arn: String, item: Item) {
+fn push_item(order: &mut Vec<String>, work: &mut HashMap<String, Vec<Item>, FastHash>, arn: String, item: Item) {
     match work.get_mut(&arn) {
         Some(v) => v.push(item),
         None => {
