@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 /// The .proto files to compile, relative to the `proto/` include root.
-const PROTOS: &[&str] = &["stepline/worker/v1/worker.proto"];
+const PROTOS: &[&str] = &["stepline/worker/v1/worker.proto", "stepline/executions/v1/executions.proto"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");

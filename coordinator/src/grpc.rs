@@ -1,15 +1,17 @@
-//! The gRPC worker service: long polls, heartbeats and results, plus the standard
-//! health and reflection services.
+//! The gRPC worker service: long polls, heartbeats and results, plus bulk execution
+//! starts (`bulk_start`) and the standard health and reflection services.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use stepline_proto::executions::v1::executions_server::ExecutionsServer;
 use stepline_proto::worker::v1 as pb;
 use stepline_proto::worker::v1::worker_server::{Worker, WorkerServer};
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
+use crate::bulk_start::ExecutionsService;
 use crate::dispatch::{ParkTicket, QueueWaiter, TaskRecord};
 use crate::serve::App;
 use crate::shard_door::ReportReply;
@@ -25,6 +27,7 @@ const QUEUE_IDLE: Duration = Duration::from_secs(120);
 pub async fn serve(app: Arc<App>, listener: tokio::net::TcpListener, mut shutdown: watch::Receiver<bool>) {
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<WorkerServer<WorkerService>>().await;
+    reporter.set_serving::<ExecutionsServer<ExecutionsService>>().await;
     let reflection = match tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(stepline_proto::FILE_DESCRIPTOR_SET)
         .build_v1()
@@ -35,6 +38,8 @@ pub async fn serve(app: Arc<App>, listener: tokio::net::TcpListener, mut shutdow
             None
         }
     };
+    let executions =
+        ExecutionsServer::new(ExecutionsService { app: app.clone() }).max_decoding_message_size(64 * 1024 * 1024);
     let service = WorkerService { app, shutdown: shutdown.clone() };
     let worker = WorkerServer::new(service).max_decoding_message_size(64 * 1024 * 1024);
     // No Nagle: a response split over several writes would otherwise wait for the
@@ -47,6 +52,7 @@ pub async fn serve(app: Arc<App>, listener: tokio::net::TcpListener, mut shutdow
         .add_service(health)
         .add_optional_service(reflection)
         .add_service(worker)
+        .add_service(executions)
         .serve_with_incoming_shutdown(incoming, signal)
         .await;
     if let Err(e) = result {

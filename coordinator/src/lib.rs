@@ -1,8 +1,9 @@
 //! The Stepline coordinator: runs ASL executions around the pure `asl` engine.
 //! It holds the `stepline serve` runtime (Redis store, shard engine loops, gRPC worker
-//! service, AWS-compatible HTTP API) and the local tools of the CLI (in-memory runs, conformance).
+//! service, AWS-compatible HTTP API, bulk starts over gRPC) and the local tools of the CLI (in-memory runs, conformance).
 
 pub mod api;
+pub mod bulk_start;
 pub mod conformance;
 pub mod console;
 pub mod dispatch;

@@ -4,7 +4,9 @@
 #   2. 200 chains of 10 no-op tasks, all submitted at once;
 #   3. 100 chains of 10 no-op tasks one after the other (latency on idle workers).
 # Celery: a venv from PyPI, Redis broker, prefork pool with 2 processes, no-op tasks.
-# Stepline: `stepline serve` + stepline-loadtest with in-process echo workers.
+# Stepline: `stepline serve` + stepline-loadtest with in-process echo workers. Workloads 1
+# and 2 start their executions in bulk (gRPC StartExecutions, 200 per call); workload 1
+# also runs with one AWS API StartExecution call per execution, as boto3 would.
 # Prints a table of throughput and latency with the ratios, and keeps the JSON in
 # $OUT (default target/compare).
 #
@@ -90,10 +92,12 @@ PIDS+=("$COORD_PID")
 wait_port 127.0.0.1 "$HTTP_PORT" 20
 LT=("$BIN_DIR/stepline-loadtest" run --api "127.0.0.1:$HTTP_PORT" --grpc "http://127.0.0.1:$GRPC_PORT" --quiet
   --coordinator-pid "$COORD_PID")
-echo "== stepline: $TASKS single-task executions"
-"${LT[@]}" --scenario single -n "$TASKS" --rate 1000000 --warmup 200 --json "$OUT/stepline-single.json"
-echo "== stepline: $CHAINS chains of 10 tasks"
-"${LT[@]}" --scenario chain -n "$CHAINS" --rate 1000000 --warmup 20 --json "$OUT/stepline-chain.json"
+echo "== stepline: $TASKS single-task executions, started in bulk"
+"${LT[@]}" --scenario single -n "$TASKS" --rate 1000000 --bulk-starts --warmup 200 --json "$OUT/stepline-single.json"
+echo "== stepline: $TASKS single-task executions, one StartExecution call each"
+"${LT[@]}" --scenario single -n "$TASKS" --rate 1000000 --warmup 200 --json "$OUT/stepline-single-api.json"
+echo "== stepline: $CHAINS chains of 10 tasks, started in bulk"
+"${LT[@]}" --scenario chain -n "$CHAINS" --rate 1000000 --bulk-starts --warmup 20 --json "$OUT/stepline-chain.json"
 echo "== stepline: $IDLE_CHAINS chains of 10 tasks, one at a time"
 "${LT[@]}" --scenario chain -n "$IDLE_CHAINS" -c 1 --warmup 20 --json "$OUT/stepline-idle-chain.json"
 
@@ -106,8 +110,10 @@ def load(name):
     return v[0] if isinstance(v, list) else v
 cn, cc, ci = load("celery-noop"), load("celery-chain"), load("celery-idle-chain")
 sn, sc, si = load("stepline-single"), load("stepline-chain"), load("stepline-idle-chain")
+sa = load("stepline-single-api")
 rows = [
     ("10k no-op tasks: tasks/s", cn["tasks_per_s"], sn["tasks_per_s"], True),
+    ("10k no-op tasks, one StartExecution call each: tasks/s", cn["tasks_per_s"], sa["tasks_per_s"], True),
     ("10k no-op tasks: latency p50 (ms)", cn["p50_ms"], sn["duration"]["p50_ms"], False),
     ("10k no-op tasks: latency p99 (ms)", cn["p99_ms"], sn["duration"]["p99_ms"], False),
     ("200 chains of 10: tasks/s", cc["tasks_per_s"], sc["tasks_per_s"], True),
@@ -122,10 +128,11 @@ print("| --- | ---: | ---: | ---: |")
 for name, c, s, higher_better in rows:
     ratio = (s / c if higher_better else c / s) if c and s else float("nan")
     print(f"| {name} | {c:,.1f} | {s:,.1f} | {ratio:,.1f}x {'faster' if ratio >= 1 else 'slower'} |")
-ok = (sn["failed"] == 0 and sc["failed"] == 0 and si["failed"] == 0
+ok = (sn["failed"] == 0 and sa["failed"] == 0 and sc["failed"] == 0 and si["failed"] == 0
       and cn["completed"] == cn["units"] and cc["completed"] == cc["units"] and ci["completed"] == ci["units"])
 print()
-print(f"Stepline: {sn['succeeded']}/{sn['executions']}, {sc['succeeded']}/{sc['executions']} and "
+print(f"Stepline: {sn['succeeded']}/{sn['executions']}, {sa['succeeded']}/{sa['executions']}, "
+      f"{sc['succeeded']}/{sc['executions']} and "
       f"{si['succeeded']}/{si['executions']} executions SUCCEEDED with the expected output; Celery: "
       f"{cn['completed']}/{cn['units']} tasks, {cc['completed']}/{cc['units']} and {ci['completed']}/{ci['units']} chains done.")
 sys.exit(0 if ok else 1)

@@ -91,6 +91,10 @@ struct RunArgs {
     /// Closed loop: keep this many executions in flight (default 64, or 2 for map).
     #[arg(short = 'c', long)]
     concurrency: Option<usize>,
+    /// Open loop: start executions with the coordinator's gRPC `StartExecutions`, up to
+    /// 200 per call, instead of one AWS API StartExecution call each.
+    #[arg(long)]
+    bulk_starts: bool,
     /// Open loop: most executions in flight before starts wait.
     #[arg(long, default_value_t = 20_000)]
     max_inflight: usize,
@@ -141,6 +145,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 fn base_config(t: &Target, scenario: Scenario) -> RunConfig {
     RunConfig {
         http_addr: t.api,
+        bulk_starts: false,
         redis_url: t.redis_url.clone(),
         scenario,
         amount: Amount::Executions(10_000),
@@ -182,6 +187,7 @@ async fn run_cmd(args: RunArgs) -> Result<()> {
     };
     for s in scenarios {
         let mut c = base_config(&args.target, s);
+        c.bulk_starts = args.bulk_starts;
         let map = s == Scenario::Map;
         if args.smoke {
             c.amount = if map { Amount::Executions(2) } else { Amount::Duration(Duration::from_secs(1)) };

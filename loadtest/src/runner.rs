@@ -11,6 +11,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
+use stepline_proto::executions::v1 as pb;
+use stepline_proto::executions::v1::executions_client::ExecutionsClient;
+use tonic::transport::{Channel, Endpoint};
+
 use crate::LoadError;
 use crate::api::{ApiClient, timestamp_ms};
 use crate::scenarios::{Scenario, Workload};
@@ -51,6 +55,9 @@ pub enum Pace {
 pub struct RunConfig {
     /// The AWS JSON API address.
     pub http_addr: SocketAddr,
+    /// Open loop: start executions with the gRPC `StartExecutions` call, many per call,
+    /// instead of one AWS API StartExecution call each.
+    pub bulk_starts: bool,
     /// The coordinator's Redis, for `INFO commandstats` (skipped when None).
     pub redis_url: Option<String>,
     /// The workload.
@@ -136,6 +143,8 @@ pub struct Report {
 
 struct Shared {
     api: ApiClient,
+    /// The gRPC bulk-start client (open loop with `bulk_starts`).
+    bulk: Option<ExecutionsClient<Channel>>,
     run_id: String,
     machines: Vec<(Workload, String, u32)>,
     weight_total: u32,
@@ -213,8 +222,20 @@ pub async fn run(config: &RunConfig, progress: Arc<Progress>) -> Result<Report, 
         machines.push((workload, arn, weight));
     }
     let weight_total = machines.iter().map(|m| m.2).sum::<u32>().max(1);
+    let bulk = match (config.bulk_starts, config.pace) {
+        (true, Pace::Rate { .. }) => {
+            let channel = Endpoint::from_shared(config.workers.coordinator.clone())
+                .map_err(|e| LoadError::Config(format!("bad gRPC URL {}: {e}", config.workers.coordinator)))?
+                .connect()
+                .await
+                .map_err(|e| LoadError::Http(format!("cannot connect to {}: {e}", config.workers.coordinator)))?;
+            Some(ExecutionsClient::new(channel).max_decoding_message_size(64 * 1024 * 1024))
+        }
+        _ => None,
+    };
     let shared = Arc::new(Shared {
         api,
+        bulk,
         run_id,
         machines,
         weight_total,
@@ -372,32 +393,46 @@ async fn closed_loop(shared: &Arc<Shared>, lanes: usize, amount: Amount, first_i
 }
 
 /// Starts executions at `rate` per second; returns (started, starts that lagged).
+/// With a bulk-start client, the executions due at each tick go out together in
+/// `StartExecutions` calls of up to `BULK_BATCH`.
 async fn open_loop(shared: &Arc<Shared>, rate: f64, max_inflight: usize, amount: Amount) -> (u64, u64) {
     let inflight = Arc::new(Semaphore::new(max_inflight.max(1)));
     let began = Instant::now();
     let mut issued = 0u64;
     let mut lagged = 0u64;
     let mut handles = tokio::task::JoinSet::new();
+    let per_call = if shared.bulk.is_some() { BULK_BATCH } else { 1 };
     while keep_going(amount, began, issued) {
         let due = (began.elapsed().as_secs_f64() * rate) as u64 + 1;
         while issued < due && keep_going(amount, began, issued) {
-            let permit = match inflight.clone().try_acquire_owned() {
-                Ok(p) => p,
-                Err(_) => {
-                    lagged += 1;
-                    match inflight.clone().acquire_owned().await {
-                        Ok(p) => p,
-                        Err(_) => break,
+            let mut batch = Vec::new();
+            while batch.len() < per_call && issued < due && keep_going(amount, began, issued) {
+                let permit = match inflight.clone().try_acquire_owned() {
+                    Ok(p) => p,
+                    Err(_) if !batch.is_empty() => break,
+                    Err(_) => {
+                        lagged += 1;
+                        match inflight.clone().acquire_owned().await {
+                            Ok(p) => p,
+                            Err(_) => break,
+                        }
                     }
-                }
-            };
+                };
+                batch.push((issued, permit));
+                issued += 1;
+            }
+            if batch.is_empty() {
+                break;
+            }
             let shared = shared.clone();
-            let k = issued;
             handles.spawn(async move {
-                start_only(&shared, k).await;
-                drop(permit);
+                let indexes: Vec<u64> = batch.iter().map(|(i, _)| *i).collect();
+                match &shared.bulk {
+                    Some(client) => start_bulk(&shared, client.clone(), &indexes).await,
+                    None => start_only(&shared, indexes[0]).await,
+                }
+                drop(batch);
             });
-            issued += 1;
         }
         while handles.try_join_next().is_some() {}
         tokio::time::sleep(Duration::from_millis(1)).await;
@@ -405,6 +440,61 @@ async fn open_loop(shared: &Arc<Shared>, rate: f64, max_inflight: usize, amount:
     while handles.join_next().await.is_some() {}
     verify_started(shared).await;
     (issued, lagged)
+}
+
+/// Most executions in one `StartExecutions` call of the open loop.
+const BULK_BATCH: usize = 200;
+
+/// Open loop with bulk starts: starts executions `indexes` in one `StartExecutions`
+/// call and leaves their verification for later.
+async fn start_bulk(shared: &Shared, mut client: ExecutionsClient<Channel>, indexes: &[u64]) {
+    shared.progress.started.fetch_add(indexes.len() as u64, Ordering::Relaxed);
+    let entries: Vec<(usize, String)> = indexes
+        .iter()
+        .map(|&i| (pick(&shared.machines, shared.weight_total, i), format!("{}-m{i}", shared.run_id)))
+        .collect();
+    let request = pb::StartExecutionsRequest {
+        executions: entries
+            .iter()
+            .zip(indexes)
+            .map(|((k, name), &i)| {
+                let (workload, sm_arn, _) = &shared.machines[*k];
+                pb::StartExecutionEntry {
+                    state_machine_arn: sm_arn.clone(),
+                    name: name.clone(),
+                    input: workload.input(i).to_string(),
+                }
+            })
+            .collect(),
+    };
+    let mut results = match client.start_executions(request).await {
+        Ok(r) => r.into_inner().results,
+        Err(status) => {
+            let failed = pb::StartExecutionResult {
+                error: format!("gRPC {:?}", status.code()),
+                message: status.message().to_string(),
+                ..Default::default()
+            };
+            vec![failed; indexes.len()]
+        }
+    };
+    // An answer that does not give every entry its result fails the rest.
+    let missing = pb::StartExecutionResult {
+        error: "NoResult".into(),
+        message: "StartExecutions answered fewer results than entries".into(),
+        ..Default::default()
+    };
+    results.resize(indexes.len(), missing);
+    let mut started = Vec::new();
+    for (((k, name), &i), r) in entries.into_iter().zip(indexes).zip(results) {
+        if r.error.is_empty() {
+            started.push(Started { workload: k, index: i, name, arn: r.execution_arn });
+        } else {
+            let why = format!("StartExecutions failed: {}: {}", r.error, r.message);
+            record(shared, &shared.machines[k].0, &name, Err(why), None);
+        }
+    }
+    shared.pending.lock().unwrap_or_else(|e| e.into_inner()).extend(started);
 }
 
 /// Open loop: starts execution `i` and leaves its verification for later, so the

@@ -20,6 +20,8 @@ async fn smoke_every_scenario() {
         let map = scenario == Scenario::Map;
         let config = RunConfig {
             http_addr: h.http,
+            // The open-loop mix starts its executions in bulk over gRPC.
+            bulk_starts: scenario == Scenario::Mix,
             redis_url: Some(h.redis.url.clone()),
             scenario,
             amount: if map { Amount::Executions(1) } else { Amount::Duration(Duration::from_millis(500)) },

@@ -1,6 +1,7 @@
-//! The gRPC contract between the Stepline coordinator and its workers (`stepline.worker.v1`).
+//! The gRPC contracts of the Stepline coordinator: with its workers (`stepline.worker.v1`)
+//! and with clients that start executions in bulk (`stepline.executions.v1`).
 //!
-//! The code is generated at build time from `proto/stepline/worker/v1/worker.proto` by
+//! The code is generated at build time from the `.proto` files under `proto/` by
 //! `tonic-prost-build`, with `protox` as the compiler (no system `protoc` needed). The
 //! protocol itself is documented in this crate's README.
 
@@ -10,6 +11,15 @@ pub mod worker {
     pub mod v1 {
         #![allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items, missing_docs)]
         tonic::include_proto!("stepline.worker.v1");
+    }
+}
+
+/// The `stepline.executions` protobuf package.
+pub mod executions {
+    /// Version 1: `StartExecutions`, messages, `executions_client` and `executions_server`.
+    pub mod v1 {
+        #![allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items, missing_docs)]
+        tonic::include_proto!("stepline.executions.v1");
     }
 }
 
@@ -36,10 +46,11 @@ mod tests {
             file: Vec<Vec<u8>>,
         }
         let set = FileDescriptorSet::decode(fds).expect("valid descriptor set");
-        assert_eq!(set.file.len(), 1);
+        assert_eq!(set.file.len(), 2);
         let text = String::from_utf8_lossy(&set.file[0]);
         assert!(text.contains("stepline.worker.v1"));
         assert!(text.contains("PollTasks"));
+        assert!(String::from_utf8_lossy(&set.file[1]).contains("StartExecutions"));
     }
 
     #[test]

@@ -32,6 +32,11 @@ pub struct Credentials {
     pub secret: String,
 }
 
+/// Whether requests must be signed (`STEPLINE_AUTH=sigv4`).
+pub fn required() -> bool {
+    configured().is_some()
+}
+
 /// The configured credentials, read once from the environment; None means accept all.
 fn configured() -> Option<&'static Credentials> {
     static CREDS: OnceLock<Option<Credentials>> = OnceLock::new();

@@ -47,11 +47,32 @@ pub struct Started {
     pub target: Target,
 }
 
+/// What one StartExecution asks for.
+pub struct StartSpec<'a> {
+    /// A state machine, version or alias ARN.
+    pub state_machine_arn: &'a str,
+    /// The execution name (None: a random UUID).
+    pub name: Option<&'a str>,
+    /// The input JSON text (None: `{}`).
+    pub input: Option<&'a str>,
+}
+
 /// Starts an execution of `stateMachineArn` (a machine, version or alias ARN); shared
 /// by StartExecution and StartSyncExecution. `kind` restricts the machine type.
 pub async fn start_target(app: &App, p: &Params, kind: Option<&str>) -> Result<Started, ApiError> {
-    let sm_arn = p.str("stateMachineArn")?;
-    let name = match p.opt_str("name")? {
+    let spec = StartSpec {
+        state_machine_arn: p.str("stateMachineArn")?,
+        name: p.opt_str("name")?,
+        input: p.opt_str("input")?,
+    };
+    start_spec(app, &spec, kind).await
+}
+
+/// Starts the execution `spec` describes (StartExecution's work, whatever the transport:
+/// the AWS API, or the gRPC `StartExecutions` of `crate::bulk_start`).
+pub async fn start_spec(app: &App, spec: &StartSpec<'_>, kind: Option<&str>) -> Result<Started, ApiError> {
+    let sm_arn = spec.state_machine_arn;
+    let name = match spec.name {
         Some(n) => {
             if !valid_name(n) {
                 return Err(ApiError::new("InvalidName", format!("Invalid Name: '{n}'")));
@@ -60,7 +81,7 @@ pub async fn start_target(app: &App, p: &Params, kind: Option<&str>) -> Result<S
         }
         None => uuid_v4(),
     };
-    let input = p.opt_str("input")?.unwrap_or("{}");
+    let input = spec.input.unwrap_or("{}");
     if input.len() > app.max_payload_bytes {
         return Err(ApiError::new(
             "InvalidExecutionInput",
