@@ -157,6 +157,7 @@ impl Store {
             inv.arg(&x.key)
                 .arg(&x.hkey)
                 .arg(x.ver)
+                .arg(x.ver + 1)
                 .arg(&x.st)
                 .arg(x.fields.len() / 2)
                 .arg(x.history.len())

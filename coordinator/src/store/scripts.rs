@@ -35,8 +35,8 @@ local function ring(bell, who)
   if not cur then
     redis.call('RPUSH', bell, who)
   elseif cur ~= who then
-    redis.call('LSET', bell, 0, '1')
-    redis.call('LTRIM', bell, 0, 0)
+    redis.call('LSET', bell, '0', '1')
+    redis.call('LTRIM', bell, '0', '0')
   end
 end
 "#;
@@ -83,7 +83,7 @@ for j = 1, tonumber(ARGV[1]) do
       if cur[1] == input and cur[3] == 'RUNNING' then out[j] = {'same', cur[2]} else out[j] = {'exists', cur[2]} end
     else
       redis.call('HSET', xk, 'arn', arn, 'name', ARGV[i + 6], 'input', input, 'start', start,
-        'tp', ARGV[i + 9], 'status', 'RUNNING', 'ver', 0, 'def', sm[1], 'role', sm[2], 'smname', sm[3],
+        'tp', ARGV[i + 9], 'status', 'RUNNING', 'ver', '0', 'def', sm[1], 'role', sm[2], 'smname', sm[3],
         'sm', ARGV[i + 11])
       redis.call('ZADD', exz, start, arn)
       redis.call('ZADD', tk, ARGV[i + 13], ARGV[i + 10])
@@ -171,7 +171,7 @@ pub fn claim() -> String {
         r#"
 local p = ARGV[1]
 local now = tonumber(ARGV[3])
-local toks = redis.call('RPOP', KEYS[1], tonumber(ARGV[2]))
+local toks = redis.call('RPOP', KEYS[1], ARGV[2])
 local out = {}
 if not toks then return out end
 local ledger = false
@@ -185,7 +185,7 @@ for _, tok in ipairs(toks) do
       if hb > 0 then
         redis.call('ZADD', p .. '{s' .. s .. '}:timers', now + hb * 1000, 'hb|' .. tok .. '|' .. task.execution_arn)
       elseif (tonumber(task.timeout_at_ms) or 0) == 0 then
-        redis.call('ZADD', KEYS[3], now, tok)
+        redis.call('ZADD', KEYS[3], ARGV[3], tok)
         ledger = true
       end
       out[#out + 1] = t
@@ -293,8 +293,12 @@ return n
 /// ledger, see `recover_claims`); creates (key, index, machine key, sha, arn, name,
 /// input, start, token prefix, role, machine name, machine arn: an execution
 /// StartExecution handed in, written as the start script would; it must not exist, and
-/// its machine must still have that definition); execs (key, hkey, ver, st, nfields,
-/// nhistory, ttl ms (0: none; set when it finishes), field/value pairs..., history events...).
+/// its machine must still have that definition); execs (key, hkey, ver, next ver, st,
+/// nfields, nhistory, ttl ms ("0": none; set when it finishes), field/value pairs...,
+/// history events...).
+/// Numbers that only pass through go as the caller's strings, never as Lua numbers: Redis
+/// turns a Lua number argument into text with `snprintf("%.17g")`, which took 6% of its
+/// CPU under load. Versions are compared as text (always written as decimal integers).
 /// Queue bells are rung with the owner's id (see `ring`): the caller wakes its own
 /// pollers in-process after an 'ok'.
 /// Returns 'ok', or why nothing was written: 'lease', 'timer', 'ver', 'gone' followed
@@ -343,10 +347,10 @@ end
 if taken then return taken end
 local i = execs
 for _ = 1, nexecs do
-  local v = 0
-  if not created[ARGV[i]] then v = tonumber(redis.call('HGET', ARGV[i], 'ver')) or 0 end
-  if v ~= tonumber(ARGV[i + 2]) then return 'ver' end
-  i = i + 7 + 2 * tonumber(ARGV[i + 4]) + tonumber(ARGV[i + 5])
+  local v = '0'
+  if not created[ARGV[i]] then v = redis.call('HGET', ARGV[i], 'ver') or '0' end
+  if v ~= ARGV[i + 2] then return 'ver' end
+  i = i + 8 + 2 * tonumber(ARGV[i + 5]) + tonumber(ARGV[i + 6])
 end
 local n = tonumber(ARGV[2])
 if n > 0 then redis.call('LTRIM', KEYS[2], n, -1) end
@@ -356,7 +360,7 @@ if direct > hdel then push_range('HDEL', KEYS[4], hdel, direct - 1) end
 c = creates
 for _ = 1, ncreates do
   redis.call('HSET', ARGV[c], 'arn', ARGV[c + 4], 'name', ARGV[c + 5], 'input', ARGV[c + 6], 'start', ARGV[c + 7],
-    'tp', ARGV[c + 8], 'status', 'RUNNING', 'ver', 0, 'def', ARGV[c + 3], 'role', ARGV[c + 9],
+    'tp', ARGV[c + 8], 'status', 'RUNNING', 'ver', '0', 'def', ARGV[c + 3], 'role', ARGV[c + 9],
     'smname', ARGV[c + 10], 'sm', ARGV[c + 11])
   redis.call('ZADD', ARGV[c + 1], ARGV[c + 7], ARGV[c + 4])
   c = c + 12
@@ -364,13 +368,13 @@ end
 i = execs
 for _ = 1, nexecs do
   local key, hkey = ARGV[i], ARGV[i + 1]
-  local nf, nh, ttl = 2 * tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6])
+  local nf, nh, ttl = 2 * tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]), ARGV[i + 7]
   -- An execution's fields are a handful of pairs: one HSET, well within unpack's limit.
-  redis.call('HSET', key, 'ver', tonumber(ARGV[i + 2]) + 1, 'st', ARGV[i + 3], unpack(ARGV, i + 7, i + 6 + nf))
-  i = i + 7 + nf
+  redis.call('HSET', key, 'ver', ARGV[i + 3], 'st', ARGV[i + 4], unpack(ARGV, i + 8, i + 7 + nf))
+  i = i + 8 + nf
   if nh > 0 then push_range('RPUSH', hkey, i, i + nh - 1) end
   i = i + nh
-  if ttl > 0 then
+  if ttl ~= '0' then
     redis.call('PEXPIRE', key, ttl)
     redis.call('PEXPIRE', hkey, ttl)
   end
@@ -392,7 +396,7 @@ for _ = 1, ntasks do
       ring(p .. 'q:' .. q .. ':bell', ARGV[1])
     end
   elseif ARGV[i + 3] == '2' then
-    redis.call('ZADD', p .. 'claims:' .. ARGV[1], now, tok)
+    redis.call('ZADD', p .. 'claims:' .. ARGV[1], ARGV[4], tok)
     if not ledger then
       ledger = true
       redis.call('SADD', p .. 'claimants', ARGV[1])
