@@ -11,8 +11,18 @@ use serde_json::Value;
 use tokio::sync::{Notify, oneshot};
 
 /// A pending task as stored in its shard's task hash (and handed to workers).
+///
+/// The first three fields are the ones the claim script needs, in this order: it reads
+/// them with one anchored match instead of decoding the whole record
+/// (`scripts::task_head`), so keep them first.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TaskRecord {
+    /// Heartbeat interval in seconds, 0 for none (read by the claim script as `hb`).
+    pub hb: u64,
+    /// When the task times out (epoch ms), 0 for never.
+    pub timeout_at_ms: i64,
+    /// The execution ARN.
+    pub execution_arn: String,
     /// The task token.
     pub token: String,
     /// The queue it is served from.
@@ -21,14 +31,8 @@ pub struct TaskRecord {
     pub input: String,
     /// The Task state's name.
     pub state_name: String,
-    /// The execution ARN.
-    pub execution_arn: String,
     /// Attempt number, from 0.
     pub attempt: u32,
-    /// When the task times out (epoch ms), 0 for never.
-    pub timeout_at_ms: i64,
-    /// Heartbeat interval in seconds, 0 for none (read by the claim script as `hb`).
-    pub hb: u64,
     /// The resource ARN.
     pub resource: String,
     /// When it was scheduled (epoch ms), for the latency histogram.
