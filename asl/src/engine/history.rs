@@ -1,8 +1,9 @@
 //! Execution history events, shaped like AWS `GetExecutionHistory` events.
 
 use std::borrow::Cow;
+use std::io::Write;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -126,24 +127,52 @@ impl HistoryEvent {
             })),
             Details::Json(v) => Some(Body::Json(v)),
         };
-        let mut out = String::with_capacity(160);
-        out.push_str("{\"timestamp\":\"");
-        out.push_str(&self.timestamp.to_rfc3339_opts(SecondsFormat::Millis, true));
-        out.push_str("\",\"type\":");
-        out.push_str(&serde_json::to_string(self.event_type.as_ref()).unwrap_or_default());
-        out.push_str(",\"id\":");
-        out.push_str(&self.id.to_string());
-        out.push_str(",\"previousEventId\":");
-        out.push_str(&self.previous_event_id.to_string());
+        // Written into one buffer: a String per part (timestamp, type, ids, details key,
+        // body) made this a tenth of the coordinator's CPU under load.
+        let mut out: Vec<u8> = Vec::with_capacity(256);
+        out.extend_from_slice(b"{\"timestamp\":\"");
+        push_timestamp(&mut out, &self.timestamp);
+        out.extend_from_slice(b"\",\"type\":");
+        push_json(&mut out, &self.event_type.as_ref());
+        let _ = write!(out, ",\"id\":{},\"previousEventId\":{}", self.id, self.previous_event_id);
         if let Some(body) = body {
-            out.push_str(",\"");
-            out.push_str(&details_key(&self.event_type));
-            out.push_str("\":");
-            out.push_str(&serde_json::to_string(&body).unwrap_or_else(|_| "null".into()));
+            out.extend_from_slice(b",\"");
+            push_details_key(&mut out, &self.event_type);
+            out.extend_from_slice(b"\":");
+            push_json(&mut out, &body);
         }
-        out.push('}');
-        out
+        out.push(b'}');
+        String::from_utf8(out).unwrap_or_default()
     }
+}
+
+/// Appends `v` as compact JSON (`null` if it cannot be serialized).
+fn push_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+    let start = out.len();
+    if serde_json::to_writer(&mut *out, v).is_err() {
+        out.truncate(start);
+        out.extend_from_slice(b"null");
+    }
+}
+
+/// Appends `t` as AWS writes it, `2026-11-28T02:34:37.472Z` (as chrono's RFC 3339 with
+/// milliseconds and `Z`, without its allocation).
+fn push_timestamp(out: &mut Vec<u8>, t: &DateTime<Utc>) {
+    let (year, millis) = (t.year(), t.timestamp_subsec_millis());
+    if !(0..=9999).contains(&year) || millis > 999 {
+        // Signed or five-digit years, leap seconds: chrono's own formatting.
+        out.extend_from_slice(t.to_rfc3339_opts(SecondsFormat::Millis, true).as_bytes());
+        return;
+    }
+    let _ = write!(
+        out,
+        "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
 }
 
 /// `<Type>StateEntered` for a state type name, without allocating.
@@ -176,32 +205,30 @@ pub fn exited_type(type_name: &str) -> &'static str {
 
 /// The AWS field that holds an event type's details, e.g. `stateEnteredEventDetails`.
 pub fn details_key(event_type: &str) -> String {
-    let base = if event_type.ends_with("StateEntered") {
-        "stateEntered"
+    let mut out = Vec::with_capacity(event_type.len() + 13);
+    push_details_key(&mut out, event_type);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends [`details_key`] of `event_type`.
+fn push_details_key(out: &mut Vec<u8>, event_type: &str) {
+    if event_type.ends_with("StateEntered") {
+        out.extend_from_slice(b"stateEntered");
     } else if event_type.ends_with("StateExited") {
-        "stateExited"
-    } else if event_type.starts_with("MapIteration") {
-        "mapIteration"
+        out.extend_from_slice(b"stateExited");
     } else {
-        ""
-    };
-    let name = if base.is_empty() {
+        // The type with its first letter in lower case: MapIterationStarted ->
+        // mapIterationStarted, TaskScheduled -> taskScheduled.
         let mut c = event_type.chars();
-        match c.next() {
-            Some(f) => format!("{}{}", f.to_lowercase(), c.as_str()),
-            None => String::new(),
+        if let Some(f) = c.next() {
+            for l in f.to_lowercase() {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(l.encode_utf8(&mut buf).as_bytes());
+            }
+            out.extend_from_slice(c.as_str().as_bytes());
         }
-    } else if base == "mapIteration" {
-        // MapIterationStarted -> mapIterationStartedEventDetails
-        let mut c = event_type.chars();
-        match c.next() {
-            Some(f) => format!("{}{}", f.to_lowercase(), c.as_str()),
-            None => String::new(),
-        }
-    } else {
-        base.to_string()
-    };
-    format!("{name}EventDetails")
+    }
+    out.extend_from_slice(b"EventDetails");
 }
 
 /// Payload text as AWS puts it in history: the compact JSON.
@@ -220,6 +247,26 @@ mod tests {
         assert_eq!(details_key("ExecutionStarted"), "executionStartedEventDetails");
         assert_eq!(details_key("MapIterationStarted"), "mapIterationStartedEventDetails");
         assert_eq!(details_key("LambdaFunctionScheduled"), "lambdaFunctionScheduledEventDetails");
+    }
+
+    #[test]
+    fn timestamps_are_written_as_chrono_writes_them() {
+        let cases = [
+            DateTime::<Utc>::UNIX_EPOCH,
+            DateTime::from_timestamp_millis(1_795_833_277_472).unwrap(),
+            DateTime::from_timestamp_millis(1_795_833_277_009).unwrap(),
+            DateTime::from_timestamp_millis(1_795_833_277_999).unwrap(),
+            DateTime::from_timestamp(1_795_833_277, 123_456_789).unwrap(),
+            DateTime::from_timestamp(-62_000_000_000, 0).unwrap(),
+            DateTime::from_timestamp(253_402_300_799, 999_000_000).unwrap(),
+            DateTime::from_timestamp(253_402_300_800, 0).unwrap(),
+            DateTime::from_timestamp(1_483_228_799, 1_500_000_000).unwrap(),
+        ];
+        for t in cases {
+            let mut out = Vec::new();
+            push_timestamp(&mut out, &t);
+            assert_eq!(String::from_utf8(out).unwrap(), t.to_rfc3339_opts(SecondsFormat::Millis, true));
+        }
     }
 
     #[test]
@@ -248,7 +295,7 @@ mod tests {
             HistoryEvent {
                 id: 4,
                 previous_event_id: 3,
-                timestamp: DateTime::<Utc>::UNIX_EPOCH,
+                timestamp: DateTime::from_timestamp_millis(1_795_833_277_472).unwrap(),
                 event_type: "ExecutionFailed".into(),
                 details: Details::Json(json!({"error": "E", "cause": "c"})),
             },
