@@ -1,7 +1,8 @@
 //! The gRPC `StartExecutions` call against a real coordinator and redis-server: every
 //! entry gets StartExecution's answer, in order (ARN and start date, or the AWS error
-//! name), the executions run, a repeated entry is idempotent as on the AWS API, and an
-//! oversized batch is refused whole.
+//! name), the executions run, a repeated entry is idempotent as on the AWS API, an
+//! oversized batch is refused whole, and a coordinator that requires SigV4 refuses the
+//! call (the gRPC port carries no signature).
 
 mod common;
 
@@ -121,4 +122,50 @@ async fn a_batch_over_the_limit_is_refused_whole() {
     let listed = h.ok("ListExecutions", json!({"stateMachineArn": sm})).await;
     assert!(listed["executions"].as_array().unwrap().is_empty(), "nothing started: {listed}");
     h.stop().await;
+}
+
+/// Kills the child process on drop.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn refused_while_signing_is_required() {
+    let redis = common::TestRedis::start().await;
+    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let (http, grpc) = (free(), free());
+    // Its own process: the auth mode is read once per process from the environment.
+    let _coordinator = Child(
+        std::process::Command::new(env!("CARGO_BIN_EXE_stepline"))
+            .arg("serve")
+            .args(["--http-addr", &http.to_string(), "--grpc-addr", &grpc.to_string()])
+            .args(["--redis-url", &redis.url, "--shards", "4"])
+            .env("STEPLINE_AUTH", "sigv4")
+            .env("STEPLINE_AUTH_ACCESS_KEY_ID", "AKIDTEST")
+            .env("STEPLINE_AUTH_SECRET_ACCESS_KEY", "secret-for-the-test")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("stepline serve starts"),
+    );
+    let started = std::time::Instant::now();
+    let mut c = loop {
+        if let Ok(c) = ExecutionsClient::connect(format!("http://{grpc}")).await {
+            break c;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the coordinator's gRPC port did not open");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let sm = "arn:aws:states:us-east-1:123456789012:stateMachine:any";
+    let status = c
+        .start_executions(pb::StartExecutionsRequest { executions: vec![entry(sm, "x", "{}")] })
+        .await
+        .expect_err("refused");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert!(status.message().contains("STEPLINE_AUTH=sigv4"), "{status:?}");
 }
