@@ -47,15 +47,17 @@ async fn queued_task(h: &Harness, queue: &str, heartbeat: bool) -> (String, Stri
     }
 }
 
-/// The same record with its heartbeat moved to the end: not in the anchored form.
-fn reordered(record: &str) -> String {
+/// Rewrites the stored record of `token` with its heartbeat moved to the end: no longer
+/// in the anchored form, as a record written in another field order.
+async fn store_reordered(c: &mut redis::aio::MultiplexedConnection, arn: &str, token: &str, record: &str) {
     let mut v: Value = serde_json::from_str(record).unwrap();
     let obj = v.as_object_mut().unwrap();
     let hb = obj.remove("hb").unwrap();
     obj.insert("hb".into(), hb);
     let text = v.to_string();
     assert!(!text.starts_with(r#"{"hb":"#), "{text}");
-    text
+    let tasks = Keys::new("sl:").tasks(shard_of(arn, 4));
+    let _: () = redis::cmd("HSET").arg(tasks).arg(token).arg(text).query_async(c).await.unwrap();
 }
 
 async fn claim_arms_the_heartbeat(written_otherwise: bool) {
@@ -67,13 +69,7 @@ async fn claim_arms_the_heartbeat(written_otherwise: bool) {
     let shard = shard_of(&arn, 4);
     let mut c = redis(&h).await;
     if written_otherwise {
-        let _: () = redis::cmd("HSET")
-            .arg(keys.tasks(shard))
-            .arg(&token)
-            .arg(reordered(&record))
-            .query_async(&mut c)
-            .await
-            .unwrap();
+        store_reordered(&mut c, &arn, &token, &record).await;
     }
     let mut w = h.worker().await;
     let task = poll_one(&mut w, queue, SOON).await;
@@ -109,13 +105,7 @@ async fn an_untimed_record_in_another_field_order_goes_in_the_ledger() {
     let (arn, token, record) = queued_task(&h, "ledger-old", false).await;
     let keys = Keys::new("sl:");
     let mut c = redis(&h).await;
-    let _: () = redis::cmd("HSET")
-        .arg(keys.tasks(shard_of(&arn, 4)))
-        .arg(&token)
-        .arg(reordered(&record))
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    store_reordered(&mut c, &arn, &token, &record).await;
     let mut w = h.worker().await;
     let task = poll_one(&mut w, "ledger-old", SOON).await;
     assert_eq!(task.token, token);
