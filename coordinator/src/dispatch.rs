@@ -1,5 +1,6 @@
-//! Task routing (resource ARN -> queue), the task record kept in Redis, and the
-//! in-process wake-ups that answer a long poll the moment work arrives.
+//! Task routing (resource ARN -> queue), the task record kept in Redis, the in-process
+//! wake-ups that answer a long poll the moment work arrives, and the backlog of tasks
+//! kept for this process's own pollers.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -105,7 +106,41 @@ pub struct QueueWaiter {
     generation: AtomicU64,
     /// The generation at which a claim last found the queue empty (`u64::MAX`: never).
     empty_at: AtomicU64,
+    /// When a gRPC poller (`take_tasks`) last looked for tasks; None: never.
+    last_take: Mutex<Option<Instant>>,
+    /// Tasks written as claimed by this process for its gRPC pollers, oldest first.
+    backlog: Mutex<VecDeque<Backlogged>>,
 }
+
+/// A task an engine loop of this process wrote as claimed (in its claim ledger, never
+/// pushed on the Redis queue) for this process's gRPC pollers of the queue, because
+/// none was parked when it was scheduled.
+///
+/// Under load every task used to go through the Redis queue: pushed by the apply,
+/// popped by a claim script that read its record back and added the ledger entry.
+/// Kept here, a task costs no claim at all. The backlog is bounded (`MAX_BACKLOG`), only
+/// kept while gRPC pollers take from the queue, and an entry older than `SPILL_AGE` goes
+/// back to the Redis queue (`Waiters::stale_backlog`), where other coordinators' workers
+/// can claim it. If this process dies, the claim ledger puts the tasks back.
+#[derive(Debug)]
+pub struct Backlogged {
+    /// The task's shard.
+    pub shard: u32,
+    /// Its token.
+    pub token: String,
+    /// Its record (JSON text), as handed to workers.
+    pub record: String,
+    /// When it was kept.
+    pub at: Instant,
+}
+
+/// Most tasks a queue's backlog keeps.
+pub const MAX_BACKLOG: usize = 4096;
+/// How long a backlog entry waits for a poller of this process before it goes back to
+/// the Redis queue.
+pub const SPILL_AGE: Duration = Duration::from_millis(1000);
+/// A queue keeps a backlog only while a gRPC poller looked for tasks this recently.
+const TAKER_WINDOW: Duration = Duration::from_secs(2);
 
 /// A long poll waiting for tasks handed to it by an engine loop of this process.
 ///
@@ -146,6 +181,8 @@ impl Waiters {
             parked: Mutex::new(VecDeque::new()),
             generation: AtomicU64::new(0),
             empty_at: AtomicU64::new(u64::MAX),
+            last_take: Mutex::new(None),
+            backlog: Mutex::new(VecDeque::new()),
         });
         map.insert(queue.to_string(), w.clone());
         (w, true)
@@ -215,12 +252,64 @@ impl Waiters {
         taken
     }
 
-    /// Forgets `queue` if nobody polled it for `idle`; true if it was removed.
+    /// How many more tasks of `queue` may be kept in its backlog: none unless a gRPC
+    /// poller of this process took from it lately.
+    pub fn backlog_room(&self, queue: &str) -> usize {
+        let map = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(w) = map.get(queue) else { return 0 };
+        let taking = lock(&w.last_take).is_some_and(|t| t.elapsed() < TAKER_WINDOW);
+        if taking { MAX_BACKLOG.saturating_sub(lock(&w.backlog).len()) } else { 0 }
+    }
+
+    /// Keeps `tasks` in the backlog of `queue` and wakes one of its pollers; gives back
+    /// those it could not keep (the queue was forgotten meanwhile), to be released.
+    pub fn push_backlog(&self, queue: &str, tasks: Vec<Backlogged>) -> Vec<Backlogged> {
+        let map = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(w) = map.get(queue) else { return tasks };
+        lock(&w.backlog).extend(tasks);
+        // Not a `wake`: that would also mark the Redis queue as maybe not empty, and
+        // send the next poller to claim there for nothing.
+        w.notify.notify_one();
+        Vec::new()
+    }
+
+    /// Takes the backlog entries that waited `SPILL_AGE`, and all those of queues whose
+    /// gRPC pollers went quiet: (shard, token) pairs to put back on the Redis queues.
+    pub fn stale_backlog(&self) -> Vec<(u32, String)> {
+        let waiters: Vec<Arc<QueueWaiter>> =
+            self.queues.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        let mut stale = Vec::new();
+        for w in waiters {
+            let taking = lock(&w.last_take).is_some_and(|t| t.elapsed() < TAKER_WINDOW);
+            let mut backlog = lock(&w.backlog);
+            while backlog.front().is_some_and(|b| !taking || b.at.elapsed() >= SPILL_AGE) {
+                if let Some(b) = backlog.pop_front() {
+                    stale.push((b.shard, b.token));
+                }
+            }
+        }
+        stale
+    }
+
+    /// Takes every backlog entry (shutdown): (shard, token) pairs to put back.
+    pub fn drain_backlog(&self) -> Vec<(u32, String)> {
+        let waiters: Vec<Arc<QueueWaiter>> =
+            self.queues.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        waiters
+            .iter()
+            .flat_map(|w| lock(&w.backlog).drain(..).map(|b| (b.shard, b.token)).collect::<Vec<_>>())
+            .collect()
+    }
+
+    /// Forgets `queue` if nobody polled it for `idle` and its backlog is empty; true if
+    /// it was removed.
     pub fn remove_if_idle(&self, queue: &str, idle: Duration) -> bool {
         let mut map = self.queues.lock().unwrap_or_else(|e| e.into_inner());
         let idle_now = map
             .get(queue)
-            .map(|w| w.last_poll.lock().unwrap_or_else(|e| e.into_inner()).elapsed() > idle)
+            .map(|w| {
+                w.last_poll.lock().unwrap_or_else(|e| e.into_inner()).elapsed() > idle && lock(&w.backlog).is_empty()
+            })
             .unwrap_or(true);
         if idle_now {
             map.remove(queue);
@@ -247,10 +336,27 @@ impl QueueWaiter {
         self.empty_at.load(Ordering::Acquire) == self.generation()
     }
 
-    fn lock_parked(&self) -> std::sync::MutexGuard<'_, VecDeque<ParkedPoller>> {
-        // Single pushes and removals cannot leave the queue half-changed.
-        self.parked.lock().unwrap_or_else(|e| e.into_inner())
+    /// Records that a gRPC poller is looking for tasks (the queue may keep a backlog).
+    pub fn mark_taker(&self) {
+        *lock(&self.last_take) = Some(Instant::now());
     }
+
+    /// Up to `max` backlog entries, oldest first, as record texts.
+    pub fn take_backlog(&self, max: usize) -> Vec<String> {
+        let mut backlog = lock(&self.backlog);
+        let n = max.min(backlog.len());
+        backlog.drain(..n).map(|b| b.record).collect()
+    }
+
+    fn lock_parked(&self) -> std::sync::MutexGuard<'_, VecDeque<ParkedPoller>> {
+        lock(&self.parked)
+    }
+}
+
+/// Locks a mutex whose holders only make single pushes, removals or stores, which
+/// cannot leave its value half-changed (so a poisoned one is used as is).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

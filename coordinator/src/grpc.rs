@@ -129,10 +129,17 @@ impl WorkerService {
         }
         let mut napped = false;
         loop {
+            waiter.mark_taker();
             // Register for a wake-up before looking, so a push in between is not missed.
             let notified = waiter.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            // Tasks this process's engine loops kept for its pollers come first: they
+            // are claimed already.
+            let kept = waiter.take_backlog(max as usize);
+            if !kept.is_empty() {
+                return Ok(kept);
+            }
             // Skip the claim round trip when the queue is known to be empty, except
             // after a nap: the periodic claim stays as a safety net.
             let claimed = if waiter.known_empty() && !napped {

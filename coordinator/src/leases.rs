@@ -21,6 +21,9 @@ const TICK: Duration = Duration::from_millis(1000);
 /// than the lease TTL, so survivors raise their share by the time its leases expire).
 pub const LIVENESS_MS: i64 = 4_000;
 
+/// How long a shard loop may take to finish its batch at shutdown before it is aborted.
+const STOP_WAIT: Duration = Duration::from_secs(5);
+
 /// Keeps this coordinator's share of leases until `shutdown` turns true, then gives
 /// them all back.
 pub async fn run_leases(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
@@ -40,10 +43,19 @@ pub async fn run_leases(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
             break;
         }
     }
-    for (shard, handle) in owned.drain() {
-        handle.abort();
+    // Loops end between batches, so a written batch's hand-offs and backlog entries are
+    // delivered; then the backlogs go back to the Redis queues, before the claim ledger
+    // that covers them is dropped.
+    for shard in owned.keys() {
+        app.doors[*shard as usize].stop();
+    }
+    for (shard, mut handle) in owned.drain() {
+        if tokio::time::timeout(STOP_WAIT, &mut handle).await.is_err() {
+            handle.abort();
+        }
         let _ = app.store.release_lease(shard, &app.owner).await;
     }
+    crate::backlog::release_all(&app).await;
     let _ = app.store.unregister_coordinator(&app.owner).await;
     app.owned.lock().unwrap_or_else(|e| e.into_inner()).clear();
 }

@@ -3,6 +3,7 @@
 //! service, AWS-compatible HTTP API, bulk starts over gRPC) and the local tools of the CLI (in-memory runs, conformance).
 
 pub mod api;
+pub mod backlog;
 pub mod bulk_start;
 pub mod conformance;
 pub mod console;

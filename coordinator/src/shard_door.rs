@@ -87,6 +87,8 @@ pub struct FreshStart {
 pub struct ShardDoor {
     notify: Notify,
     inbox_dirty: AtomicBool,
+    /// Set at shutdown: the loop ends after the batch it is writing.
+    stopping: AtomicBool,
     queues: Mutex<Queues>,
 }
 
@@ -106,7 +108,20 @@ impl ShardDoor {
 
     /// Opens the door: a loop of this process serves the shard from now on.
     pub fn open(&self) {
+        self.stopping.store(false, Ordering::Release);
         self.lock().open = true;
+    }
+
+    /// Asks the shard's loop to end once its current batch is written and delivered (an
+    /// aborted loop could leave a written batch's hand-offs undelivered).
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    /// Whether the loop was asked to end.
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
     }
 
     /// Hands a result to the loop; the receiver gets its fate.

@@ -1,7 +1,8 @@
 //! The `Work` stream against a real coordinator and redis-server: tasks come within the
 //! credits granted, results are answered by batch, a result for a task that is gone is
-//! refused in its answer, a closed stream gives back the tasks it held, and a first
-//! message without a queue is refused.
+//! refused in its answer, a closed stream gives back the tasks it held, a first
+//! message without a queue is refused, and the tasks a coordinator keeps for a busy
+//! stream go back to the queue when nobody takes them or the coordinator stops.
 
 mod common;
 
@@ -153,4 +154,98 @@ async fn start_many(h: &Harness, sm: &str, n: usize) -> Vec<String> {
         arns.push(h.start_execution(sm, &format!("e{i}"), json!({"i": i})).await);
     }
     arns
+}
+
+/// (tasks on the Redis queue, tasks in this coordinator's claim ledger) of `queue`.
+async fn queued_and_ledgered(h: &Harness, queue: &str) -> (usize, usize) {
+    let client = redis::Client::open(h.redis.url.as_str()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let owner = &h.server.as_ref().expect("running").app.owner;
+    let queued: usize = redis::cmd("LLEN").arg(format!("sl:q:{queue}")).query_async(&mut c).await.unwrap();
+    let ledgered: usize = redis::cmd("ZCARD").arg(format!("sl:claims:{owner}")).query_async(&mut c).await.unwrap();
+    (queued, ledgered)
+}
+
+/// The queue and ledger counts of `queue` once they are `want`, or as they are after `within`.
+async fn eventually(h: &Harness, queue: &str, want: (usize, usize), within: Duration) -> (usize, usize) {
+    let started = std::time::Instant::now();
+    loop {
+        let got = queued_and_ledgered(h, queue).await;
+        if got == want || started.elapsed() > within {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn tasks_kept_for_a_busy_stream_go_back_to_the_queue_when_it_stops_taking() {
+    let h = Harness::start().await;
+    let sm = task_machine(&h, "kept", "bq").await;
+    let mut s = Stream::open(&h, "bq", 1).await;
+    // Let the session park, so the first task is handed to it and it has no credit left.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let arns = start_many(&h, &sm, 5).await;
+    let first = s.next().await;
+    assert_eq!(first.tasks.len(), 1, "one credit, one task");
+
+    // The other four are kept for this coordinator's pollers: claimed by it (in its
+    // claim ledger, with the one handed over), not on the Redis queue.
+    assert_eq!(eventually(&h, "bq", (0, 5), SOON).await, (0, 5), "four kept, one handed over, none queued");
+
+    // Nobody here takes them: within about a second they are back on the queue and out
+    // of the ledger, for any worker of any coordinator.
+    assert_eq!(eventually(&h, "bq", (4, 1), SOON).await, (4, 1), "the kept tasks went back to the queue");
+    let mut w = h.worker().await;
+    for _ in 0..4 {
+        let t = poll_one(&mut w, "bq", SOON).await;
+        w.complete_task(pb::CompleteTaskRequest { token: t.token, output_json: t.input_json }).await.unwrap();
+    }
+    let t = &first.tasks[0];
+    s.report(1, 0, vec![(t.token.clone(), t.input_json.clone())]);
+    for arn in &arns {
+        assert_eq!(h.wait_done(arn, SOON).await["status"], "SUCCEEDED", "{arn}");
+    }
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_stopping_coordinator_puts_the_tasks_it_kept_back_on_the_queue() {
+    let mut h = Harness::start().await;
+    let sm = task_machine(&h, "kept-stop", "bq2").await;
+    let mut s = Stream::open(&h, "bq2", 1).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let arns = start_many(&h, &sm, 4).await;
+    assert_eq!(s.next().await.tasks.len(), 1, "one credit, one task");
+    assert_eq!(eventually(&h, "bq2", (0, 4), SOON).await, (0, 4), "three kept, one handed over");
+
+    // A clean stop drops the claim ledger (its polls were answered): the kept tasks
+    // must be back on the queue by then, not left claimed by nobody.
+    let server = h.server.take().expect("running");
+    server.stop().await;
+    let client = redis::Client::open(h.redis.url.as_str()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let queued: usize = redis::cmd("LLEN").arg("sl:q:bq2").query_async(&mut c).await.unwrap();
+    assert_eq!(queued, 3, "the kept tasks are on the queue");
+
+    // Another coordinator on the same Redis serves them.
+    let next = coordinator::serve::start(common::args(&h.redis.url)).await.expect("a second coordinator starts");
+    (h.http, h.grpc) = (next.http_addr, next.grpc_addr);
+    h.server = Some(next);
+    let mut w = h.worker().await;
+    for _ in 0..3 {
+        let t = poll_one(&mut w, "bq2", SOON).await;
+        w.complete_task(pb::CompleteTaskRequest { token: t.token, output_json: t.input_json }).await.unwrap();
+    }
+    let succeeded = {
+        let mut n = 0;
+        for arn in &arns {
+            let status =
+                h.call("DescribeExecution", &json!({"executionArn": arn}).to_string()).await.1["status"].clone();
+            n += usize::from(status == "SUCCEEDED");
+        }
+        n
+    };
+    assert_eq!(succeeded, 3, "the three kept tasks ran; the one handed to the stopped stream did not");
+    h.stop().await;
 }

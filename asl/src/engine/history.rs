@@ -1,7 +1,6 @@
 //! Execution history events, shaped like AWS `GetExecutionHistory` events.
 
 use std::borrow::Cow;
-use std::io::Write;
 
 use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use serde::{Deserialize, Serialize};
@@ -134,7 +133,10 @@ impl HistoryEvent {
         push_timestamp(&mut out, &self.timestamp);
         out.extend_from_slice(b"\",\"type\":");
         push_json(&mut out, &self.event_type.as_ref());
-        let _ = write!(out, ",\"id\":{},\"previousEventId\":{}", self.id, self.previous_event_id);
+        out.extend_from_slice(b",\"id\":");
+        push_json(&mut out, &self.id);
+        out.extend_from_slice(b",\"previousEventId\":");
+        push_json(&mut out, &self.previous_event_id);
         if let Some(body) = body {
             out.extend_from_slice(b",\"");
             push_details_key(&mut out, &self.event_type);
@@ -164,15 +166,24 @@ fn push_timestamp(out: &mut Vec<u8>, t: &DateTime<Utc>) {
         out.extend_from_slice(t.to_rfc3339_opts(SecondsFormat::Millis, true).as_bytes());
         return;
     }
-    let _ = write!(
-        out,
-        "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
+    // Digit by digit: `write!` through `fmt` was a third of a history event's cost.
+    let mut buf = *b"0000-00-00T00:00:00.000Z";
+    put_digits(&mut buf[0..4], year as u32);
+    put_digits(&mut buf[5..7], t.month());
+    put_digits(&mut buf[8..10], t.day());
+    put_digits(&mut buf[11..13], t.hour());
+    put_digits(&mut buf[14..16], t.minute());
+    put_digits(&mut buf[17..19], t.second());
+    put_digits(&mut buf[20..23], millis);
+    out.extend_from_slice(&buf);
+}
+
+/// Writes `n` into `slot` in decimal, zero-padded to the slot's width.
+fn put_digits(slot: &mut [u8], mut n: u32) {
+    for b in slot.iter_mut().rev() {
+        *b = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
 }
 
 /// `<Type>StateEntered` for a state type name, without allocating.

@@ -36,28 +36,47 @@ pub type FrameId = u64;
 pub type TimerId = u64;
 
 /// Facts about an execution that the context object exposes.
+///
+/// Empty and zero fields are left out of the serialized form (and read back as such):
+/// a driver that keeps these facts elsewhere stores the state without them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExecutionInfo {
     /// The execution ARN (`$$.Execution.Id`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub execution_arn: String,
     /// The execution name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     /// The state machine ARN.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub state_machine_arn: String,
     /// The state machine name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub state_machine_name: String,
     /// The role ARN (`$$.Execution.RoleArn`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub role_arn: String,
     /// When the execution started.
+    #[serde(default, skip_serializing_if = "is_epoch")]
     pub start_time: DateTime<Utc>,
     /// The execution input.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
     pub input: Value,
     /// How often it was redriven.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub redrive_count: u32,
     /// Prefix of every task token this execution mints; the driver makes it unguessable
     /// and routable (the token is `<prefix><serial>`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub token_prefix: String,
+}
+
+fn is_epoch(t: &DateTime<Utc>) -> bool {
+    *t == DateTime::<Utc>::default()
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What happened that the engine must react to.
@@ -170,12 +189,16 @@ pub struct Execution {
     /// Current status.
     pub status: ExecutionStatus,
     /// Output once SUCCEEDED.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<Value>,
     /// Error once failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Cause once failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
     /// History events not yet taken by the driver (all of them, if it never takes any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<HistoryEvent>,
     /// How many history events there have been in all; the next one's id is this plus one.
     pub event_count: u64,
@@ -185,7 +208,7 @@ pub struct Execution {
     next_id: u64,
     rng: u64,
     /// Where a redrive resumes: the top-level state that was running when the execution ended.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     redrive_point: Option<RedrivePoint>,
 }
 
@@ -244,16 +267,19 @@ pub enum RedriveError {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Frame {
     machine: MachineId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     parent: Option<(FrameId, usize)>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     variables: Map<String, Value>,
     state: String,
     entered_event: u64,
     entered_time: DateTime<Utc>,
     input: Value,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     retry_counts: Vec<u32>,
     phase: Phase,
     /// The token of the Task attempt being prepared or awaited (`$$.Task.Token`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     task_token: Option<String>,
     /// Set by a redrive: the progress of the Parallel or Map this frame enters, so that
     /// only its unsuccessful children run again.

@@ -1,11 +1,12 @@
 //! What a batch owes outside Redis once it is written: answers to the results handed
-//! in, and tasks handed to this process's parked pollers.
+//! in, tasks handed to this process's parked pollers, and tasks kept in its backlogs.
 
 use std::collections::{BTreeMap, HashSet};
+use std::time::Instant;
 
 use tokio::sync::oneshot;
 
-use crate::dispatch::ParkedPoller;
+use crate::dispatch::{Backlogged, ParkedPoller};
 use crate::serve::App;
 use crate::shard_door::{DirectReport, ReportReply};
 use crate::store::ApplyPlan as Plan;
@@ -65,18 +66,29 @@ pub(super) struct TaskMeta {
     pub(super) heartbeat_seconds: u64,
 }
 
+/// Where a batch's new tasks go besides Redis, once it is written.
+#[derive(Default)]
+pub(super) struct Dispatch {
+    handoffs: Vec<Handoff>,
+    backlog: Vec<(String, Vec<Backlogged>)>,
+}
+
 /// Hands new tasks to this process's parked pollers of their queue, newest poller
-/// first: those tasks are written as claimed (with their heartbeat clock started, as
-/// the claim script would) instead of being pushed on the queue.
-pub(super) fn hand_to_parked(app: &App, plan: &mut Plan, meta: &[TaskMeta]) -> Vec<Handoff> {
+/// first, and keeps those left without a heartbeat in the queue's backlog while it has
+/// room (`Waiters::backlog_room`). Either way they are written as claimed instead of
+/// being pushed on the queue: a hand-off with its heartbeat clock started, as the claim
+/// script would; a backlog entry always in the claim ledger (its heartbeat clock would
+/// start before delivery, so a task with a heartbeat goes the queue's way).
+pub(super) fn hand_to_local_pollers(app: &App, shard: u32, plan: &mut Plan, meta: &[TaskMeta]) -> Dispatch {
     let mut per_queue: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, t) in plan.tasks.iter().enumerate() {
         per_queue.entry(t.queue.clone()).or_default().push(i);
     }
-    let mut handoffs = Vec::new();
+    let mut dispatch = Dispatch::default();
     let mut heartbeats = Vec::new();
+    let now = Instant::now();
     for (queue, indexes) in per_queue {
-        let mut next = indexes.into_iter();
+        let mut next = indexes.into_iter().peekable();
         for poller in app.waiters.take_parked(&queue, next.len()) {
             let mut h = Handoff { records: Vec::new(), tokens: Vec::new(), poller };
             while h.records.len() < h.poller.max {
@@ -90,18 +102,42 @@ pub(super) fn hand_to_parked(app: &App, plan: &mut Plan, meta: &[TaskMeta]) -> V
                     heartbeats.push((at, Timer::Heartbeat(task.token.clone()).member(&meta[i].execution_arn)));
                 }
             }
-            handoffs.push(h);
+            dispatch.handoffs.push(h);
+        }
+        if next.peek().is_none() {
+            continue;
+        }
+        let mut room = app.waiters.backlog_room(&queue);
+        let mut kept = Vec::new();
+        for i in next {
+            if room == 0 {
+                break;
+            }
+            if meta[i].heartbeat_seconds > 0 {
+                continue;
+            }
+            let task = &mut plan.tasks[i];
+            task.queued = false;
+            task.ledger = true;
+            kept.push(Backlogged { shard, token: task.token.clone(), record: task.record.clone(), at: now });
+            room -= 1;
+        }
+        if !kept.is_empty() {
+            dispatch.backlog.push((queue, kept));
         }
     }
     plan.zadd.extend(heartbeats);
-    handoffs
+    dispatch
 }
 
-/// Sends handed-off tasks to their pollers; a poller that left gets its tasks put back
-/// on the queue.
-pub(super) fn deliver(app: &App, handoffs: Vec<Handoff>) {
+/// Sends handed-off tasks to their pollers and fills the backlogs; a poller that left
+/// gets its tasks put back on the queue, and so does a backlog that went away.
+pub(super) fn deliver(app: &App, dispatch: Dispatch) {
     let mut orphans: Vec<(u32, String)> = Vec::new();
-    for h in handoffs {
+    for (queue, kept) in dispatch.backlog {
+        orphans.extend(app.waiters.push_backlog(&queue, kept).into_iter().map(|b| (b.shard, b.token)));
+    }
+    for h in dispatch.handoffs {
         if h.poller.tx.send(h.records).is_err() {
             orphans
                 .extend(h.tokens.into_iter().filter_map(|t| Some((app.tokens.verify(&t, app.store.shards).ok()?, t))));

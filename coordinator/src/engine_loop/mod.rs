@@ -27,7 +27,7 @@ use foldhash::fast::RandomState as FastHash;
 
 pub use durable::Durable;
 use durable::{Cached, from_fields, load, state_text};
-use handoff::{Replies, TaskMeta, deliver, hand_to_parked};
+use handoff::{Replies, TaskMeta, deliver, hand_to_local_pollers};
 
 use crate::dispatch::{TaskRecord, route};
 use crate::metrics as m;
@@ -111,6 +111,10 @@ pub async fn run_shard(app: Arc<App>, shard: u32) {
     let _turn_away = scopeguard(|| door.turn_away());
     tracing::info!(shard, "shard loop started");
     loop {
+        if door.stopping() {
+            tracing::info!(shard, "shard loop stopped");
+            return;
+        }
         match run_batch(&app, shard, &mut state).await {
             // Gives the thread up only once this task's cooperative budget is spent:
             // an unconditional yield queues the loop behind other tasks and wakes
@@ -293,7 +297,7 @@ async fn write_batch(
         }
         touched.push(arn);
     }
-    let handoffs = hand_to_parked(app, &mut plan, &task_meta);
+    let dispatch = hand_to_local_pollers(app, shard, &mut plan, &task_meta);
     let armed = plan.zadd.iter().map(|(at, _)| *at).min();
 
     let result = store.apply(shard, &app.owner, inbox.len(), &plan).await?;
@@ -316,7 +320,7 @@ async fn write_batch(
             // Last on purpose: tokio runs the task woken last first (its LIFO slot), and
             // the parked poller that gets the new tasks is the next step of a chain,
             // while the reporting worker's answer is off that path.
-            deliver(app, handoffs);
+            deliver(app, dispatch);
             let woken: HashSet<&str> = plan.tasks.iter().filter(|t| t.queued).map(|t| t.queue.as_str()).collect();
             for q in woken {
                 app.waiters.wake(q);
@@ -548,13 +552,16 @@ fn apply_items(
                                     plan.zadd
                                         .push((record.timeout_at_ms, Timer::TaskTimeout(token.clone()).member(arn)));
                                 }
+                                if record.timeout_at_ms > 0 || record.hb > 0 {
+                                    d.timed.insert(token.clone());
+                                }
                                 let json = serde_json::to_string(&record).unwrap_or_default();
                                 plan.tasks.push(TaskWrite {
                                     token: token.clone(),
                                     queue: queue_name,
                                     record: json,
                                     queued: true,
-                                    untimed: record.hb == 0 && record.timeout_at_ms == 0,
+                                    ledger: record.hb == 0 && record.timeout_at_ms == 0,
                                 });
                                 task_meta
                                     .push(TaskMeta { execution_arn: arn.to_string(), heartbeat_seconds: record.hb });
@@ -572,7 +579,8 @@ fn apply_items(
                     }
                     Command::CancelTask { token } => {
                         if d.tasks.remove(&token).is_some() {
-                            forget_task(plan, arn, &token);
+                            let timed = d.timed.remove(&token);
+                            forget_task(plan, arn, &token, timed);
                         }
                     }
                     Command::StartTimer { timer, at } => {
@@ -599,7 +607,8 @@ fn apply_items(
             d.callbacks.remove(&token);
             if let Some(scheduled) = d.tasks.remove(&token) {
                 stats.latencies.push((now_ms - scheduled).max(0) as f64 / 1000.0);
-                forget_task(plan, arn, &token);
+                let timed = d.timed.remove(&token);
+                forget_task(plan, arn, &token, timed);
             }
         }
     }
@@ -612,8 +621,9 @@ fn apply_items(
         for (id, _) in std::mem::take(&mut d.timers) {
             plan.zrem.push(Timer::Engine(id).member(arn));
         }
+        let timed = std::mem::take(&mut d.timed);
         for (token, _) in std::mem::take(&mut d.tasks) {
-            forget_task(plan, arn, &token);
+            forget_task(plan, arn, &token, timed.contains(&token));
         }
         d.callbacks.clear();
         if std::mem::take(&mut d.deadline) {
@@ -691,11 +701,15 @@ fn guarded_step(machine: &StateMachine, exec: &mut Execution, event: Event, now:
     }
 }
 
-/// Drops a task from the pending table and its timers.
-fn forget_task(plan: &mut Plan, arn: &str, token: &str) {
+/// Drops a task from the pending table, and its timers if it had any (`timed`): most
+/// tasks have neither timeout nor heartbeat, and removing timers that were never set
+/// cost a ZREM with two ~150-byte members per task.
+fn forget_task(plan: &mut Plan, arn: &str, token: &str, timed: bool) {
     plan.hdel.push(token.to_string());
-    plan.zrem.push(Timer::TaskTimeout(token.to_string()).member(arn));
-    plan.zrem.push(Timer::Heartbeat(token.to_string()).member(arn));
+    if timed {
+        plan.zrem.push(Timer::TaskTimeout(token.to_string()).member(arn));
+        plan.zrem.push(Timer::Heartbeat(token.to_string()).member(arn));
+    }
 }
 
 /// The AWS status name.

@@ -173,6 +173,7 @@ pub async fn start(args: ServeArgs) -> Result<Server> {
         tokio::spawn(crate::leases::run_leases(app.clone(), rx.clone())),
         tokio::spawn(crate::leases::run_shard_bells(app.clone(), rx.clone())),
         tokio::spawn(queue_depth_gauge(app.clone(), rx.clone())),
+        tokio::spawn(crate::backlog::run_spills(app.clone(), rx.clone())),
         tokio::spawn(crate::retention::run_index_sweeps(app.clone(), rx.clone())),
         tokio::spawn(crate::api::serve(app.clone(), http, rx.clone(), Duration::from_secs(args.http_idle_seconds))),
         tokio::spawn(crate::grpc::serve(app.clone(), grpc, rx.clone())),

@@ -69,8 +69,10 @@ pub struct TaskWrite {
     /// False when it is handed to a poller of this process as claimed instead of
     /// being pushed on its queue.
     pub queued: bool,
-    /// Without heartbeat or timeout: a hand-off goes in the claim ledger.
-    pub untimed: bool,
+    /// A task not queued goes in this coordinator's claim ledger, so that it is put
+    /// back if this coordinator dies before delivering it (a hand-off without heartbeat
+    /// or timeout, and every task kept in a backlog).
+    pub ledger: bool,
 }
 
 /// One execution's part of an apply.
@@ -132,7 +134,7 @@ impl Store {
             inv.arg(t);
         }
         for t in &plan.tasks {
-            let how = match (t.queued, t.untimed) {
+            let how = match (t.queued, t.ledger) {
                 (true, _) => "1",
                 (false, false) => "0",
                 (false, true) => "2",

@@ -1,0 +1,71 @@
+//! Puts the tasks kept in this process's backlogs (`dispatch::Backlogged`) back on the
+//! Redis queues: those that waited `dispatch::SPILL_AGE`, those of queues whose gRPC
+//! pollers went quiet, and all of them at shutdown.
+//!
+//! Until then a backlog entry is in this coordinator's claim ledger, so if the process
+//! dies, the survivors' claim recovery puts it back instead.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::serve::App;
+
+/// How often the backlogs are checked for entries to put back.
+const TICK: Duration = Duration::from_millis(200);
+/// Attempts at putting the backlogs back at shutdown.
+const SHUTDOWN_ATTEMPTS: u32 = 3;
+
+/// Puts stale backlog entries back until shutdown (`release_all` does the rest then).
+pub async fn run_spills(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+    // Entries taken out of a backlog whose release failed: retried on the next tick
+    // (meanwhile the claim ledger covers them).
+    let mut pending: Vec<(u32, String)> = Vec::new();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(TICK) => {}
+            changed = shutdown.changed() => if changed.is_err() || *shutdown.borrow() { break },
+        }
+        pending.extend(app.waiters.stale_backlog());
+        if pending.is_empty() {
+            continue;
+        }
+        match app.store.release(&pending).await {
+            Ok(_) => pending.clear(),
+            Err(e) => tracing::warn!(error = %e, n = pending.len(), "could not put backlog tasks back; retrying"),
+        }
+    }
+    if !pending.is_empty() {
+        release_logged(&app, &pending).await;
+    }
+}
+
+/// Puts every backlog entry back on its queue (shutdown, once the shard loops ended).
+pub async fn release_all(app: &App) {
+    let all = app.waiters.drain_backlog();
+    if !all.is_empty() {
+        release_logged(app, &all).await;
+    }
+}
+
+/// Puts `tokens` back, with a few attempts, and says how it went.
+async fn release_logged(app: &App, all: &[(u32, String)]) {
+    for attempt in 1..=SHUTDOWN_ATTEMPTS {
+        match app.store.release(all).await {
+            Ok(n) => {
+                tracing::info!(n, "put the backlog back on the queues");
+                return;
+            }
+            Err(e) if attempt < SHUTDOWN_ATTEMPTS => {
+                tracing::warn!(error = %e, "could not put the backlog back; retrying");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => tracing::error!(
+                error = %e,
+                n = all.len(),
+                "could not put the backlog back; its tasks wait for their timeout, or stay pending if they have none"
+            ),
+        }
+    }
+}
