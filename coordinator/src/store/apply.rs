@@ -1,6 +1,8 @@
 //! The engine loop's atomic write: what one batch writes, and the call of the apply
 //! script that checks and writes it all or nothing.
 
+use std::collections::HashMap;
+
 use super::{Result, Store};
 
 /// Everything one engine-loop batch writes (see `Store::apply`).
@@ -101,6 +103,18 @@ impl Store {
     /// state, history events, task records) are passed raw, never escaped into an
     /// envelope that the script would have to decode.
     pub async fn apply(&self, shard: u32, owner: &str, consumed: usize, plan: &ApplyPlan) -> Result<String> {
+        // The creates' state machines, each sent once (see `scripts::apply`).
+        let mut machines: Vec<&ExecCreate> = Vec::new();
+        let mut machine_of: Vec<usize> = Vec::with_capacity(plan.creates.len());
+        for c in &plan.creates {
+            let found = machines.iter().position(|m| m.same_machine(c));
+            machine_of.push(
+                found.unwrap_or_else(|| {
+                    machines.push(c);
+                    machines.len() - 1
+                }) + 1,
+            );
+        }
         let mut inv = self.scripts.apply.prepare_invoke();
         inv.key(self.keys.lease(shard))
             .key(self.keys.inbox(shard))
@@ -117,7 +131,11 @@ impl Store {
             .arg(plan.direct.len())
             .arg(plan.tasks.len())
             .arg(plan.execs.len())
-            .arg(plan.creates.len());
+            .arg(plan.creates.len())
+            .arg(machines.len());
+        for m in &machines {
+            inv.arg(&m.index).arg(&m.machine).arg(&m.sha).arg(&m.role).arg(&m.machine_name).arg(&m.machine_arn);
+        }
         for m in &plan.fired {
             inv.arg(m);
         }
@@ -141,23 +159,17 @@ impl Store {
             };
             inv.arg(&t.token).arg(&t.queue).arg(&t.record).arg(how);
         }
-        for c in &plan.creates {
-            inv.arg(&c.key)
-                .arg(&c.index)
-                .arg(&c.machine)
-                .arg(&c.sha)
-                .arg(&c.arn)
-                .arg(&c.name)
-                .arg(&c.input)
-                .arg(c.start_ms)
-                .arg(&c.token_prefix)
-                .arg(&c.role)
-                .arg(&c.machine_name)
-                .arg(&c.machine_arn);
+        let mut create_of: HashMap<&str, usize> = HashMap::with_capacity(plan.creates.len());
+        for (n, (c, m)) in plan.creates.iter().zip(&machine_of).enumerate() {
+            create_of.insert(c.key.as_str(), n + 1);
+            inv.arg(&c.key).arg(*m).arg(&c.arn).arg(&c.name).arg(&c.input).arg(c.start_ms).arg(&c.token_prefix);
         }
         for x in &plan.execs {
-            inv.arg(&x.key)
-                .arg(&x.hkey)
+            match create_of.get(x.key.as_str()) {
+                Some(n) => inv.arg(format!("@{n}")),
+                None => inv.arg(&x.key),
+            };
+            inv.arg(&x.hkey)
                 .arg(x.ver)
                 .arg(x.ver + 1)
                 .arg(&x.st)
@@ -172,5 +184,18 @@ impl Store {
             }
         }
         Ok(inv.invoke_async(&mut self.conn()).await?)
+    }
+}
+
+impl ExecCreate {
+    /// Whether `other` runs the same state machine definition (index, hash, sha, role,
+    /// names), so that one machine entry of the apply serves both.
+    fn same_machine(&self, other: &ExecCreate) -> bool {
+        self.machine == other.machine
+            && self.sha == other.sha
+            && self.index == other.index
+            && self.role == other.role
+            && self.machine_name == other.machine_name
+            && self.machine_arn == other.machine_arn
     }
 }

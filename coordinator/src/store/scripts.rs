@@ -293,18 +293,22 @@ return n
 /// KEYS: lease, inbox, timers, tasks.
 /// ARGV (flat, so large texts arrive raw instead of inside a JSON envelope to decode):
 /// owner, inbox entries consumed, prefix, now_ms, then the counts nfired, nzrem, nzadd,
-/// nhdel, ndirect, ntasks, nexecs, ncreates, then the sections in that order: fired
-/// members; zrem members; zadd (score, member) pairs; hdel tokens; direct tokens
+/// nhdel, ndirect, ntasks, nexecs, ncreates, nmachines, then the sections in this order:
+/// machines (executions index, machine key, sha, role, machine name, machine arn: each
+/// state machine the creates ran, sent once per call instead of once per create);
+/// fired members; zrem members; zadd (score, member) pairs; hdel tokens; direct tokens
 /// (results handed to the loop in-process: each task must still be pending, and leaves
 /// the table through the hdel section); tasks (token, queue, record, queued: "1" to push
 /// it on its queue, "0" when it is handed to a poller of this process as claimed, "2" the
-/// same for a task without heartbeat or timeout, which also goes in the owner's claim
-/// ledger, see `recover_claims`); creates (key, index, machine key, sha, arn, name,
-/// input, start, token prefix, role, machine name, machine arn: an execution
-/// StartExecution handed in, written as the start script would; it must not exist, and
-/// its machine must still have that definition); execs (key, hkey, ver, next ver, st,
-/// nfields, nhistory, ttl ms ("0": none; set when it finishes), field/value pairs...,
-/// history events...).
+/// same, also in the owner's claim ledger, see `recover_claims`); creates (key, machine
+/// number from 1, arn, name, input, start, token prefix: an execution StartExecution
+/// handed in, written as the start script would; it must not exist, and its machine must
+/// still have that definition); execs (key, or "@n" for the key of the n-th create;
+/// hkey, ver, next ver, st, nfields, nhistory, ttl ms ("0": none; set when it
+/// finishes), field/value pairs..., history events...).
+/// Every byte of ARGV is hashed by Lua when the call starts (~1.6 µs per KB here), and
+/// every `redis.call` costs about a microsecond besides its command: hence the machine
+/// table, the "@n" keys, and one HSET, ZADD or LPUSH per call and key for the tasks.
 /// Numbers that only pass through go as the caller's strings, never as Lua numbers: Redis
 /// turns a Lua number argument into text with `snprintf("%.17g")`, which took 6% of its
 /// CPU under load. Versions are compared as text (always written as decimal integers).
@@ -322,15 +326,16 @@ local p = ARGV[3]
 local now = tonumber(ARGV[4])
 local nfired, nzrem, nzadd = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local nhdel, ndirect, ntasks, nexecs = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
-local ncreates = tonumber(ARGV[12])
-local fired = 13
+local ncreates, nmachines = tonumber(ARGV[12]), tonumber(ARGV[13])
+local machines = 14
+local fired = machines + 6 * nmachines
 local zrem = fired + nfired
 local zadd = zrem + nzrem
 local hdel = zadd + 2 * nzadd
 local direct = hdel + nhdel
 local tasks = direct + ndirect
 local creates = tasks + 4 * ntasks
-local execs = creates + 12 * ncreates
+local execs = creates + 7 * ncreates
 for i = fired, zrem - 1 do
   local due = redis.call('ZSCORE', KEYS[3], ARGV[i])
   if (not due) or tonumber(due) > now then return 'timer' end
@@ -342,26 +347,43 @@ for i = direct, tasks - 1 do
   end
 end
 if gone then return gone end
-local taken = nil
+-- Each machine's offset in ARGV; its definition is checked once per call.
+local mach = {}
+local fresh_def = {}
+for k = 1, nmachines do
+  local m = machines + 6 * (k - 1)
+  mach[k] = m
+  fresh_def[k] = redis.call('HGET', ARGV[m + 1], 'sha') == ARGV[m + 2]
+end
 -- Executions this call creates: checked absent here, so their version is 0.
--- created: hash key -> its offset in ARGV. A machine's definition is read once per call.
+-- created: hash key -> its offset in ARGV; create_at: the n-th create's offset.
+local taken = nil
 local created = {}
-local shas = {}
+local create_at = {}
 local c = creates
-for _ = 1, ncreates do
-  local mk = ARGV[c + 2]
-  if shas[mk] == nil then shas[mk] = redis.call('HGET', mk, 'sha') end
-  if shas[mk] ~= ARGV[c + 3] or redis.call('EXISTS', ARGV[c]) == 1 then
-    taken = (taken or 'fresh') .. '\n' .. ARGV[c + 4]
+for n = 1, ncreates do
+  if not fresh_def[tonumber(ARGV[c + 1])] or redis.call('EXISTS', ARGV[c]) == 1 then
+    taken = (taken or 'fresh') .. '\n' .. ARGV[c + 2]
   end
   created[ARGV[c]] = c
-  c = c + 12
+  create_at[n] = c
+  c = c + 7
 end
 if taken then return taken end
+-- An exec write's key, and the offset of the create of that key in this call (if any).
+local function exec_key(i)
+  local key = ARGV[i]
+  if string.byte(key, 1) == 64 then
+    local at = create_at[tonumber(string.sub(key, 2))]
+    return ARGV[at], at
+  end
+  return key, created[key]
+end
 local i = execs
 for _ = 1, nexecs do
+  local key, at = exec_key(i)
   local v = '0'
-  if not created[ARGV[i]] then v = redis.call('HGET', ARGV[i], 'ver') or '0' end
+  if not at then v = redis.call('HGET', key, 'ver') or '0' end
   if v ~= ARGV[i + 2] then return 'ver' end
   i = i + 8 + 2 * tonumber(ARGV[i + 5]) + tonumber(ARGV[i + 6])
 end
@@ -372,19 +394,29 @@ if hdel > zadd then push_range('ZADD', KEYS[3], zadd, hdel - 1) end
 if direct > hdel then push_range('HDEL', KEYS[4], hdel, direct - 1) end
 -- A created execution's fields, as the start script writes them (version 0).
 local function create_fields(c)
-  return {'arn', ARGV[c + 4], 'name', ARGV[c + 5], 'input', ARGV[c + 6], 'start', ARGV[c + 7], 'tp', ARGV[c + 8],
-    'status', 'RUNNING', 'ver', '0', 'def', ARGV[c + 3], 'role', ARGV[c + 9], 'smname', ARGV[c + 10], 'sm', ARGV[c + 11]}
+  local m = mach[tonumber(ARGV[c + 1])]
+  return {'arn', ARGV[c + 2], 'name', ARGV[c + 3], 'input', ARGV[c + 4], 'start', ARGV[c + 5], 'tp', ARGV[c + 6],
+    'status', 'RUNNING', 'ver', '0', 'def', ARGV[m + 2], 'role', ARGV[m + 3], 'smname', ARGV[m + 4], 'sm', ARGV[m + 5]}
 end
+-- Each machine's executions index gets its new executions in one ZADD.
+local indexed = {}
 c = creates
 for _ = 1, ncreates do
-  redis.call('ZADD', ARGV[c + 1], ARGV[c + 7], ARGV[c + 4])
-  c = c + 12
+  local k = tonumber(ARGV[c + 1])
+  local entries = indexed[k]
+  if not entries then entries = {}; indexed[k] = entries end
+  entries[#entries + 1] = ARGV[c + 5]
+  entries[#entries + 1] = ARGV[c + 2]
+  c = c + 7
+end
+for k = 1, nmachines do
+  if indexed[k] then push_all('ZADD', ARGV[mach[k]], indexed[k]) end
 end
 i = execs
 for _ = 1, nexecs do
-  local key, hkey = ARGV[i], ARGV[i + 1]
+  local key, at = exec_key(i)
+  local hkey = ARGV[i + 1]
   local nf, nh, ttl = 2 * tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]), ARGV[i + 7]
-  local at = created[key]
   if at then
     -- A created execution and its first step in one HSET (the step's fields come later
     -- in the call, so they win): one command and one key lookup fewer per execution.
@@ -407,30 +439,41 @@ for _ = 1, nexecs do
 end
 -- A create without a step in this call (the loop always sends one) is still written.
 for key, at in pairs(created) do redis.call('HSET', key, unpack(create_fields(at))) end
-local seen = {}
-local ledger = false
+-- Tasks: their records in one HSET, each queue's pushes in one LPUSH, ledger entries
+-- in one ZADD.
+local records = {}
+local queues = {}
+local pushes = {}
+local ledger = {}
 i = tasks
 for _ = 1, ntasks do
   local tok, q = ARGV[i], ARGV[i + 1]
-  redis.call('HSET', KEYS[4], tok, ARGV[i + 2])
-  if not seen[q] then
-    seen[q] = true
+  records[#records + 1] = tok
+  records[#records + 1] = ARGV[i + 2]
+  if not pushes[q] then
+    pushes[q] = {}
+    queues[#queues + 1] = q
     redis.call('SADD', p .. 'queues', q)
   end
   if ARGV[i + 3] == '1' then
-    redis.call('LPUSH', p .. 'q:' .. q, tok)
-    if seen[q] ~= 'rung' then
-      seen[q] = 'rung'
-      ring(p .. 'q:' .. q .. ':bell', ARGV[1])
-    end
+    local list = pushes[q]
+    list[#list + 1] = tok
   elseif ARGV[i + 3] == '2' then
-    redis.call('ZADD', p .. 'claims:' .. ARGV[1], ARGV[4], tok)
-    if not ledger then
-      ledger = true
-      redis.call('SADD', p .. 'claimants', ARGV[1])
-    end
+    ledger[#ledger + 1] = ARGV[4]
+    ledger[#ledger + 1] = tok
   end
   i = i + 4
+end
+if #records > 0 then push_all('HSET', KEYS[4], records) end
+for _, q in ipairs(queues) do
+  if #pushes[q] > 0 then
+    push_all('LPUSH', p .. 'q:' .. q, pushes[q])
+    ring(p .. 'q:' .. q .. ':bell', ARGV[1])
+  end
+end
+if #ledger > 0 then
+  push_all('ZADD', p .. 'claims:' .. ARGV[1], ledger)
+  redis.call('SADD', p .. 'claimants', ARGV[1])
 end
 return 'ok'
 "#
