@@ -514,3 +514,42 @@ async fn a_dead_coordinators_untimed_claims_go_back_to_the_queue() {
     assert_eq!(h.wait_done(&live, SOON).await["status"], "SUCCEEDED");
     h.stop().await;
 }
+
+/// A Redis that forgot the scripts (restart without persistence of its script cache,
+/// `SCRIPT FLUSH`) gets them loaded again by the next call: nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_flushed_from_redis_are_loaded_again() {
+    let h = Harness::start().await;
+    let sm = h.create("flushed", two_tasks("flush-a", "flush-b")).await;
+    let mut w = h.worker().await;
+    let arn = h.start_execution(&sm, "across-a-flush", json!({"n": 0})).await;
+    let a = poll_one(&mut w, "flush-a", SOON).await;
+
+    let flushed: String = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut redis_conn(&h.redis.url).await)
+        .await
+        .expect("SCRIPT FLUSH works");
+    assert_eq!(flushed, "OK");
+
+    // The result's apply is the first script call after the flush.
+    complete(&mut w, &a.token, r#"{"n": 1}"#).await.expect("the result is accepted after the flush");
+    let b = poll_one(&mut w, "flush-b", SOON).await;
+    assert_eq!(serde_json::from_str::<Value>(&b.input_json).expect("input is JSON"), json!({"n": 1}));
+    complete(&mut w, &b.token, r#"{"n": 2}"#).await.expect("the second result is accepted");
+    let d = h.wait_done(&arn, SOON).await;
+    assert_eq!(d["status"], "SUCCEEDED", "{d}");
+    assert_eq!(output(&d), json!({"n": 2}));
+    assert_eq!(count(&h.history_types(&arn).await, "TaskSucceeded"), 2);
+
+    // A start after a second flush: its first step's apply loads the script again.
+    let _: String =
+        redis::cmd("SCRIPT").arg("FLUSH").query_async(&mut redis_conn(&h.redis.url).await).await.expect("flushes");
+    let arn = h.start_execution(&sm, "after-a-flush", json!({})).await;
+    let a = poll_one(&mut w, "flush-a", SOON).await;
+    complete(&mut w, &a.token, "{}").await.expect("accepted");
+    let b = poll_one(&mut w, "flush-b", SOON).await;
+    complete(&mut w, &b.token, r#"{"ok": true}"#).await.expect("accepted");
+    assert_eq!(h.wait_done(&arn, SOON).await["status"], "SUCCEEDED");
+    h.stop().await;
+}

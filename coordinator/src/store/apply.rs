@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::script_call::ScriptCall;
 use super::{Result, Store};
 
 /// Everything one engine-loop batch writes (see `Store::apply`).
@@ -115,12 +116,9 @@ impl Store {
                 }) + 1,
             );
         }
-        let mut inv = self.scripts.apply.prepare_invoke();
-        inv.key(self.keys.lease(shard))
-            .key(self.keys.inbox(shard))
-            .key(self.keys.timers(shard))
-            .key(self.keys.tasks(shard))
-            .arg(owner)
+        let keys = [self.keys.lease(shard), self.keys.inbox(shard), self.keys.timers(shard), self.keys.tasks(shard)];
+        let mut inv = ScriptCall::new(&self.scripts.apply, &keys);
+        inv.arg(owner)
             .arg(consumed)
             .arg(&self.keys.prefix)
             .arg(plan.now)
@@ -183,7 +181,7 @@ impl Store {
                 inv.arg(h);
             }
         }
-        Ok(inv.invoke_async(&mut self.conn()).await?)
+        Ok(inv.invoke(&mut self.conn()).await?)
     }
 }
 

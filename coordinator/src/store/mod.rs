@@ -17,6 +17,7 @@ pub mod keys;
 pub mod local_shards;
 pub mod registry;
 pub mod retention;
+pub mod script_call;
 pub mod scripts;
 pub mod starts;
 
