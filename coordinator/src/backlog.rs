@@ -1,10 +1,13 @@
 //! Puts the tasks kept in this process's backlogs (`dispatch::Backlogged`) back on the
 //! Redis queues: those that waited `dispatch::SPILL_AGE`, those of queues whose gRPC
-//! pollers went quiet, and all of them at shutdown.
+//! pollers went quiet, and all of them at shutdown. Also keeps the gauge of their
+//! lengths, `stepline_backlog_tasks{queue}`: these tasks are not on the Redis list that
+//! `stepline_queue_depth` and the KEDA trigger count.
 //!
 //! Until then a backlog entry is in this coordinator's claim ledger, so if the process
 //! dies, the survivors' claim recovery puts it back instead.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,12 +25,14 @@ pub async fn run_spills(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
     // Entries taken out of a backlog whose release failed: retried on the next tick
     // (meanwhile the claim ledger covers them).
     let mut pending: Vec<(u32, String)> = Vec::new();
+    let mut reported: HashSet<String> = HashSet::new();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(TICK) => {}
             changed = shutdown.changed() => if changed.is_err() || *shutdown.borrow() { break },
         }
         pending.extend(app.waiters.stale_backlog());
+        report_lengths(&app, &mut reported);
         if pending.is_empty() {
             continue;
         }
@@ -39,6 +44,20 @@ pub async fn run_spills(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
     if !pending.is_empty() {
         release_logged(&app, &pending).await;
     }
+}
+
+/// Sets the backlog gauge of every queue with a backlog, and zero for queues reported
+/// before that this process forgot since, so no stale count stays on /metrics.
+fn report_lengths(app: &App, reported: &mut HashSet<String>) {
+    let lengths = app.waiters.backlog_lengths();
+    let now: HashSet<String> = lengths.iter().map(|(q, _)| q.clone()).collect();
+    for gone in reported.difference(&now) {
+        crate::metrics::backlog_tasks(gone, 0);
+    }
+    for (queue, kept) in &lengths {
+        crate::metrics::backlog_tasks(queue, *kept);
+    }
+    *reported = now;
 }
 
 /// Puts every backlog entry back on its queue (shutdown, once the shard loops ended).

@@ -291,6 +291,12 @@ impl Waiters {
         stale
     }
 
+    /// How many tasks each known queue's backlog keeps now.
+    pub fn backlog_lengths(&self) -> Vec<(String, usize)> {
+        let map = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        map.iter().map(|(q, w)| (q.clone(), lock(&w.backlog).len())).collect()
+    }
+
     /// Takes every backlog entry (shutdown): (shard, token) pairs to put back.
     pub fn drain_backlog(&self) -> Vec<(u32, String)> {
         let waiters: Vec<Arc<QueueWaiter>> =

@@ -78,6 +78,11 @@ pub fn work_streams(queue: &str, delta: f64) {
     metrics::gauge!("stepline_work_streams", "queue" => queue.to_string()).increment(delta);
 }
 
+/// Sets how many tasks of a queue this coordinator keeps in its backlog (not on the Redis list).
+pub fn backlog_tasks(queue: &str, kept: usize) {
+    metrics::gauge!("stepline_backlog_tasks", "queue" => queue.to_string()).set(kept as f64);
+}
+
 /// Sets a queue's depth.
 pub fn queue_depth(queue: &str, depth: u64) {
     metrics::gauge!("stepline_queue_depth", "queue" => queue.to_string()).set(depth as f64);

@@ -147,6 +147,20 @@ async fn open_streams(h: &Harness, queue: &str) -> Option<f64> {
     text.lines().find_map(|l| l.strip_prefix(prefix.as_str())).and_then(|v| v.trim().parse().ok())
 }
 
+/// `stepline_backlog_tasks` for `queue` on /metrics once it is `want`, or as it is after a while.
+async fn backlog_gauge_once(h: &Harness, queue: &str, want: f64) -> Option<f64> {
+    let prefix = format!("stepline_backlog_tasks{{queue=\"{queue}\"}} ");
+    let started = std::time::Instant::now();
+    loop {
+        let (_, text) = raw_get(h.http, "/metrics").await;
+        let got = text.lines().find_map(|l| l.strip_prefix(prefix.as_str())).and_then(|v| v.trim().parse().ok());
+        if got == Some(want) || started.elapsed() > SOON {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Starts `n` executions of `sm`.
 async fn start_many(h: &Harness, sm: &str, n: usize) -> Vec<String> {
     let mut arns = Vec::new();
@@ -192,10 +206,12 @@ async fn tasks_kept_for_a_busy_stream_go_back_to_the_queue_when_it_stops_taking(
     // The other four are kept for this coordinator's pollers: claimed by it (in its
     // claim ledger, with the one handed over), not on the Redis queue.
     assert_eq!(eventually(&h, "bq", (0, 5), SOON).await, (0, 5), "four kept, one handed over, none queued");
+    assert_eq!(backlog_gauge_once(&h, "bq", 4.0).await, Some(4.0), "the gauge counts the kept tasks");
 
     // Nobody here takes them: within about a second they are back on the queue and out
     // of the ledger, for any worker of any coordinator.
     assert_eq!(eventually(&h, "bq", (4, 1), SOON).await, (4, 1), "the kept tasks went back to the queue");
+    assert_eq!(backlog_gauge_once(&h, "bq", 0.0).await, Some(0.0), "the gauge follows them out");
     let mut w = h.worker().await;
     for _ in 0..4 {
         let t = poll_one(&mut w, "bq", SOON).await;
