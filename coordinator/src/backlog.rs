@@ -41,9 +41,8 @@ pub async fn run_spills(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
             Err(e) => tracing::warn!(error = %e, n = pending.len(), "could not put backlog tasks back; retrying"),
         }
     }
-    if !pending.is_empty() {
-        release_logged(&app, &pending).await;
-    }
+    // `release_all` puts these back with the rest, before the claim ledger goes.
+    app.waiters.keep_unreleased(pending);
 }
 
 /// Sets the backlog gauge of every queue with a backlog, and zero for queues reported
@@ -60,21 +59,20 @@ fn report_lengths(app: &App, reported: &mut HashSet<String>) {
     *reported = now;
 }
 
-/// Puts every backlog entry back on its queue (shutdown, once the shard loops ended).
-pub async fn release_all(app: &App) {
+/// Puts every backlog entry back on its queue (shutdown, once the shard loops ended);
+/// false if some could not be, and the claim ledger must then stay for recovery.
+pub async fn release_all(app: &App) -> bool {
     let all = app.waiters.drain_backlog();
-    if !all.is_empty() {
-        release_logged(app, &all).await;
-    }
+    all.is_empty() || release_logged(app, &all).await
 }
 
 /// Puts `tokens` back, with a few attempts, and says how it went.
-async fn release_logged(app: &App, all: &[(u32, String)]) {
+async fn release_logged(app: &App, all: &[(u32, String)]) -> bool {
     for attempt in 1..=SHUTDOWN_ATTEMPTS {
         match app.store.release(all).await {
             Ok(n) => {
                 tracing::info!(n, "put the backlog back on the queues");
-                return;
+                return true;
             }
             Err(e) if attempt < SHUTDOWN_ATTEMPTS => {
                 tracing::warn!(error = %e, "could not put the backlog back; retrying");
@@ -83,8 +81,9 @@ async fn release_logged(app: &App, all: &[(u32, String)]) {
             Err(e) => tracing::error!(
                 error = %e,
                 n = all.len(),
-                "could not put the backlog back; its tasks wait for their timeout, or stay pending if they have none"
+                "could not put the backlog back; the claim ledger stays, so that a coordinator's claim recovery puts it back"
             ),
         }
     }
+    false
 }

@@ -91,6 +91,8 @@ fn lambda_function_name(text: &str) -> Option<String> {
 pub struct Waiters {
     queues: Mutex<HashMap<String, Arc<QueueWaiter>>>,
     next_id: AtomicU64,
+    /// Backlog entries taken out whose release failed, still to put back at shutdown.
+    unreleased: Mutex<Vec<(u32, String)>>,
 }
 
 /// The wake-up of one queue, and when someone last polled it.
@@ -297,14 +299,21 @@ impl Waiters {
         map.iter().map(|(q, w)| (q.clone(), lock(&w.backlog).len())).collect()
     }
 
-    /// Takes every backlog entry (shutdown): (shard, token) pairs to put back.
+    /// Keeps entries taken out of a backlog whose release failed, for `drain_backlog`.
+    pub fn keep_unreleased(&self, entries: Vec<(u32, String)>) {
+        lock(&self.unreleased).extend(entries);
+    }
+
+    /// Takes every backlog entry (shutdown), and those kept by `keep_unreleased`:
+    /// (shard, token) pairs to put back.
     pub fn drain_backlog(&self) -> Vec<(u32, String)> {
         let waiters: Vec<Arc<QueueWaiter>> =
             self.queues.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
-        waiters
-            .iter()
-            .flat_map(|w| lock(&w.backlog).drain(..).map(|b| (b.shard, b.token)).collect::<Vec<_>>())
-            .collect()
+        let mut all = std::mem::take(&mut *lock(&self.unreleased));
+        for w in waiters {
+            all.extend(lock(&w.backlog).drain(..).map(|b| (b.shard, b.token)));
+        }
+        all
     }
 
     /// Forgets `queue` if nobody polled it for `idle` and its backlog is empty; true if

@@ -55,8 +55,8 @@ pub async fn run_leases(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
         }
         let _ = app.store.release_lease(shard, &app.owner).await;
     }
-    crate::backlog::release_all(&app).await;
-    let _ = app.store.unregister_coordinator(&app.owner).await;
+    let released = crate::backlog::release_all(&app).await;
+    let _ = app.store.unregister_coordinator(&app.owner, released).await;
     app.owned.lock().unwrap_or_else(|e| e.into_inner()).clear();
 }
 

@@ -265,3 +265,40 @@ async fn a_stopping_coordinator_puts_the_tasks_it_kept_back_on_the_queue() {
     assert_eq!(succeeded, 3, "the three kept tasks ran; the one handed to the stopped stream did not");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_stop_that_cannot_put_the_kept_tasks_back_leaves_its_claim_ledger_for_recovery() {
+    let mut h = Harness::start().await;
+    let sm = task_machine(&h, "kept-stuck", "bq3").await;
+    let mut s = Stream::open(&h, "bq3", 1).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let arns = start_many(&h, &sm, 4).await;
+    assert_eq!(s.next().await.tasks.len(), 1, "one credit, one task");
+    assert_eq!(eventually(&h, "bq3", (0, 4), SOON).await, (0, 4), "three kept, one handed over");
+
+    // The queue's list key holds a string: every push on it fails, so the kept tasks
+    // cannot go back at the stop. The ledger that covers them must stay.
+    let client = redis::Client::open(h.redis.url.as_str()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let () = redis::cmd("SET").arg("sl:q:bq3").arg("not a list").query_async(&mut c).await.unwrap();
+    let owner = h.server.as_ref().expect("running").app.owner.clone();
+    h.server.take().expect("running").stop().await;
+    let ledgered: usize = redis::cmd("ZCARD").arg(format!("sl:claims:{owner}")).query_async(&mut c).await.unwrap();
+    assert_eq!(ledgered, 4, "the stopped coordinator's claims stay on record");
+    let () = redis::cmd("DEL").arg("sl:q:bq3").query_async(&mut c).await.unwrap();
+
+    // The next coordinator recovers them as a dead coordinator's claims: all four run,
+    // the one the stopped stream held too (it never answered).
+    let next = coordinator::serve::start(common::args(&h.redis.url)).await.expect("a second coordinator starts");
+    (h.http, h.grpc) = (next.http_addr, next.grpc_addr);
+    h.server = Some(next);
+    let mut w = h.worker().await;
+    for _ in 0..4 {
+        let t = poll_one(&mut w, "bq3", SOON).await;
+        w.complete_task(pb::CompleteTaskRequest { token: t.token, output_json: t.input_json }).await.unwrap();
+    }
+    for arn in &arns {
+        assert_eq!(h.wait_done(arn, SOON).await["status"], "SUCCEEDED", "{arn}");
+    }
+    h.stop().await;
+}

@@ -603,12 +603,16 @@ impl Store {
     }
 
     /// Removes this coordinator from the live set (clean shutdown), with its claim
-    /// ledger: its polls were answered, so nothing of it needs recovering.
-    pub async fn unregister_coordinator(&self, owner: &str) -> Result<()> {
+    /// ledger when `drop_ledger`: its polls were answered and its backlog put back, so
+    /// nothing of it needs recovering. A ledger kept is recovered as a dead
+    /// coordinator's by the next coordinator's tick (`recover_claims`).
+    pub async fn unregister_coordinator(&self, owner: &str, drop_ledger: bool) -> Result<()> {
         let mut pipe = redis::pipe();
         pipe.cmd("ZREM").arg(self.keys.coordinators()).arg(owner).ignore();
-        pipe.cmd("DEL").arg(self.keys.claims(owner)).ignore();
-        pipe.cmd("SREM").arg(self.keys.claimants()).arg(owner).ignore();
+        if drop_ledger {
+            pipe.cmd("DEL").arg(self.keys.claims(owner)).ignore();
+            pipe.cmd("SREM").arg(self.keys.claimants()).arg(owner).ignore();
+        }
         let () = pipe.query_async(&mut self.conn()).await?;
         Ok(())
     }

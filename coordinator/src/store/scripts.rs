@@ -277,9 +277,11 @@ while i < #ARGV do
   local t = redis.call('HGET', p .. '{s' .. s .. '}:tasks', tok)
   if t then
     local task = cjson.decode(t)
+    -- The push first: a script that fails midway keeps its earlier writes, and a task
+    -- must not leave the ledger before it is on its queue.
+    redis.call('RPUSH', p .. 'q:' .. task.queue, tok)
     redis.call('ZREM', p .. '{s' .. s .. '}:timers', 'hb|' .. tok .. '|' .. task.execution_arn)
     for _, owner in ipairs(ledgers) do redis.call('ZREM', p .. 'claims:' .. owner, tok) end
-    redis.call('RPUSH', p .. 'q:' .. task.queue, tok)
     ring(p .. 'q:' .. task.queue .. ':bell')
     n = n + 1
   end
