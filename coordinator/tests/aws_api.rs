@@ -96,3 +96,31 @@ async fn executions_start_on_versions_and_aliases() {
     assert_eq!(listed["executions"].as_array().unwrap().len(), 3);
     h.stop().await;
 }
+
+/// History event timestamps go out as AWS JSON 1.0 sends timestamps: epoch seconds, a
+/// number (strict SDKs refuse a string), between the execution's start and stop dates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_timestamps_are_epoch_seconds() {
+    let h = Harness::start().await;
+    let sm = h
+        .create("stamps", json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Next": "W"}, "W": {"Type": "Wait", "Seconds": 1, "End": true}}}))
+        .await;
+    let arn = h.start_execution(&sm, "e", json!({})).await;
+    let d = h.wait_done(&arn, Duration::from_secs(10)).await;
+    assert_eq!(d["status"], "SUCCEEDED", "{d}");
+    let (start, stop) = (d["startDate"].as_f64().expect("a number"), d["stopDate"].as_f64().expect("a number"));
+    for reverse in [false, true] {
+        let v = h.ok("GetExecutionHistory", json!({"executionArn": arn, "reverseOrder": reverse})).await;
+        let stamps: Vec<f64> = v["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|e| e["timestamp"].as_f64().unwrap_or_else(|| panic!("timestamp is a number: {e}")))
+            .collect();
+        assert_eq!(stamps.len(), 6, "{v}");
+        assert!(stamps.iter().all(|t| (start..=stop).contains(t)), "{stamps:?} within {start}..={stop}");
+        let (first, last) = if reverse { (stamps[5], stamps[0]) } else { (stamps[0], stamps[5]) };
+        assert!(last - first >= 0.999, "the Wait of 1 s lies between the first and last events: {stamps:?}");
+    }
+    h.stop().await;
+}

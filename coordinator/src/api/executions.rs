@@ -312,6 +312,9 @@ pub async fn history(app: &App, p: &Params) -> ApiResult {
         return Err(no_execution(arn));
     }
     let mut events: Vec<Value> = texts.iter().filter_map(|t| serde_json::from_str(t).ok()).collect();
+    for e in &mut events {
+        epoch_timestamp(e);
+    }
     if reverse {
         // LRANGE with negative indexes clamps at the head; keep only this page's part.
         let page_len = (len as i64 - offset).clamp(0, size) as usize;
@@ -324,6 +327,19 @@ pub async fn history(app: &App, p: &Params) -> ApiResult {
         v["nextToken"] = json!(page_token((offset + size) as u64));
     }
     Ok(v)
+}
+
+/// Rewrites an event's stored RFC 3339 `timestamp` as AWS JSON 1.0 sends timestamps:
+/// epoch seconds, a number. SDKs with strict timestamp parsing (Go, Java, .NET) refuse
+/// a string where the wire format has a number.
+fn epoch_timestamp(event: &mut Value) {
+    let ms = event["timestamp"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.timestamp_millis());
+    if let Some(ms) = ms {
+        event["timestamp"] = timestamp(ms);
+    }
 }
 
 async fn send_result(app: &App, token: &str, event: InboxEvent) -> ApiResult {
