@@ -225,15 +225,31 @@ async fn tasks_kept_for_a_busy_stream_go_back_to_the_queue_when_it_stops_taking(
     h.stop().await;
 }
 
+/// Four executions of a one-task machine on `queue`, with a stream of one credit open:
+/// one task is handed to it, this coordinator keeps the other three (all in its claim
+/// ledger, none on the Redis queue). Returns the stream (keep it open) and the ARNs.
+async fn three_kept_one_handed_over(h: &Harness, name: &str, queue: &str) -> (Stream, Vec<String>) {
+    let sm = task_machine(h, name, queue).await;
+    let mut s = Stream::open(h, queue, 1).await;
+    // Let the session park, so the first task is handed to it and it has no credit left.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let arns = start_many(h, &sm, 4).await;
+    assert_eq!(s.next().await.tasks.len(), 1, "one credit, one task");
+    assert_eq!(eventually(h, queue, (0, 4), SOON).await, (0, 4), "three kept, one handed over");
+    (s, arns)
+}
+
+/// Starts a new coordinator on the harness's Redis in place of the stopped one.
+async fn start_another_coordinator(h: &mut Harness) {
+    let next = coordinator::serve::start(common::args(&h.redis.url)).await.expect("a second coordinator starts");
+    (h.http, h.grpc) = (next.http_addr, next.grpc_addr);
+    h.server = Some(next);
+}
+
 #[tokio::test]
 async fn a_stopping_coordinator_puts_the_tasks_it_kept_back_on_the_queue() {
     let mut h = Harness::start().await;
-    let sm = task_machine(&h, "kept-stop", "bq2").await;
-    let mut s = Stream::open(&h, "bq2", 1).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let arns = start_many(&h, &sm, 4).await;
-    assert_eq!(s.next().await.tasks.len(), 1, "one credit, one task");
-    assert_eq!(eventually(&h, "bq2", (0, 4), SOON).await, (0, 4), "three kept, one handed over");
+    let (_stream, arns) = three_kept_one_handed_over(&h, "kept-stop", "bq2").await;
 
     // A clean stop drops the claim ledger (its polls were answered): the kept tasks
     // must be back on the queue by then, not left claimed by nobody.
@@ -245,9 +261,7 @@ async fn a_stopping_coordinator_puts_the_tasks_it_kept_back_on_the_queue() {
     assert_eq!(queued, 3, "the kept tasks are on the queue");
 
     // Another coordinator on the same Redis serves them.
-    let next = coordinator::serve::start(common::args(&h.redis.url)).await.expect("a second coordinator starts");
-    (h.http, h.grpc) = (next.http_addr, next.grpc_addr);
-    h.server = Some(next);
+    start_another_coordinator(&mut h).await;
     let mut w = h.worker().await;
     for _ in 0..3 {
         let t = poll_one(&mut w, "bq2", SOON).await;
@@ -269,12 +283,7 @@ async fn a_stopping_coordinator_puts_the_tasks_it_kept_back_on_the_queue() {
 #[tokio::test]
 async fn a_stop_that_cannot_put_the_kept_tasks_back_leaves_its_claim_ledger_for_recovery() {
     let mut h = Harness::start().await;
-    let sm = task_machine(&h, "kept-stuck", "bq3").await;
-    let mut s = Stream::open(&h, "bq3", 1).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let arns = start_many(&h, &sm, 4).await;
-    assert_eq!(s.next().await.tasks.len(), 1, "one credit, one task");
-    assert_eq!(eventually(&h, "bq3", (0, 4), SOON).await, (0, 4), "three kept, one handed over");
+    let (_stream, arns) = three_kept_one_handed_over(&h, "kept-stuck", "bq3").await;
 
     // The queue's list key holds a string: every push on it fails, so the kept tasks
     // cannot go back at the stop. The ledger that covers them must stay.
@@ -289,9 +298,7 @@ async fn a_stop_that_cannot_put_the_kept_tasks_back_leaves_its_claim_ledger_for_
 
     // The next coordinator recovers them as a dead coordinator's claims: all four run,
     // the one the stopped stream held too (it never answered).
-    let next = coordinator::serve::start(common::args(&h.redis.url)).await.expect("a second coordinator starts");
-    (h.http, h.grpc) = (next.http_addr, next.grpc_addr);
-    h.server = Some(next);
+    start_another_coordinator(&mut h).await;
     let mut w = h.worker().await;
     for _ in 0..4 {
         let t = poll_one(&mut w, "bq3", SOON).await;

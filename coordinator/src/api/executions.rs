@@ -7,7 +7,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::versions::{Target, resolve};
-use super::{ApiError, ApiResult, Params, page_token, timestamp, valid_name};
+use super::{ApiError, ApiResult, Params, event_ms, page_token, timestamp, valid_name};
 use crate::serve::App;
 use crate::store::registry::CallbackOutcome;
 use crate::store::starts::StartRequest;
@@ -333,11 +333,7 @@ pub async fn history(app: &App, p: &Params) -> ApiResult {
 /// epoch seconds, a number. SDKs with strict timestamp parsing (Go, Java, .NET) refuse
 /// a string where the wire format has a number.
 fn epoch_timestamp(event: &mut Value) {
-    let ms = event["timestamp"]
-        .as_str()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.timestamp_millis());
-    if let Some(ms) = ms {
+    if let Some(ms) = event_ms(event) {
         event["timestamp"] = timestamp(ms);
     }
 }

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use super::executions::{check_arn as check_execution_arn, no_execution};
-use super::{ApiError, ApiResult, Params, page_token, timestamp, valid_name};
+use super::{ApiError, ApiResult, Params, event_ms, page_token, timestamp, valid_name};
 use crate::serve::App;
 
 /// One map run as read from the history.
@@ -21,13 +21,6 @@ struct MapRun {
     failed: u64,
 }
 
-fn event_ms(e: &Value) -> i64 {
-    e["timestamp"]
-        .as_str()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map_or(0, |t| t.timestamp_millis())
-}
-
 /// The map runs of a history, in start order.
 fn map_runs(events: &[Value]) -> Vec<MapRun> {
     let mut runs: Vec<MapRun> = Vec::new();
@@ -39,7 +32,13 @@ fn map_runs(events: &[Value]) -> Vec<MapRun> {
             "MapRunStarted" => {
                 let arn = e["mapRunStartedEventDetails"]["mapRunArn"].as_str().unwrap_or_default().to_string();
                 open.push(runs.len());
-                runs.push(MapRun { arn, status: "RUNNING", start_ms: event_ms(e), total: length, ..MapRun::default() });
+                runs.push(MapRun {
+                    arn,
+                    status: "RUNNING",
+                    start_ms: event_ms(e).unwrap_or(0),
+                    total: length,
+                    ..MapRun::default()
+                });
             }
             "MapIterationSucceeded" => {
                 if let Some(r) = open.last().and_then(|i| runs.get_mut(*i)) {
@@ -58,7 +57,7 @@ fn map_runs(events: &[Value]) -> Vec<MapRun> {
                         "MapRunFailed" => "FAILED",
                         _ => "ABORTED",
                     };
-                    r.stop_ms = Some(event_ms(e));
+                    r.stop_ms = Some(event_ms(e).unwrap_or(0));
                     // A distributed Map's iterations run as child executions whose events
                     // stay out of this history; a finished run's items all ended.
                     if t == "MapRunSucceeded" {

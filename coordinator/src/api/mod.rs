@@ -271,6 +271,11 @@ fn decode_page_token(t: &str) -> Option<u64> {
     t.strip_prefix("sl1-")?.parse().ok()
 }
 
+/// The time of a stored history event (its RFC 3339 `timestamp`), in epoch milliseconds.
+pub fn event_ms(event: &Value) -> Option<i64> {
+    event["timestamp"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.timestamp_millis())
+}
+
 /// AWS JSON timestamps are epoch seconds (fractional).
 pub fn timestamp(ms: i64) -> Value {
     serde_json::json!(ms as f64 / 1000.0)
