@@ -53,9 +53,11 @@ impl Executions for ExecutionsService {
                 input: Some(e.input.as_str()).filter(|i| !i.is_empty()),
             };
             match start_spec(&self.app, &spec, None).await {
-                Ok(s) => {
-                    pb::StartExecutionResult { execution_arn: s.arn, start_date_ms: s.start_ms, ..Default::default() }
-                }
+                Ok(s) => pb::StartExecutionResult {
+                    execution_arn: s.arn,
+                    start_date_ms: crate::store::epoch::us_to_ms(s.start_us),
+                    ..Default::default()
+                },
                 Err(e) => {
                     pb::StartExecutionResult { error: e.name.to_string(), message: e.message, ..Default::default() }
                 }

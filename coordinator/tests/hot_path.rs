@@ -132,7 +132,7 @@ async fn a_start_whose_hand_off_is_lost_runs_from_its_timer_exactly_once() {
     let prefix = app.tokens.mint_prefix(shard);
     let outcome = app
         .store
-        .start_execution(&arn, name, &sm, &input.to_string(), now, &prefix)
+        .start_execution(&arn, name, &sm, &input.to_string(), now * 1000, &prefix)
         .await
         .expect("the start is written");
     let StartOutcome::Created(created) = outcome else { panic!("a new execution is created, got {outcome:?}") };
@@ -299,7 +299,7 @@ async fn leave_after_being_picked(
     let prefix = app.tokens.mint_prefix(shard);
     let outcome = app
         .store
-        .start_execution(&arn, name, sm, "{}", Utc::now().timestamp_millis(), &prefix)
+        .start_execution(&arn, name, sm, "{}", Utc::now().timestamp_micros(), &prefix)
         .await
         .expect("the start is written");
     let StartOutcome::Created(created) = outcome else { panic!("a new execution is created, got {outcome:?}") };

@@ -138,11 +138,12 @@ impl ApiClient {
     }
 }
 
-/// Seconds since the epoch (AWS JSON timestamps) as milliseconds.
-pub fn timestamp_ms(v: &Value) -> Option<i64> {
+/// Seconds since the epoch (AWS JSON timestamps) as microseconds: Stepline sends them
+/// to the microsecond, AWS to the millisecond.
+pub fn timestamp_us(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n.as_f64().map(|s| (s * 1000.0).round() as i64),
-        Value::String(s) => chrono::DateTime::parse_from_rfc3339(s).ok().map(|d| d.timestamp_millis()),
+        Value::Number(n) => n.as_f64().map(|s| (s * 1_000_000.0).round() as i64),
+        Value::String(s) => chrono::DateTime::parse_from_rfc3339(s).ok().map(|d| d.timestamp_micros()),
         _ => None,
     }
 }

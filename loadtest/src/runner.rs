@@ -16,7 +16,7 @@ use stepline_proto::executions::v1::executions_client::ExecutionsClient;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::LoadError;
-use crate::api::{ApiClient, timestamp_ms};
+use crate::api::{ApiClient, timestamp_us};
 use crate::scenarios::{Scenario, Workload};
 use crate::stats::{
     Percentiles, RedisUsage, RoundTrips, command_counts, new_histogram, parse_redis_requests, resident,
@@ -118,7 +118,8 @@ pub struct Report {
     pub transitions_per_s: f64,
     /// Tasks run.
     pub tasks: u64,
-    /// Execution duration from the coordinator's startDate to stopDate (ms resolution).
+    /// Execution duration from the coordinator's startDate to stopDate (µs resolution
+    /// from Stepline, ms from coordinators that send whole milliseconds).
     pub duration: Percentiles,
     /// StartExecution sent to the end seen by a DescribeExecution poll (includes the
     /// poll interval: an upper bound).
@@ -175,7 +176,7 @@ struct Recorded {
     transitions: u64,
     failures: Vec<String>,
     last_end: Option<Instant>,
-    /// Earliest startDate and latest stopDate seen (epoch ms, the coordinator's clock).
+    /// Earliest startDate and latest stopDate seen (epoch µs, the coordinator's clock).
     window: Option<(i64, i64)>,
 }
 
@@ -307,7 +308,7 @@ async fn measured(config: &RunConfig, shared: &Arc<Shared>, probe: &DispatchProb
     let elapsed = match (config.pace, rec.window) {
         // Open loop: the coordinator's own first start to last stop, so the verification
         // polls after the starts do not count.
-        (Pace::Rate { .. }, Some((first, last))) => (last - first) as f64 / 1000.0,
+        (Pace::Rate { .. }, Some((first, last))) => (last - first) as f64 / 1e6,
         _ => rec.last_end.map_or(began.elapsed(), |e| e.duration_since(began)).as_secs_f64(),
     }
     .max(1e-3);
@@ -575,23 +576,23 @@ fn record(
     let mut rec = shared.rec.lock().unwrap_or_else(|e| e.into_inner());
     rec.last_end = Some(Instant::now());
     match result {
-        Ok((start_ms, stop_ms)) => {
+        Ok((start_us, stop_us)) => {
             rec.succeeded += 1;
             rec.tasks += workload.tasks;
             rec.transitions += workload.transitions;
-            let server_ms = (stop_ms - start_ms).max(0) as u64;
-            let _ = rec.duration.record((server_ms * 1000).max(1));
+            let server_us = (stop_us - start_us).max(0) as u64;
+            let _ = rec.duration.record(server_us.max(1));
             if let Some(c) = client {
                 let _ = rec.client.record((c.as_micros() as u64).max(1));
             }
             rec.window = Some(match rec.window {
-                Some((a, b)) => (a.min(start_ms), b.max(stop_ms)),
-                None => (start_ms, stop_ms),
+                Some((a, b)) => (a.min(start_us), b.max(stop_us)),
+                None => (start_us, stop_us),
             });
             drop(rec);
             // Smooth towards the typical execution duration, so most executions need one
             // or two polls (smoothing the client latency would feed the wait back into itself).
-            let server_us = (server_ms * 1000).clamp(500, 1_000_000);
+            let server_us = server_us.clamp(500, 1_000_000);
             let old = shared.first_poll_us.load(Ordering::Relaxed);
             shared.first_poll_us.store((old * 7 + server_us) / 8, Ordering::Relaxed);
             shared.progress.finished.fetch_add(1, Ordering::Relaxed);
@@ -679,7 +680,7 @@ fn verify(workload: &Workload, i: u64, d: &Value, status: &str) -> Result<(i64, 
             expected.to_string().chars().take(200).collect::<String>()
         ));
     }
-    match (d.get("startDate").and_then(timestamp_ms), d.get("stopDate").and_then(timestamp_ms)) {
+    match (d.get("startDate").and_then(timestamp_us), d.get("stopDate").and_then(timestamp_us)) {
         (Some(a), Some(b)) => Ok((a, b)),
         _ => Err("no startDate/stopDate".into()),
     }

@@ -7,7 +7,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::versions::{Target, resolve};
-use super::{ApiError, ApiResult, Params, event_ms, page_token, timestamp, valid_name};
+use super::{ApiError, ApiResult, Params, event_ms, page_token, timestamp, timestamp_us, valid_name};
 use crate::serve::App;
 use crate::store::registry::CallbackOutcome;
 use crate::store::starts::StartRequest;
@@ -41,8 +41,8 @@ fn uuid_v4() -> String {
 pub struct Started {
     /// The execution ARN.
     pub arn: String,
-    /// Start time (epoch ms).
-    pub start_ms: i64,
+    /// Start time (epoch µs).
+    pub start_us: i64,
     /// The machine, version and alias it runs.
     pub target: Target,
 }
@@ -105,18 +105,18 @@ pub async fn start_spec(app: &App, spec: &StartSpec<'_>, kind: Option<&str>) -> 
     let arn = format!("arn:aws:states:{}:{}:execution:{}:{name}", parts[3], parts[4], parts[6]);
     let shard = shard_of(&arn, app.store.shards);
     let prefix = app.tokens.mint_prefix(shard);
-    let now = Utc::now().timestamp_millis();
+    let now = Utc::now().timestamp_micros();
     if target.version.is_none() && app.store.local_shards.contains(shard) {
         let request = StartRequest {
             arn: arn.clone(),
             name: name.clone(),
             state_machine_arn: target.run_arn.clone(),
             input: input.to_string(),
-            start_ms: now,
+            start_us: now,
             token_prefix: prefix.clone(),
         };
         if start_fresh(app, shard, request).await? {
-            return Ok(Started { arn, start_ms: now, target });
+            return Ok(Started { arn, start_us: now, target });
         }
     }
     match app.store.start_execution(&arn, &name, &target.run_arn, input, now, &prefix).await? {
@@ -130,9 +130,9 @@ pub async fn start_spec(app: &App, spec: &StartSpec<'_>, kind: Option<&str>) -> 
             } else {
                 app.doors[shard as usize].wake();
             }
-            Ok(Started { arn, start_ms: at, target })
+            Ok(Started { arn, start_us: at, target })
         }
-        StartOutcome::Same(at) => Ok(Started { arn, start_ms: at, target }),
+        StartOutcome::Same(at) => Ok(Started { arn, start_us: at, target }),
         StartOutcome::Exists => {
             Err(ApiError::new("ExecutionAlreadyExists", format!("Execution Already Exists: '{arn}'")))
         }
@@ -168,7 +168,7 @@ fn no_machine(arn: &str) -> ApiError {
 /// StartExecution (idempotent on name while running with the same input).
 pub async fn start(app: &App, p: &Params) -> ApiResult {
     let s = start_target(app, p, None).await?;
-    Ok(json!({"executionArn": s.arn, "startDate": timestamp(s.start_ms)}))
+    Ok(json!({"executionArn": s.arn, "startDate": timestamp_us(s.start_us)}))
 }
 
 pub fn describe_json(x: &ExecutionRecord) -> Value {
@@ -177,10 +177,10 @@ pub fn describe_json(x: &ExecutionRecord) -> Value {
         "stateMachineArn": x.state_machine_arn,
         "name": x.name,
         "status": x.status,
-        "startDate": timestamp(x.start_ms),
+        "startDate": timestamp_us(x.start_us),
     });
-    if let Some(stop) = x.stop_ms {
-        v["stopDate"] = timestamp(stop);
+    if let Some(stop) = x.stop_us {
+        v["stopDate"] = timestamp_us(stop);
     }
     v["input"] = json!(x.input);
     v["inputDetails"] = json!({"included": true});
@@ -249,12 +249,12 @@ pub async fn list(app: &App, p: &Params) -> ApiResult {
                     "stateMachineArn": x.state_machine_arn,
                     "name": x.name,
                     "status": x.status,
-                    "startDate": timestamp(x.start_ms),
+                    "startDate": timestamp_us(x.start_us),
                 }));
-                if let Some(stop) = x.stop_ms
+                if let Some(stop) = x.stop_us
                     && let Some(last) = out.last_mut()
                 {
-                    last["stopDate"] = timestamp(stop);
+                    last["stopDate"] = timestamp_us(stop);
                 }
                 if out.len() as u64 == size {
                     let consumed = offset + i as u64 + 1;
@@ -291,7 +291,9 @@ pub async fn stop(app: &App, p: &Params) -> ApiResult {
             if let Some(x) = app.store.get_execution(arn).await?
                 && x.status != "RUNNING"
             {
-                return Ok(json!({"stopDate": timestamp(x.stop_ms.unwrap_or_else(|| Utc::now().timestamp_millis()))}));
+                return Ok(
+                    json!({"stopDate": timestamp_us(x.stop_us.unwrap_or_else(|| Utc::now().timestamp_micros()))}),
+                );
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

@@ -281,6 +281,12 @@ pub fn timestamp(ms: i64) -> Value {
     serde_json::json!(ms as f64 / 1000.0)
 }
 
+/// An epoch-microsecond instant as an AWS JSON timestamp. AWS itself sends milliseconds;
+/// the finer fraction is still a number every SDK reads (see `store::epoch`).
+pub fn timestamp_us(us: i64) -> Value {
+    serde_json::json!(us as f64 / 1_000_000.0)
+}
+
 /// Whether `name` is a valid state machine or execution name: 1-80 characters, none of
 /// whitespace, brackets, wildcards, special characters or control characters.
 pub fn valid_name(name: &str) -> bool {

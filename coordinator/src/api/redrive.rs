@@ -13,6 +13,7 @@ use chrono::Utc;
 use super::executions::{check_arn, no_execution};
 use super::{ApiError, ApiResult, Params};
 use crate::serve::App;
+use crate::store::epoch::us_to_ms;
 use serde_json::json;
 
 /// AWS redrives executions that stopped in the last 14 days.
@@ -42,7 +43,7 @@ pub async fn redrive(app: &App, p: &Params) -> ApiResult {
     {
         return Err(not_redrivable("Express executions cannot be redriven".into()));
     }
-    if x.stop_ms.is_some_and(|s| Utc::now().timestamp_millis() - s > REDRIVE_WINDOW_MS) {
+    if x.stop_us.is_some_and(|s| Utc::now().timestamp_millis() - us_to_ms(s) > REDRIVE_WINDOW_MS) {
         return Err(not_redrivable("Execution stopped more than 14 days ago and can no longer be redriven".into()));
     }
     let now = Utc::now().timestamp_millis();

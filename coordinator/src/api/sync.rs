@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::executions::start_target;
-use super::{ApiResult, Params, timestamp};
+use super::{ApiResult, Params, timestamp_us};
 use crate::serve::App;
 
 /// AWS's limit on an EXPRESS execution's duration.
@@ -41,26 +41,27 @@ pub async fn start_sync(app: &App, p: &Params) -> ApiResult {
             "executionArn": started.arn,
             "stateMachineArn": started.target.base,
             "name": started.arn.rsplit(':').next().unwrap_or_default(),
-            "startDate": timestamp(started.start_ms),
-            "stopDate": timestamp(chrono::Utc::now().timestamp_millis()),
+            "startDate": timestamp_us(started.start_us),
+            "stopDate": timestamp_us(chrono::Utc::now().timestamp_micros()),
             "status": "TIMED_OUT",
             "error": "States.Timeout",
             "cause": "The express execution ran longer than 5 minutes",
         }));
     };
-    let stop = x.stop_ms.unwrap_or(x.start_ms);
+    let stop = x.stop_us.unwrap_or(x.start_us);
     let status = match x.status.as_str() {
         "SUCCEEDED" => "SUCCEEDED",
         "TIMED_OUT" => "TIMED_OUT",
         _ => "FAILED",
     };
-    let billed = ((stop - x.start_ms).max(1) + 99) / 100 * 100;
+    let ran_ms = ((stop - x.start_us).max(1) + 999) / 1000;
+    let billed = (ran_ms + 99) / 100 * 100;
     let mut out = json!({
         "executionArn": x.arn,
         "stateMachineArn": started.target.version.as_deref().unwrap_or(&started.target.base),
         "name": x.name,
-        "startDate": timestamp(x.start_ms),
-        "stopDate": timestamp(stop),
+        "startDate": timestamp_us(x.start_us),
+        "stopDate": timestamp_us(stop),
         "status": status,
     });
     if let Some(e) = &x.error {

@@ -11,6 +11,7 @@ use super::state_machines::{get, parse};
 use super::versions::{Qualified, parse_arn, publish_current};
 use super::{ApiError, ApiResult, Params, timestamp};
 use crate::serve::App;
+use crate::store::epoch::us_to_ms;
 
 /// UpdateStateMachine: new executions run the new definition; running ones keep theirs.
 pub async fn update(app: &App, p: &Params) -> ApiResult {
@@ -74,7 +75,7 @@ pub async fn describe_for_execution(app: &App, p: &Params) -> ApiResult {
     let machine_arn = version.unwrap_or_else(|| x.state_machine_arn.clone());
     let updated = match app.store.state_machine_updated(&x.state_machine_arn).await? {
         Some(u) => u,
-        None => app.store.get_state_machine(&machine_arn).await?.map_or(x.start_ms, |m| m.created_ms),
+        None => app.store.get_state_machine(&machine_arn).await?.map_or(us_to_ms(x.start_us), |m| m.created_ms),
     };
     Ok(json!({
         "stateMachineArn": machine_arn,

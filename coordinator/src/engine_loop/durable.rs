@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::serve::App;
 use crate::store::StoreError;
+use crate::store::epoch::{parse_epoch_us, us_to_ms};
 
 /// What the coordinator keeps durably for an execution: the engine's state plus the
 /// bookkeeping needed to clean up timers and tasks.
@@ -61,7 +62,7 @@ pub(super) async fn from_fields(app: &App, f: HashMap<&str, String>) -> Result<O
     let ver = f.get("ver").and_then(|v| v.parse().ok()).unwrap_or(0);
     // The facts the execution hash keeps as fields are not repeated in `st` (see
     // `state_text`): they come back from the fields.
-    let start_ms: i64 = f.get("start").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let start_ms = f.get("start").and_then(|s| parse_epoch_us(s)).map_or(0, us_to_ms);
     let input_text = f.get("input").map(String::as_str).unwrap_or("{}");
     let info = ExecutionInfo {
         execution_arn: arn.clone(),

@@ -629,7 +629,7 @@ fn apply_items(
         if std::mem::take(&mut d.deadline) {
             plan.zrem.push(Timer::Execution.member(arn));
         }
-        fields.extend(["stop".to_string(), now_ms.to_string()]);
+        fields.extend(["stop".to_string(), crate::store::epoch::epoch_text(now.timestamp_micros())]);
         if let Some(out) = &d.exec.output {
             fields.extend(["out".to_string(), serde_json::to_string(out).unwrap_or_default()]);
         }

@@ -48,8 +48,8 @@ pub struct ExecCreate {
     pub name: String,
     /// The input JSON text.
     pub input: String,
-    /// Start time (epoch ms).
-    pub start_ms: i64,
+    /// Start time (epoch µs).
+    pub start_us: i64,
     /// Prefix of its task tokens.
     pub token_prefix: String,
     /// The state machine's role ARN.
@@ -160,7 +160,13 @@ impl Store {
         let mut create_of: HashMap<&str, usize> = HashMap::with_capacity(plan.creates.len());
         for (n, (c, m)) in plan.creates.iter().zip(&machine_of).enumerate() {
             create_of.insert(c.key.as_str(), n + 1);
-            inv.arg(&c.key).arg(*m).arg(&c.arn).arg(&c.name).arg(&c.input).arg(c.start_ms).arg(&c.token_prefix);
+            inv.arg(&c.key)
+                .arg(*m)
+                .arg(&c.arn)
+                .arg(&c.name)
+                .arg(&c.input)
+                .arg(super::epoch::epoch_text(c.start_us))
+                .arg(&c.token_prefix);
         }
         for x in &plan.execs {
             match create_of.get(x.key.as_str()) {

@@ -13,6 +13,7 @@
 
 pub mod apply;
 pub mod counted;
+pub mod epoch;
 pub mod keys;
 pub mod local_shards;
 pub mod registry;
@@ -126,7 +127,7 @@ pub enum CreateOutcome {
 /// names and values), so a loop in the same process can start it without a read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewExecution {
-    /// Start time (epoch ms).
+    /// Start time (epoch µs).
     pub at: i64,
     /// Its stored fields that the engine loop loads.
     pub fields: Vec<(&'static str, String)>,
@@ -137,7 +138,7 @@ pub struct NewExecution {
 pub enum StartOutcome {
     /// Started now.
     Created(NewExecution),
-    /// A running execution with that name and input (started then).
+    /// A running execution with that name and input (started then, epoch µs).
     Same(i64),
     /// An execution with that name exists with other input, or has ended.
     Exists,
@@ -156,10 +157,10 @@ pub struct ExecutionRecord {
     pub state_machine_arn: String,
     /// Status (RUNNING, SUCCEEDED, ...).
     pub status: String,
-    /// Start (epoch ms).
-    pub start_ms: i64,
-    /// Stop (epoch ms), once ended.
-    pub stop_ms: Option<i64>,
+    /// Start (epoch µs).
+    pub start_us: i64,
+    /// Stop (epoch µs), once ended.
+    pub stop_us: Option<i64>,
     /// Input JSON text.
     pub input: String,
     /// Output JSON text once SUCCEEDED.
@@ -681,8 +682,8 @@ fn execution_from(v: Vec<Option<String>>) -> Option<ExecutionRecord> {
         name: f.remove("name").unwrap_or_default(),
         state_machine_arn: f.remove("sm").unwrap_or_default(),
         status: f.remove("status").unwrap_or_else(|| "RUNNING".into()),
-        start_ms: f.get("start").and_then(|s| s.parse().ok()).unwrap_or(0),
-        stop_ms: f.get("stop").and_then(|s| s.parse().ok()),
+        start_us: f.get("start").and_then(|s| epoch::parse_epoch_us(s)).unwrap_or(0),
+        stop_us: f.get("stop").and_then(|s| epoch::parse_epoch_us(s)),
         input: f.remove("input").unwrap_or_else(|| "{}".into()),
         output: f.remove("out"),
         error: f.remove("err"),

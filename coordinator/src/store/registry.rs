@@ -430,7 +430,7 @@ return 1
         sm_arn: &str,
         version_arn: &str,
         alias_arn: Option<&str>,
-        start_ms: i64,
+        start_us: i64,
     ) -> Result<()> {
         let key = self.keys.execution(shard_of(arn, self.shards), arn);
         let mut pipe = redis::pipe();
@@ -438,7 +438,7 @@ return 1
         if let Some(a) = alias_arn {
             pipe.cmd("HSET").arg(&key).arg("sma").arg(a).ignore();
         }
-        pipe.cmd("ZADD").arg(self.keys.executions_of(sm_arn)).arg(start_ms).arg(arn).ignore();
+        pipe.cmd("ZADD").arg(self.keys.executions_of(sm_arn)).arg(super::epoch::epoch_text(start_us)).arg(arn).ignore();
         let () = pipe.query_async(&mut self.conn()).await?;
         Ok(())
     }

@@ -69,12 +69,12 @@ return {'created', ARGV[6]}
 /// one's hash and arms its start timer (see `timers::Timer::Start`). Concurrent
 /// StartExecution calls share one call (`store::starts`).
 /// ARGV: count, then per execution 14 values: exec hash, timers, shard bell,
-/// executions zset, sm hash, exec arn, name, input, start_ms, token prefix, start timer
+/// executions zset, sm hash, exec arn, name, input, start (`store::epoch` text), token prefix, start timer
 /// member, state machine arn, ring ("1" to ring the shard bell; "0" when the shard's
 /// loop runs in the caller's process, which hands it the start in-process), start timer
 /// due (ms).
-/// Returns per execution {'created', start_ms, definition sha, role, machine name},
-/// {'same', start_ms}, {'exists', start_ms} or {'nosm'}.
+/// Returns per execution {'created', start, definition sha, role, machine name},
+/// {'same', start}, {'exists', start} or {'nosm'}, each start as stored.
 pub fn start_executions() -> String {
     format!(
         "{HELPERS}{}",

@@ -5,6 +5,7 @@
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::epoch::{epoch_text, parse_epoch_us, us_to_ms};
 use super::{ExecCreate, NewExecution, Result, START_GRACE_MS, StartOutcome, Store, StoreError, shard_of};
 
 /// Most starts written by one script call.
@@ -21,8 +22,8 @@ pub struct StartRequest {
     pub state_machine_arn: String,
     /// The input JSON text.
     pub input: String,
-    /// Start time (epoch ms).
-    pub start_ms: i64,
+    /// Start time (epoch µs).
+    pub start_us: i64,
     /// Prefix of its task tokens.
     pub token_prefix: String,
 }
@@ -48,7 +49,7 @@ impl StartRequest {
             ("sm", self.state_machine_arn),
             ("smname", head.name),
             ("role", head.role),
-            ("start", self.start_ms.to_string()),
+            ("start", epoch_text(self.start_us)),
             ("input", self.input),
             ("tp", self.token_prefix),
             ("def", head.sha),
@@ -66,7 +67,7 @@ impl StartRequest {
             arn: self.arn.clone(),
             name: self.name.clone(),
             input: self.input.clone(),
-            start_ms: self.start_ms,
+            start_us: self.start_us,
             token_prefix: self.token_prefix.clone(),
             role: head.role.clone(),
             machine_name: head.name.clone(),
@@ -137,7 +138,7 @@ impl Store {
         name: &str,
         state_machine_arn: &str,
         input: &str,
-        start_ms: i64,
+        start_us: i64,
         token_prefix: &str,
     ) -> Result<StartOutcome> {
         let request = StartRequest {
@@ -145,7 +146,7 @@ impl Store {
             name: name.to_string(),
             state_machine_arn: state_machine_arn.to_string(),
             input: input.to_string(),
-            start_ms,
+            start_us,
             token_prefix: token_prefix.to_string(),
         };
         let Some(queue) = &self.starts else {
@@ -170,7 +171,8 @@ impl Store {
             let ring = self.bell_flag(shard);
             // A loop in this process gets the start handed in (and drops the timer);
             // the timer only fires if that hand-off is lost, e.g. with this process.
-            let due = if ring == "0" { r.start_ms.saturating_add(START_GRACE_MS) } else { r.start_ms };
+            let start_ms = us_to_ms(r.start_us);
+            let due = if ring == "0" { start_ms.saturating_add(START_GRACE_MS) } else { start_ms };
             inv.arg(self.keys.execution(shard, &r.arn))
                 .arg(self.keys.timers(shard))
                 .arg(self.keys.inbox_bell(shard))
@@ -179,7 +181,7 @@ impl Store {
                 .arg(&r.arn)
                 .arg(&r.name)
                 .arg(&r.input)
-                .arg(r.start_ms)
+                .arg(epoch_text(r.start_us))
                 .arg(&r.token_prefix)
                 .arg(crate::timers::Timer::Start.member(&r.arn))
                 .arg(&r.state_machine_arn)
@@ -199,12 +201,12 @@ impl Store {
 }
 
 fn outcome(r: StartRequest, v: Vec<String>) -> StartOutcome {
-    let at = v.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let at = v.get(1).and_then(|s| parse_epoch_us(s)).unwrap_or(0);
     match v.first().map(String::as_str) {
         Some("created") => {
             let field = |i: usize| v.get(i).cloned().unwrap_or_default();
             let head = StateMachineHead { sha: field(2), role: field(3), name: field(4) };
-            let r = StartRequest { start_ms: at, ..r };
+            let r = StartRequest { start_us: at, ..r };
             StartOutcome::Created(NewExecution { at, fields: r.loaded_fields(head) })
         }
         Some("same") => StartOutcome::Same(at),
