@@ -278,7 +278,7 @@ pub fn event_ms(event: &Value) -> Option<i64> {
 
 /// AWS JSON timestamps are epoch seconds (fractional).
 pub fn timestamp(ms: i64) -> Value {
-    serde_json::json!(ms as f64 / 1000.0)
+    timestamp_us(ms.saturating_mul(1000))
 }
 
 /// An epoch-microsecond instant as an AWS JSON timestamp. AWS itself sends milliseconds;

@@ -19,9 +19,9 @@ pub fn parse_epoch_us(text: &str) -> Option<i64> {
     if fraction.len() > 9 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    // Digits past the microsecond are dropped; missing ones are zeros.
+    // Digits past the microsecond are dropped; missing ones are zeros. The fraction adds
+    // to the whole millisecond, as `epoch_text` writes it (before 1970 too).
     let us_part = format!("{fraction:0<3}")[..3].parse::<i64>().ok()?;
-    let us_part = if ms < 0 && !fraction.is_empty() { -us_part } else { us_part };
     ms.checked_mul(1000)?.checked_add(us_part)
 }
 
@@ -36,7 +36,7 @@ mod tests {
 
     #[test]
     fn round_trips_microseconds() {
-        for us in [0, 1, 999, 1000, 1_795_927_300_391_442, 1_795_927_300_391_000] {
+        for us in [0, 1, 999, 1000, -1, -1000, -1001, 1_795_927_300_391_442, 1_795_927_300_391_000] {
             assert_eq!(parse_epoch_us(&epoch_text(us)), Some(us), "{us}");
         }
         assert_eq!(epoch_text(1_795_927_300_391_042), "1795927300391.042");
