@@ -42,8 +42,8 @@ async fn dates_carry_microseconds_and_agree_across_calls() {
     assert_eq!(row["executionArn"], json!(arn));
     assert_eq!(micros(&row["startDate"]), start);
     assert_eq!(micros(&row["stopDate"]), stop);
-    // A retried StartExecution (same name and input, still running) answers the first
-    // start's date; this one has ended, so the name is taken.
+    // The execution has ended, so even the same name and input is refused (a retry while
+    // it runs answers the first date: the next test).
     h.err("StartExecution", json!({"stateMachineArn": sm, "name": "d1", "input": "{}"}), "ExecutionAlreadyExists")
         .await;
     h.stop().await;
