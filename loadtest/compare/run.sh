@@ -13,7 +13,10 @@
 # Env: STEPLINE_RUNTIME_THREADS sets the coordinator's runtime threads (default one per
 # core; see `stepline serve --runtime-threads`); NO_BUILD=1 skips the release build; BIN_DIR picks the binaries (default
 # target/release); REDIS_PORT / HTTP_PORT / GRPC_PORT pick loopback ports;
-# TASKS / CHAINS / CHAIN_LEN change the sizes.
+# TASKS / CHAINS / CHAIN_LEN change the sizes. PIN_CPU=n adds a last workload 3 for both
+# systems with every process (Redis, broker or coordinator, workers, driver) on CPU n:
+# one chain at a time needs one CPU, and on a VM waking a halted vCPU is most of a
+# hop's cost (loadtest/RESULTS.md, round 9). The headline rows stay unpinned.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -100,10 +103,28 @@ echo "== stepline: $CHAINS chains of 10 tasks, started in bulk"
 "${LT[@]}" --scenario chain -n "$CHAINS" --rate 1000000 --bulk-starts --warmup 20 --json "$OUT/stepline-chain.json"
 echo "== stepline: $IDLE_CHAINS chains of 10 tasks, one at a time"
 "${LT[@]}" --scenario chain -n "$IDLE_CHAINS" -c 1 --warmup 20 --json "$OUT/stepline-idle-chain.json"
+rm -f "$OUT/stepline-idle-chain-pinned.json" "$OUT/celery-idle-chain-pinned.json"
+if [[ -n "${PIN_CPU:-}" ]]; then
+  # `-a` pins every thread the process has; threads it starts later inherit the mask.
+  taskset -a -p -c "$PIN_CPU" "$(cat "$WORK/redis.pid")" >/dev/null
+  taskset -a -p -c "$PIN_CPU" "$COORD_PID" >/dev/null
+  echo "== stepline: $IDLE_CHAINS chains of 10 tasks, one at a time, everything on CPU $PIN_CPU"
+  taskset -c "$PIN_CPU" "${LT[@]}" --scenario chain -n "$IDLE_CHAINS" -c 1 --warmup 20 \
+    --json "$OUT/stepline-idle-chain-pinned.json"
+  kill "$COORD_PID"; wait "$COORD_PID" 2>/dev/null || true
+  (cd "$HERE" && exec taskset -c "$PIN_CPU" "$VENV/bin/celery" -A celery_tasks worker --pool prefork \
+    --concurrency 2 --loglevel WARNING --without-gossip --without-mingle --without-heartbeat >"$WORK/celery.log" 2>&1) &
+  CELERY_PID=$!
+  PIDS+=("$CELERY_PID")
+  echo "== celery: $IDLE_CHAINS chains of $CHAIN_LEN, one at a time, everything on CPU $PIN_CPU"
+  (cd "$HERE" && taskset -c "$PIN_CPU" "$VENV/bin/python" celery_bench.py idle-chain "$IDLE_CHAINS" "$CHAIN_LEN") \
+    >"$OUT/celery-idle-chain-pinned.json"
+  kill "$CELERY_PID"; wait "$CELERY_PID" 2>/dev/null || true
+fi
 
 # ---- Table -------------------------------------------------------------------------
 python3 - "$OUT" <<'PY' | tee "$OUT/table.md"
-import json, sys
+import json, os, sys
 out = sys.argv[1]
 def load(name):
     v = json.load(open(f"{out}/{name}.json"))
@@ -123,6 +144,13 @@ rows = [
     ("chains of 10, one at a time: latency p50 (ms)", ci["p50_ms"], si["duration"]["p50_ms"], False),
     ("chains of 10, one at a time: latency p99 (ms)", ci["p99_ms"], si["duration"]["p99_ms"], False),
 ]
+pinned = os.path.exists(f"{out}/stepline-idle-chain-pinned.json")
+if pinned:
+    cp, sp = load("celery-idle-chain-pinned"), load("stepline-idle-chain-pinned")
+    rows += [
+        ("chains of 10, one at a time, one CPU: latency p50 (ms)", cp["p50_ms"], sp["duration"]["p50_ms"], False),
+        ("chains of 10, one at a time, one CPU: latency p99 (ms)", cp["p99_ms"], sp["duration"]["p99_ms"], False),
+    ]
 print("| workload | Celery (prefork 2) | Stepline | Stepline vs Celery |")
 print("| --- | ---: | ---: | ---: |")
 for name, c, s, higher_better in rows:
@@ -130,10 +158,14 @@ for name, c, s, higher_better in rows:
     print(f"| {name} | {c:,.1f} | {s:,.1f} | {ratio:,.1f}x {'faster' if ratio >= 1 else 'slower'} |")
 ok = (sn["failed"] == 0 and sa["failed"] == 0 and sc["failed"] == 0 and si["failed"] == 0
       and cn["completed"] == cn["units"] and cc["completed"] == cc["units"] and ci["completed"] == ci["units"])
+if pinned:
+    ok = ok and sp["failed"] == 0 and cp["completed"] == cp["units"]
 print()
 print(f"Stepline: {sn['succeeded']}/{sn['executions']}, {sa['succeeded']}/{sa['executions']}, "
       f"{sc['succeeded']}/{sc['executions']} and "
       f"{si['succeeded']}/{si['executions']} executions SUCCEEDED with the expected output; Celery: "
       f"{cn['completed']}/{cn['units']} tasks, {cc['completed']}/{cc['units']} and {ci['completed']}/{ci['units']} chains done.")
+if pinned:
+    print(f"On one CPU: Stepline {sp['succeeded']}/{sp['executions']} SUCCEEDED, Celery {cp['completed']}/{cp['units']} chains done.")
 sys.exit(0 if ok else 1)
 PY
