@@ -159,6 +159,11 @@ def test_start_sync_execution(sfn):
                          type="EXPRESS")
     r = check_shape("StartSyncExecution", sfn.start_sync_execution(stateMachineArn=arn, input='{"v": 7}'))
     assert r["status"] == "SUCCEEDED" and json.loads(r["output"]) == {"x": 7}
+    # EXPRESS executions are named as on AWS: ...:express:<machine>:<name>:<id>.
+    assert r["executionArn"].split(":")[5:8] == ["express", arn.split(":")[6], r["name"]], r["executionArn"]
+    first = sfn.start_execution(stateMachineArn=arn, name="twice", input='{"v": 1}')["executionArn"]
+    again = sfn.start_execution(stateMachineArn=arn, name="twice", input='{"v": 1}')["executionArn"]
+    assert first != again and first.split(":")[5] == "express", (first, again)
     failing = create_machine(sfn, {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Boom", "Cause": "c"}}},
                              type="EXPRESS")
     r = sfn.start_sync_execution(stateMachineArn=failing)

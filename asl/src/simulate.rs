@@ -91,6 +91,11 @@ pub struct SimulationOptions {
     /// Render the history as AWS JSON into `Outcome::history` (the engine records it
     /// either way; rendering is an output step a benchmark may skip).
     pub render_history: bool,
+    /// An EXPRESS state machine: the execution ARN takes AWS's express form,
+    /// `…:express:<machine>:<name>:<id>`.
+    pub express: bool,
+    /// Started as StartSyncExecution starts it (see `ExecutionInfo::synchronous`).
+    pub synchronous: bool,
 }
 
 impl Default for SimulationOptions {
@@ -102,6 +107,8 @@ impl Default for SimulationOptions {
             seed: 0,
             max_transitions: 1_000_000,
             render_history: true,
+            express: false,
+            synchronous: false,
         }
     }
 }
@@ -119,6 +126,21 @@ pub fn simulate(
     simulate_with_clock(machine, input, options, tasks, &mut |_| {})
 }
 
+/// The id AWS appends to an EXPRESS execution's ARN: a v4 UUID, here derived from the
+/// seed so that a simulation stays reproducible.
+fn express_id(seed: u64) -> String {
+    let mixed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5851_F42D_4C95_7F2D;
+    let (hi, lo) = (mixed >> 16, mixed.rotate_left(29));
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        hi as u32,
+        (hi >> 32) as u16,
+        lo & 0xfff,
+        0x8000 | ((lo >> 12) & 0x3fff),
+        (lo >> 26) & 0xffff_ffff_ffff
+    )
+}
+
 /// Like [`simulate`], but calls `wait` with each jump of the virtual clock before taking
 /// it, so a caller can make waits real (`stepline run --real-time` sleeps there).
 pub fn simulate_with_clock(
@@ -128,11 +150,14 @@ pub fn simulate_with_clock(
     tasks: &mut dyn FnMut(&TaskRequest) -> TaskResult,
     wait: &mut dyn FnMut(std::time::Duration),
 ) -> Outcome {
+    let (machine_name, name) = (&options.state_machine_name, &options.execution_name);
+    let execution_arn = if options.express {
+        format!("arn:aws:states:us-east-1:123456789012:express:{machine_name}:{name}:{}", express_id(options.seed))
+    } else {
+        format!("arn:aws:states:us-east-1:123456789012:execution:{machine_name}:{name}")
+    };
     let info = ExecutionInfo {
-        execution_arn: format!(
-            "arn:aws:states:us-east-1:123456789012:execution:{}:{}",
-            options.state_machine_name, options.execution_name
-        ),
+        execution_arn,
         name: options.execution_name.clone(),
         state_machine_arn: format!("arn:aws:states:us-east-1:123456789012:stateMachine:{}", options.state_machine_name),
         state_machine_name: options.state_machine_name.clone(),
@@ -140,6 +165,7 @@ pub fn simulate_with_clock(
         start_time: options.start_time,
         input,
         redrive_count: 0,
+        synchronous: options.synchronous,
         token_prefix: format!("{}:", options.execution_name),
     };
     let mut exec = Execution::new(info, options.seed);

@@ -4,6 +4,7 @@
 
 mod common;
 
+use asl::simulate::{SimulationOptions, simulate};
 use common::*;
 use serde_json::json;
 
@@ -48,4 +49,29 @@ fn a_jsonata_callback_task_sees_its_token() {
     let task = d.only_task();
     let body = task.input.get("MessageBody").cloned().unwrap_or_else(|| task.input.clone());
     assert_eq!(body, json!(task.token));
+}
+
+/// StartSyncExecution leaves RedriveCount out of `$$.Execution`; every other start keeps it.
+#[test]
+fn redrive_count_is_left_out_of_synchronous_starts_only() {
+    let def =
+        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"e.$": "$$.Execution"}, "End": true}}});
+    for (synchronous, expected) in [(false, Some(json!(0))), (true, None)] {
+        let options = SimulationOptions { synchronous, ..options() };
+        let out = simulate(&machine(def.clone()), json!({}), &options, &mut |_| unreachable!("no tasks"));
+        assert_eq!(succeeded(&out)["e"].get("RedriveCount").cloned(), expected, "synchronous: {synchronous}");
+    }
+}
+
+/// An EXPRESS execution's ARN takes AWS's express form, with an id at the end.
+#[test]
+fn express_executions_get_the_express_arn_form() {
+    let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"id.$": "$$.Execution.Id"}, "End": true}}});
+    let options = SimulationOptions { express: true, ..options() };
+    let out = simulate(&machine(def), json!({}), &options, &mut |_| unreachable!("no tasks"));
+    let id = succeeded(&out)["id"].as_str().expect("an ARN").to_string();
+    let (machine_name, name) = (&options.state_machine_name, &options.execution_name);
+    let prefix = format!("arn:aws:states:us-east-1:123456789012:express:{machine_name}:{name}:");
+    assert!(id.starts_with(&prefix), "{id}");
+    assert_eq!(id[prefix.len()..].len(), 36, "{id}");
 }

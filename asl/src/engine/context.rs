@@ -101,15 +101,18 @@ impl<'a> StateEnv<'a> {
         if let Some(n) = self.retry_count {
             state.insert("RetryCount".into(), json!(n));
         }
+        let mut execution = json!({
+            "Id": info.execution_arn,
+            "Input": info.input,
+            "StartTime": iso_millis(info.start_time),
+            "Name": info.name,
+            "RoleArn": info.role_arn,
+        });
+        if !info.synchronous {
+            execution["RedriveCount"] = json!(info.redrive_count);
+        }
         let mut ctx = json!({
-            "Execution": {
-                "Id": info.execution_arn,
-                "Input": info.input,
-                "StartTime": iso_millis(info.start_time),
-                "Name": info.name,
-                "RoleArn": info.role_arn,
-                "RedriveCount": info.redrive_count,
-            },
+            "Execution": execution,
             "StateMachine": {"Id": info.state_machine_arn, "Name": info.state_machine_name},
             "State": Value::Object(state),
         });

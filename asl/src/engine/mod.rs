@@ -65,6 +65,10 @@ pub struct ExecutionInfo {
     /// How often it was redriven.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub redrive_count: u32,
+    /// Started by StartSyncExecution, which leaves `RedriveCount` out of `$$.Execution`
+    /// (a synchronous EXPRESS execution can never be redriven); AWS keeps it otherwise.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub synchronous: bool,
     /// Prefix of every task token this execution mints; the driver makes it unguessable
     /// and routable (the token is `<prefix><serial>`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -77,6 +81,10 @@ fn is_epoch(t: &DateTime<Utc>) -> bool {
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// What happened that the engine must react to.

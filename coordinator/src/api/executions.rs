@@ -13,15 +13,25 @@ use crate::store::registry::CallbackOutcome;
 use crate::store::starts::StartRequest;
 use crate::store::{ExecutionRecord, InboxEvent, StartOutcome, shard_of};
 
-/// Checks that `arn` looks like an execution ARN.
+/// Checks that `arn` looks like an execution ARN: `…:execution:<machine>:<name>`, or
+/// `…:express:<machine>:<name>:<id>` for an EXPRESS execution.
 pub fn check_arn(arn: &str) -> Result<(), ApiError> {
     let parts: Vec<&str> = arn.split(':').collect();
-    if parts.len() == 8 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "execution" && valid_name(parts[7])
-    {
-        Ok(())
-    } else {
-        Err(ApiError::invalid_arn(arn))
-    }
+    let well_formed = parts.len() >= 8
+        && parts[0] == "arn"
+        && parts[2] == "states"
+        && valid_name(parts[7])
+        && match parts[5] {
+            "execution" => parts.len() == 8,
+            "express" => parts.len() == 9 && !parts[8].is_empty(),
+            _ => false,
+        };
+    if well_formed { Ok(()) } else { Err(ApiError::invalid_arn(arn)) }
+}
+
+/// The execution name in an execution ARN of either form (see [`check_arn`]).
+pub fn name_of(arn: &str) -> &str {
+    arn.split(':').nth(7).unwrap_or_default()
 }
 
 pub fn no_execution(arn: &str) -> ApiError {
@@ -92,34 +102,51 @@ pub async fn start_spec(app: &App, spec: &StartSpec<'_>, kind: Option<&str>) -> 
         return Err(ApiError::new("InvalidExecutionInput", format!("Invalid State Machine Execution Input: '{e}'")));
     }
     let target = resolve(app, sm_arn).await?;
-    if let Some(kind) = kind {
-        let sm = app.store.get_state_machine(&target.run_arn).await?.ok_or_else(|| no_machine(sm_arn))?;
-        if sm.kind != kind {
-            return Err(ApiError::new(
-                "StateMachineTypeNotSupported",
-                format!("This operation is not supported by this type of state machine: '{}'", sm.kind),
-            ));
+    let express = match kind {
+        Some(kind) => {
+            let sm = app.store.get_state_machine(&target.run_arn).await?.ok_or_else(|| no_machine(sm_arn))?;
+            if sm.kind != kind {
+                return Err(ApiError::new(
+                    "StateMachineTypeNotSupported",
+                    format!("This operation is not supported by this type of state machine: '{}'", sm.kind),
+                ));
+            }
+            sm.kind == "EXPRESS"
         }
-    }
+        None => runs_express(app, &target).await?.ok_or_else(|| no_machine(sm_arn))?,
+    };
     let parts: Vec<&str> = target.base.split(':').collect();
-    let arn = format!("arn:aws:states:{}:{}:execution:{}:{name}", parts[3], parts[4], parts[6]);
+    // AWS names an EXPRESS execution `…:express:<machine>:<name>:<id>`: the id makes each
+    // start a new execution (StartExecution is idempotent for STANDARD workflows only).
+    let arn = if express {
+        format!("arn:aws:states:{}:{}:express:{}:{name}:{}", parts[3], parts[4], parts[6], uuid_v4())
+    } else {
+        format!("arn:aws:states:{}:{}:execution:{}:{name}", parts[3], parts[4], parts[6])
+    };
+    // StartSyncExecution is the one caller that names the type.
+    let synchronous = kind.is_some();
     let shard = shard_of(&arn, app.store.shards);
     let prefix = app.tokens.mint_prefix(shard);
     let now = Utc::now().timestamp_micros();
-    if target.version.is_none() && app.store.local_shards.contains(shard) {
-        let request = StartRequest {
-            arn: arn.clone(),
-            name: name.clone(),
-            state_machine_arn: target.run_arn.clone(),
-            input: input.to_string(),
-            start_us: now,
-            token_prefix: prefix.clone(),
-        };
-        if start_fresh(app, shard, request).await? {
-            return Ok(Started { arn, start_us: now, target });
-        }
+    let request = || StartRequest {
+        arn: arn.clone(),
+        name: name.clone(),
+        state_machine_arn: target.run_arn.clone(),
+        input: input.to_string(),
+        start_us: now,
+        token_prefix: prefix.clone(),
+        synchronous,
+    };
+    // A synchronous start takes the start script's way: the apply that creates a fresh
+    // start in-process writes only the fields every execution has.
+    if target.version.is_none()
+        && !synchronous
+        && app.store.local_shards.contains(shard)
+        && start_fresh(app, shard, request()).await?
+    {
+        return Ok(Started { arn, start_us: now, target });
     }
-    match app.store.start_execution(&arn, &name, &target.run_arn, input, now, &prefix).await? {
+    match app.store.start(request()).await? {
         StartOutcome::Created(created) => {
             let at = created.at;
             if let Some(v) = &target.version {
@@ -159,6 +186,16 @@ async fn start_fresh(app: &App, shard: u32, request: StartRequest) -> Result<boo
     }
     app.machine_heads.refused(&machine);
     Ok(false)
+}
+
+/// Whether `target` runs an EXPRESS state machine; None when it does not exist.
+async fn runs_express(app: &App, target: &Target) -> Result<Option<bool>, ApiError> {
+    if target.version.is_none()
+        && let Some(head) = app.machine_heads.get(&app.store, &target.run_arn).await?
+    {
+        return Ok(Some(head.express));
+    }
+    Ok(app.store.get_state_machine(&target.run_arn).await?.map(|sm| sm.kind == "EXPRESS"))
 }
 
 fn no_machine(arn: &str) -> ApiError {

@@ -40,7 +40,7 @@ pub async fn start_sync(app: &App, p: &Params) -> ApiResult {
         return Ok(json!({
             "executionArn": started.arn,
             "stateMachineArn": started.target.base,
-            "name": started.arn.rsplit(':').next().unwrap_or_default(),
+            "name": super::executions::name_of(&started.arn),
             "startDate": timestamp_us(started.start_us),
             "stopDate": timestamp_us(chrono::Utc::now().timestamp_micros()),
             "status": "TIMED_OUT",

@@ -47,6 +47,9 @@ pub struct Case {
     /// STANDARD or EXPRESS.
     #[serde(default)]
     pub state_machine_type: Option<String>,
+    /// How the test started it: start_execution or start_sync_execution.
+    #[serde(default)]
+    pub execution_api: Option<String>,
 }
 
 /// The recorded outcome.

@@ -203,6 +203,8 @@ pub fn run_case(case: &Case, options: &RunOptions) -> CaseResult {
         max_transitions: options.max_transitions,
         // Only status, output, error and cause are compared.
         render_history: false,
+        express: case.state_machine_type.as_deref() == Some("EXPRESS"),
+        synchronous: case.execution_api.as_deref() == Some("start_sync_execution"),
     };
     let mut replay = case
         .is_lambda_case()

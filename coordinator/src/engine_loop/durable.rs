@@ -73,6 +73,7 @@ pub(super) async fn from_fields(app: &App, f: HashMap<&str, String>) -> Result<O
         start_time: DateTime::<Utc>::from_timestamp_millis(start_ms).unwrap_or_default(),
         input: serde_json::from_str(input_text).unwrap_or(Value::Null),
         redrive_count: 0,
+        synchronous: f.get("sync").is_some_and(|s| s == "1"),
         token_prefix: f.get("tp").cloned().unwrap_or_default(),
     };
     let durable = match f.get("st") {
@@ -118,6 +119,7 @@ pub(super) fn state_text(d: &mut Durable) -> String {
         start_time: DateTime::<Utc>::default(),
         input: Value::Null,
         redrive_count: d.exec.info.redrive_count,
+        synchronous: false,
         token_prefix: String::new(),
     };
     let info = std::mem::replace(&mut d.exec.info, stub);

@@ -180,7 +180,8 @@ pub const CLAIM_LEDGER_MS: i64 = 10_000;
 pub const START_GRACE_MS: i64 = 5_000;
 
 /// The fields the engine loop needs to rebuild or resume an execution.
-pub const LOAD_FIELDS: [&str; 11] = ["st", "ver", "arn", "name", "sm", "smname", "role", "start", "input", "tp", "def"];
+pub const LOAD_FIELDS: [&str; 12] =
+    ["st", "ver", "arn", "name", "sm", "smname", "role", "start", "input", "tp", "def", "sync"];
 
 const DESCRIBE_FIELDS: [&str; 10] = ["arn", "name", "sm", "status", "start", "stop", "input", "out", "err", "cause"];
 

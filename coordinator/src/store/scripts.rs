@@ -68,12 +68,12 @@ return {'created', ARGV[6]}
 /// Starts executions (each idempotent on name and input while it runs): writes each
 /// one's hash and arms its start timer (see `timers::Timer::Start`). Concurrent
 /// StartExecution calls share one call (`store::starts`).
-/// ARGV: count, then per execution 14 values: exec hash, timers, shard bell,
+/// ARGV: count, then per execution 15 values: exec hash, timers, shard bell,
 /// executions zset, sm hash, exec arn, name, input, start (`store::epoch` text), token prefix, start timer
 /// member, state machine arn, ring ("1" to ring the shard bell; "0" when the shard's
 /// loop runs in the caller's process, which hands it the start in-process), start timer
-/// due (ms).
-/// Returns per execution {'created', start, definition sha, role, machine name},
+/// due (ms), synchronous ("1": started by StartSyncExecution, kept as the `sync` field).
+/// Returns per execution {'created', start, definition sha, role, machine name, type},
 /// {'same', start}, {'exists', start} or {'nosm'}, each start as stored.
 pub fn start_executions() -> String {
     format!(
@@ -84,7 +84,7 @@ local i = 2
 for j = 1, tonumber(ARGV[1]) do
   local xk, tk, bell, exz, smk = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local arn, input, start = ARGV[i + 5], ARGV[i + 7], ARGV[i + 8]
-  local sm = redis.call('HMGET', smk, 'sha', 'role', 'name')
+  local sm = redis.call('HMGET', smk, 'sha', 'role', 'name', 'type')
   if not sm[1] then
     out[j] = {'nosm'}
   else
@@ -95,13 +95,14 @@ for j = 1, tonumber(ARGV[1]) do
       redis.call('HSET', xk, 'arn', arn, 'name', ARGV[i + 6], 'input', input, 'start', start,
         'tp', ARGV[i + 9], 'status', 'RUNNING', 'ver', '0', 'def', sm[1], 'role', sm[2], 'smname', sm[3],
         'sm', ARGV[i + 11])
+      if ARGV[i + 14] == '1' then redis.call('HSET', xk, 'sync', '1') end
       redis.call('ZADD', exz, start, arn)
       redis.call('ZADD', tk, ARGV[i + 13], ARGV[i + 10])
       if ARGV[i + 12] ~= '0' then ring(bell) end
-      out[j] = {'created', start, sm[1], sm[2] or '', sm[3] or ''}
+      out[j] = {'created', start, sm[1], sm[2] or '', sm[3] or '', sm[4] or ''}
     end
   end
-  i = i + 14
+  i = i + 15
 end
 return out
 "#

@@ -26,6 +26,8 @@ pub struct StartRequest {
     pub start_us: i64,
     /// Prefix of its task tokens.
     pub token_prefix: String,
+    /// Started by StartSyncExecution (see `asl::engine::ExecutionInfo::synchronous`).
+    pub synchronous: bool,
 }
 
 /// What a start needs of its state machine to run its first step in-process.
@@ -37,13 +39,15 @@ pub struct StateMachineHead {
     pub role: String,
     /// Its name.
     pub name: String,
+    /// Whether it is an EXPRESS state machine (its executions take the express ARN form).
+    pub express: bool,
 }
 
 impl StartRequest {
     /// The fields the engine loop loads for this execution (`LOAD_FIELDS` names,
     /// without `st` and `ver`), once created with `head`'s definition.
     pub fn loaded_fields(self, head: StateMachineHead) -> Vec<(&'static str, String)> {
-        vec![
+        let mut fields = vec![
             ("arn", self.arn),
             ("name", self.name),
             ("sm", self.state_machine_arn),
@@ -53,7 +57,11 @@ impl StartRequest {
             ("input", self.input),
             ("tp", self.token_prefix),
             ("def", head.sha),
-        ]
+        ];
+        if self.synchronous {
+            fields.push(("sync", "1".to_string()));
+        }
+        fields
     }
 
     /// What an apply writes to create this execution with `head`'s definition.
@@ -115,19 +123,26 @@ async fn write_groups(store: Store, mut rx: mpsc::UnboundedReceiver<Waiting>) {
 }
 
 impl Store {
-    /// A state machine's current definition SHA-256, role and name; None if it does
-    /// not exist.
+    /// A state machine's current definition SHA-256, role, name and type; None if it
+    /// does not exist.
     pub async fn state_machine_head(&self, arn: &str) -> Result<Option<StateMachineHead>> {
         let v: Vec<Option<String>> = redis::cmd("HMGET")
             .arg(self.keys.state_machine(arn))
-            .arg(&["sha", "role", "name"])
+            .arg(&["sha", "role", "name", "type"])
             .query_async(&mut self.conn())
             .await?;
         let mut v = v.into_iter();
-        let (Some(Some(sha)), role, name) = (v.next(), v.next().flatten(), v.next().flatten()) else {
+        let (Some(Some(sha)), role, name, kind) =
+            (v.next(), v.next().flatten(), v.next().flatten(), v.next().flatten())
+        else {
             return Ok(None);
         };
-        Ok(Some(StateMachineHead { sha, role: role.unwrap_or_default(), name: name.unwrap_or_default() }))
+        Ok(Some(StateMachineHead {
+            sha,
+            role: role.unwrap_or_default(),
+            name: name.unwrap_or_default(),
+            express: kind.as_deref() == Some("EXPRESS"),
+        }))
     }
 
     /// StartExecution: creates the execution and arms its start atomically (idempotent
@@ -141,14 +156,20 @@ impl Store {
         start_us: i64,
         token_prefix: &str,
     ) -> Result<StartOutcome> {
-        let request = StartRequest {
+        self.start(StartRequest {
             arn: arn.to_string(),
             name: name.to_string(),
             state_machine_arn: state_machine_arn.to_string(),
             input: input.to_string(),
             start_us,
             token_prefix: token_prefix.to_string(),
-        };
+            synchronous: false,
+        })
+        .await
+    }
+
+    /// Writes the start `request` describes, as [`Store::start_execution`] does.
+    pub async fn start(&self, request: StartRequest) -> Result<StartOutcome> {
         let Some(queue) = &self.starts else {
             let mut outcomes = self.write_starts(vec![request]).await?;
             return outcomes.pop().ok_or_else(|| StoreError::Corrupt("the start script answered nothing".into()));
@@ -186,7 +207,8 @@ impl Store {
                 .arg(crate::timers::Timer::Start.member(&r.arn))
                 .arg(&r.state_machine_arn)
                 .arg(ring)
-                .arg(due);
+                .arg(due)
+                .arg(if r.synchronous { "1" } else { "0" });
         }
         let answers: Vec<Vec<String>> = inv.invoke_async(&mut self.conn()).await?;
         if answers.len() != requests.len() {
@@ -205,7 +227,8 @@ fn outcome(r: StartRequest, v: Vec<String>) -> StartOutcome {
     match v.first().map(String::as_str) {
         Some("created") => {
             let field = |i: usize| v.get(i).cloned().unwrap_or_default();
-            let head = StateMachineHead { sha: field(2), role: field(3), name: field(4) };
+            let head =
+                StateMachineHead { sha: field(2), role: field(3), name: field(4), express: field(5) == "EXPRESS" };
             let r = StartRequest { start_us: at, ..r };
             StartOutcome::Created(NewExecution { at, fields: r.loaded_fields(head) })
         }
