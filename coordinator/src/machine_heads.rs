@@ -1,4 +1,4 @@
-//! Each state machine's current definition (SHA-256, role and name), cached for
+//! Each state machine's current definition (SHA-256, role, name and type), cached for
 //! StartExecution's one-round-trip way (see `shard_door`'s `start_fresh`). A stale entry
 //! costs little: the apply that creates the execution checks the SHA-256 and refuses,
 //! and the start then takes the start script's way, which reads the definition in Redis.
@@ -52,6 +52,11 @@ impl MachineHeads {
     /// and its starts take the start script's way for a while.
     pub fn refused(&self, arn: &str) {
         self.insert(arn, Known::Resting(Instant::now() + REST));
+    }
+
+    /// Drops what is known of `arn` (deleted here: the next start reads it again).
+    pub fn forget(&self, arn: &str) {
+        self.lock().remove(arn);
     }
 
     fn insert(&self, arn: &str, known: Known) {

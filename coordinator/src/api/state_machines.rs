@@ -171,6 +171,8 @@ pub async fn delete(app: &App, p: &Params) -> ApiResult {
         app.store.delete_version(arn, &version).await?;
     }
     app.store.forget_machine(arn).await?;
+    // A machine created again under this name may have another type (and ARN form).
+    app.machine_heads.forget(arn);
     Ok(json!({}))
 }
 
