@@ -48,6 +48,15 @@ impl MachineHeads {
         Ok(Some(head))
     }
 
+    /// Whether the state machine `arn` is EXPRESS, as [`MachineHeads::get`] knows it,
+    /// without copying the head.
+    pub async fn express(&self, store: &Store, arn: &str) -> Result<Option<bool>, StoreError> {
+        if let Some(Known::Head(head)) = self.lock().get(arn) {
+            return Ok(Some(head.express));
+        }
+        Ok(self.get(store, arn).await?.map(|head| head.express))
+    }
+
     /// A start of `arn` was not created in-process: what is known of it may be stale,
     /// and its starts take the start script's way for a while.
     pub fn refused(&self, arn: &str) {

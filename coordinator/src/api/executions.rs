@@ -191,9 +191,9 @@ async fn start_fresh(app: &App, shard: u32, request: StartRequest) -> Result<boo
 /// Whether `target` runs an EXPRESS state machine; None when it does not exist.
 async fn runs_express(app: &App, target: &Target) -> Result<Option<bool>, ApiError> {
     if target.version.is_none()
-        && let Some(head) = app.machine_heads.get(&app.store, &target.run_arn).await?
+        && let Some(express) = app.machine_heads.express(&app.store, &target.run_arn).await?
     {
-        return Ok(Some(head.express));
+        return Ok(Some(express));
     }
     Ok(app.store.get_state_machine(&target.run_arn).await?.map(|sm| sm.kind == "EXPRESS"))
 }
