@@ -1,6 +1,7 @@
 //! EXPRESS executions as AWS names and shows them: ARNs of the form
 //! `…:express:<machine>:<name>:<id>`, a new execution for every StartExecution, and no
-//! `RedriveCount` in the context object of a StartSyncExecution run.
+//! `RedriveCount` in the context object of a StartSyncExecution run; and the definitions
+//! AWS refuses for them.
 
 mod common;
 
@@ -81,5 +82,55 @@ async fn sync_express_runs_have_no_redrive_count_and_standard_ones_keep_their_fo
     assert_eq!(arn, "arn:aws:states:us-east-1:123456789012:execution:slow:n1");
     let d = h.wait_done(&arn, Duration::from_secs(10)).await;
     assert_eq!(output(&d)["execution"]["RedriveCount"], 0);
+    h.stop().await;
+}
+
+/// A one-Task definition with `resource` in a state called `state`.
+fn one_task(state: &str, resource: &str) -> String {
+    json!({"StartAt": state, "States": {state: {"Type": "Task", "Resource": resource, "End": true}}}).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn express_machines_refuse_callbacks_jobs_and_activities_as_aws_does() {
+    let h = Harness::start().await;
+    let activity = h.ok("CreateActivity", json!({"name": "a"})).await["activityArn"].as_str().unwrap().to_string();
+    // AWS's messages, as recorded (the first has two spaces before "at").
+    let cases = [
+        (
+            "Publish",
+            "arn:aws:states:::sns:publish.waitForTaskToken".to_string(),
+            "Express state machine does not support '.waitForTaskToken' service integration  at /States/Publish/Resource",
+        ),
+        (
+            "StartExecution",
+            "arn:aws:states:::states:startExecution.sync".to_string(),
+            "Express state machine does not support '.sync' service integration at /States/StartExecution/Resource",
+        ),
+        (
+            "ActivityTask",
+            activity,
+            "Express state machine does not support Activity ARN at /States/ActivityTask/Resource",
+        ),
+    ];
+    let role = "arn:aws:iam::123456789012:role/t";
+    for (i, (state, resource, why)) in cases.iter().enumerate() {
+        let definition = one_task(state, resource);
+        let body = json!({"name": format!("x{i}"), "definition": definition, "roleArn": role, "type": "EXPRESS"});
+        let e = h.err("CreateStateMachine", body, "InvalidDefinition").await;
+        assert_eq!(e["message"], format!("Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: {why}'"));
+        let checked =
+            h.ok("ValidateStateMachineDefinition", json!({"definition": definition, "type": "EXPRESS"})).await;
+        assert_eq!(checked["result"], "FAIL", "{checked}");
+        assert_eq!(checked["diagnostics"][0]["location"], format!("/States/{state}/Resource"), "{checked}");
+        // The same definition is a STANDARD machine's to run.
+        let body = json!({"name": format!("s{i}"), "definition": definition, "roleArn": role});
+        h.ok("CreateStateMachine", body).await;
+        let checked = h.ok("ValidateStateMachineDefinition", json!({"definition": definition})).await;
+        assert_eq!(checked["result"], "OK", "{checked}");
+    }
+    // An EXPRESS machine cannot be updated into one either.
+    let sm = create(&h, "later", "EXPRESS").await;
+    let definition = one_task("Publish", "arn:aws:states:::sns:publish.waitForTaskToken");
+    h.err("UpdateStateMachine", json!({"stateMachineArn": sm, "definition": definition}), "InvalidDefinition").await;
     h.stop().await;
 }

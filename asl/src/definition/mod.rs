@@ -2,6 +2,7 @@
 //! compiled once (paths, payload templates, JSONata), and the nested sub-machines
 //! of Parallel and Map flattened into one arena so that runs can name them by index.
 
+mod express;
 mod parse;
 mod template;
 mod validate;
@@ -346,6 +347,12 @@ impl StateMachine {
         let machine = parse::parse_definition(definition)?;
         let problems = validate::validate(&machine);
         if problems.is_empty() { Ok(machine) } else { Err(problems) }
+    }
+
+    /// What an EXPRESS state machine may not contain, located as AWS locates it (empty
+    /// when this definition can run as EXPRESS).
+    pub fn express_diagnostics(&self) -> Vec<Diagnostic> {
+        express::express_diagnostics(self)
     }
 
     /// The top-level machine.

@@ -35,6 +35,15 @@ fn diagnostics_message(diags: &[Diagnostic]) -> String {
     format!("Invalid State Machine Definition: '{}'", parts.join(", "))
 }
 
+/// Refuses, as AWS does, a definition that an EXPRESS state machine (`kind`) may not run.
+pub fn check_type(machine: &StateMachine, kind: &str) -> Result<(), ApiError> {
+    if kind != "EXPRESS" {
+        return Ok(());
+    }
+    let diags = machine.express_diagnostics();
+    if diags.is_empty() { Ok(()) } else { Err(ApiError::new("InvalidDefinition", diagnostics_message(&diags))) }
+}
+
 /// Parses and validates a definition (size-limited, panic-safe).
 pub fn parse(definition: &str) -> Result<StateMachine, ApiError> {
     if definition.len() > MAX_DEFINITION {
@@ -78,6 +87,7 @@ pub async fn create(app: &App, p: &Params) -> ApiResult {
     let publish = p.opt_bool("publish")?.unwrap_or(false);
     let version_description = p.opt_str("versionDescription")?.unwrap_or("");
     let machine = parse(definition)?;
+    check_type(&machine, kind)?;
     let sha = crate::tokens::hex(&Sha256::digest(definition.as_bytes()));
     let arn = format!("arn:aws:states:{}:{}:stateMachine:{name}", app.region, app.account_id);
     let record = StateMachineRecord {
@@ -187,15 +197,17 @@ pub fn validate(p: &Params) -> ApiResult {
             "1 validation error detected: Value '{kind}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"
         )));
     }
-    match parse(definition) {
-        Ok(_) => Ok(json!({"result": "OK", "diagnostics": []})),
-        Err(_) => {
-            let diags = StateMachine::from_json_str(definition).err().unwrap_or_default();
-            let list: Vec<Value> = diags
-                .iter()
-                .map(|d| json!({"severity": "ERROR", "code": d.code, "message": d.message, "location": d.location}))
-                .collect();
-            Ok(json!({"result": "FAIL", "diagnostics": list, "truncated": false}))
-        }
+    let diags = match parse(definition) {
+        Ok(machine) if p.opt_str("type")? == Some("EXPRESS") => machine.express_diagnostics(),
+        Ok(_) => Vec::new(),
+        Err(_) => StateMachine::from_json_str(definition).err().unwrap_or_default(),
+    };
+    if diags.is_empty() {
+        return Ok(json!({"result": "OK", "diagnostics": []}));
     }
+    let list: Vec<Value> = diags
+        .iter()
+        .map(|d| json!({"severity": "ERROR", "code": d.code, "message": d.message, "location": d.location}))
+        .collect();
+    Ok(json!({"result": "FAIL", "diagnostics": list, "truncated": false}))
 }

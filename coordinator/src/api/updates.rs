@@ -46,6 +46,9 @@ pub async fn update(app: &App, p: &Params) -> ApiResult {
     }
     let current = get(app, arn).await?;
     let machine = definition.map(parse).transpose()?;
+    if let Some(m) = &machine {
+        super::state_machines::check_type(m, &current.kind)?;
+    }
     let definition = definition.unwrap_or(&current.definition);
     let role = role.unwrap_or(&current.role_arn);
     let sha = crate::tokens::hex(&Sha256::digest(definition.as_bytes()));
