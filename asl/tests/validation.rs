@@ -93,10 +93,43 @@ fn next_and_end_together_are_rejected() {
     assert!(d.iter().any(|x| x.location.starts_with("/States/A")), "{d:#?}");
 }
 
+#[track_caller]
+fn assert_message_at(def: Value, message: &str, location: &str) {
+    let d = diagnostics(def);
+    assert!(
+        d.iter().any(|x| x.location == location && x.message == message),
+        "expected {message:?} at {location}, got {d:#?}"
+    );
+}
+
 #[test]
 fn bad_state_type_is_located() {
     assert_located(json!({"StartAt": "A", "States": {"A": {"Type": "Sleep", "End": true}}}), "/States/A/Type");
-    assert_located(json!({"StartAt": "A", "States": {"A": {"End": true}}}), "/States/A/Type");
+    // A missing field is reported at the object that lacks it, as AWS reports it.
+    assert_message_at(
+        json!({"StartAt": "A", "States": {"A": {"End": true}}}),
+        "These fields are required: [Type]",
+        "/States/A",
+    );
+}
+
+/// AWS's diagnostics, as recorded by ValidateStateMachineDefinition.
+#[test]
+fn missing_top_level_fields_are_named_as_aws_names_them() {
+    assert_message_at(json!({}), "These fields are required: [States, StartAt]", "/");
+    assert_message_at(
+        json!({"States": {"P": {"Type": "Pass", "End": true}}}),
+        "These fields are required: [StartAt]",
+        "/",
+    );
+    assert_message_at(json!({"StartAt": "P"}), "These fields are required: [States]", "/");
+    assert_eq!(diagnostics(json!({})).len(), 1, "one problem names both fields");
+    assert_message_at(json!([]), "Definition must be a valid JSON object", "/");
+    let empty = StateMachine::from_json_str("").err().unwrap_or_default();
+    assert_eq!(
+        empty.first().map(|d| (d.code, d.message.as_str())),
+        Some(("SCHEMA_VALIDATION_FAILED", "Definition must be a valid JSON object"))
+    );
 }
 
 #[test]
@@ -131,9 +164,10 @@ fn jsonpath_only_fields_are_rejected_under_jsonata() {
 
 #[test]
 fn jsonpath_state_inside_a_jsonata_machine_is_rejected() {
-    assert_located(
+    assert_message_at(
         json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": {"Type": "Pass", "QueryLanguage": "JSONPath", "End": true}}}),
-        "/States/A/QueryLanguage",
+        "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine",
+        "/States/A",
     );
 }
 

@@ -336,6 +336,10 @@ impl StateMachine {
                 "/",
             )]);
         }
+        // AWS calls an empty text a schema problem, not a JSON one.
+        if text.trim().is_empty() {
+            return Err(vec![Diagnostic::schema("Definition must be a valid JSON object", "/")]);
+        }
         let value: Value = serde_json::from_str(text).map_err(|e| {
             vec![Diagnostic::new("INVALID_JSON_DESCRIPTION", format!("The definition is not valid JSON: {e}"), "/")]
         })?;

@@ -40,7 +40,7 @@ struct Parser {
 /// Parses a whole definition.
 pub(super) fn parse_definition(definition: &Value) -> Result<StateMachine, Vec<Diagnostic>> {
     let Some(obj) = definition.as_object() else {
-        return Err(vec![Diagnostic::schema("The definition must be a JSON object", "/")]);
+        return Err(vec![Diagnostic::schema("Definition must be a valid JSON object", "/")]);
     };
     // Compiling templates recurses through the JSON, so refuse absurd depth up front.
     if depth_exceeds(definition, MAX_DEFINITION_DEPTH) {
@@ -78,6 +78,13 @@ impl Parser {
         self.problems.push(Diagnostic::schema(message, location));
     }
 
+    /// AWS's report of required fields missing from the object at `loc`: one problem
+    /// naming them all, located at the object (the root is `/`).
+    fn missing(&mut self, fields: &[&str], loc: &str) {
+        let at = if loc.is_empty() { "/" } else { loc };
+        self.err(format!("These fields are required: [{}]", fields.join(", ")), at);
+    }
+
     fn query_language(&mut self, v: &Value, loc: &str) -> Option<QueryLanguage> {
         match v.as_str() {
             Some("JSONPath") => Some(QueryLanguage::JsonPath),
@@ -108,7 +115,8 @@ impl Parser {
             }
             None => {
                 if required {
-                    self.err("The field is required", loc);
+                    let (object, field) = loc.rsplit_once('/').unwrap_or(("", loc));
+                    self.missing(&[field], object);
                 }
                 None
             }
@@ -117,7 +125,13 @@ impl Parser {
 
     /// Parses `{StartAt, States}` into the pre-allocated machine slot `id`.
     fn machine_into(&mut self, id: MachineId, obj: &Map<String, Value>, loc: &str, ql: QueryLanguage) {
-        let start_at = self.string(obj.get("StartAt"), &format!("{loc}/StartAt"), true).unwrap_or_default();
+        // AWS names both in one problem, States first, when both are missing.
+        if !obj.contains_key("StartAt") && !obj.contains_key("States") {
+            self.missing(&["States", "StartAt"], loc);
+        }
+        let start_at_required = obj.contains_key("States");
+        let start_at =
+            self.string(obj.get("StartAt"), &format!("{loc}/StartAt"), start_at_required).unwrap_or_default();
         let mut states = IndexMap::default();
         match obj.get("States") {
             Some(Value::Object(map)) => {
@@ -135,7 +149,8 @@ impl Parser {
                 }
             }
             Some(_) => self.err("States must be an object", format!("{loc}/States")),
-            None => self.err("The field is required", format!("{loc}/States")),
+            None if obj.contains_key("StartAt") => self.missing(&["States"], loc),
+            None => {}
         }
         self.machines[id] = Machine { start_at, states, location: loc.to_string() };
     }
@@ -404,7 +419,7 @@ impl Parser {
         let list: Vec<String> = match r.get("ErrorEquals").and_then(Value::as_array) {
             Some(a) => a.iter().filter_map(|e| e.as_str().map(str::to_string)).collect(),
             None => {
-                self.err("ErrorEquals is required", format!("{loc}/ErrorEquals"));
+                self.missing(&["ErrorEquals"], loc);
                 return Vec::new();
             }
         };
@@ -445,7 +460,7 @@ impl Parser {
             None => parent_ql,
         };
         if parent_ql == QueryLanguage::Jsonata && ql == QueryLanguage::JsonPath {
-            self.err("A state cannot use JSONPath when the state machine uses JSONata", format!("{loc}/QueryLanguage"));
+            self.err("'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine", loc);
         }
         let type_name = self.string(obj.get("Type"), &format!("{loc}/Type"), true)?;
         let forbidden: &[&str] = match ql {
