@@ -243,6 +243,12 @@ async fn api_errors_are_aws_shaped() {
     .await;
     let sm = h.create("ok", json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}})).await;
     h.err("StartExecution", json!({"stateMachineArn": sm, "input": "{not json"}), "InvalidExecutionInput").await;
+    let e = h.err("StartExecution", json!({"stateMachineArn": sm, "input": ""}), "InvalidExecutionInput").await;
+    assert_eq!(e["message"], "Invalid State Machine Execution Input: 'Invalid execution input.'");
+    // A JSON string, number or null is an input too, as on AWS.
+    for input in ["\"text\"", "2", "null"] {
+        h.ok("StartExecution", json!({"stateMachineArn": sm, "input": input})).await;
+    }
 
     let (status, v) = raw_post(h.http, "AWSStepFunctions.ListStateMachines", "{malformed").await;
     assert_eq!(status, 400);

@@ -98,6 +98,13 @@ pub async fn start_spec(app: &App, spec: &StartSpec<'_>, kind: Option<&str>) -> 
             format!("Invalid State Machine Execution Input: the input is over {} bytes", app.max_payload_bytes),
         ));
     }
+    if input.is_empty() {
+        // AWS's words for an empty input.
+        return Err(ApiError::new(
+            "InvalidExecutionInput",
+            "Invalid State Machine Execution Input: 'Invalid execution input.'",
+        ));
+    }
     if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(input) {
         return Err(ApiError::new("InvalidExecutionInput", format!("Invalid State Machine Execution Input: '{e}'")));
     }
