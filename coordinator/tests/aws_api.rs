@@ -128,3 +128,37 @@ async fn history_timestamps_are_epoch_seconds() {
     }
     h.stop().await;
 }
+
+/// Messages as AWS words them (recorded responses): an ARN that is no ARN, an unknown
+/// status filter, an overlong page token, and why a finished execution cannot be redriven.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_words_for_bad_requests() {
+    let h = Harness::start().await;
+    for action in ["DescribeExecution", "GetExecutionHistory"] {
+        let e = h.err(action, json!({"executionArn": "invalid_state_machine_arn"}), "InvalidArn").await;
+        assert_eq!(e["message"], "Invalid Arn: 'Invalid ARN prefix: invalid_state_machine_arn'");
+    }
+    let sm = h.create("words", json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}})).await;
+    let e = h
+        .err("ListExecutions", json!({"stateMachineArn": sm, "statusFilter": "succeeded"}), "ValidationException")
+        .await;
+    assert_eq!(
+        e["message"],
+        "1 validation error detected: Value 'succeeded' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]"
+    );
+    let long = "t".repeat(1025);
+    let e = h.err("ListStateMachines", json!({"nextToken": long}), "ValidationException").await;
+    assert_eq!(
+        e["message"],
+        format!(
+            "1 validation error detected: Value '{long}' at 'nextToken' failed to satisfy constraint: Member must have length less than or equal to 1024"
+        )
+    );
+    let arn = h.start_execution(&sm, "done", json!({})).await;
+    let d = h.wait_done(&arn, Duration::from_secs(10)).await;
+    assert_eq!(
+        (&d["redriveStatus"], &d["redriveStatusReason"]),
+        (&json!("NOT_REDRIVABLE"), &json!("Execution is SUCCEEDED and cannot be redriven"))
+    );
+    h.stop().await;
+}

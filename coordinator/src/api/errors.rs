@@ -43,6 +43,10 @@ impl ApiError {
 
     /// An invalid ARN.
     pub fn invalid_arn(arn: &str) -> ApiError {
+        // AWS says why when the text is no ARN at all.
+        if !arn.starts_with("arn:") {
+            return ApiError::new("InvalidArn", format!("Invalid Arn: 'Invalid ARN prefix: {arn}'"));
+        }
         ApiError::new("InvalidArn", format!("Invalid Arn: '{arn}'"))
     }
 }

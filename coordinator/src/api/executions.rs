@@ -261,6 +261,8 @@ pub async fn describe(app: &App, p: &Params) -> ApiResult {
     }
     if matches!(x.status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") {
         v["redriveStatus"] = json!("REDRIVABLE");
+    } else {
+        v["redriveStatusReason"] = json!(format!("Execution is {} and cannot be redriven", x.status));
     }
     Ok(v)
 }
@@ -279,6 +281,13 @@ pub async fn list(app: &App, p: &Params) -> ApiResult {
         return Err(ApiError::new("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{sm_arn}'")));
     }
     let filter = p.opt_str("statusFilter")?;
+    if let Some(f) = filter
+        && !["SUCCEEDED", "TIMED_OUT", "PENDING_REDRIVE", "ABORTED", "FAILED", "RUNNING"].contains(&f)
+    {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{f}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]"
+        )));
+    }
     let size = p.page_size()?;
     let mut offset = p.page_offset()?;
     let mut out = Vec::new();

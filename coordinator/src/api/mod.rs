@@ -255,6 +255,9 @@ impl Params {
     pub fn page_offset(&self) -> Result<u64, ApiError> {
         match self.opt_str("nextToken")? {
             None => Ok(0),
+            Some(t) if t.chars().count() > 1024 => Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{t}' at 'nextToken' failed to satisfy constraint: Member must have length less than or equal to 1024"
+            ))),
             Some(t) => {
                 decode_page_token(t).ok_or_else(|| ApiError::new("InvalidToken", format!("Invalid nextToken '{t}'")))
             }
