@@ -93,7 +93,12 @@ async fn executions_start_on_versions_and_aliases() {
         assert_eq!(d["output"], json!(expect.to_string()), "{target}: {d}");
     }
     let listed = h.ok("ListExecutions", json!({"stateMachineArn": sm})).await;
-    assert_eq!(listed["executions"].as_array().unwrap().len(), 3);
+    let rows = listed["executions"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    // Each row names the version and alias it ran on, as DescribeExecution does.
+    let on = |field: &str| rows.iter().filter(|r| r.get(field).is_some()).count();
+    assert_eq!((on("stateMachineVersionArn"), on("stateMachineAliasArn")), (2, 1), "{listed}");
+    assert!(rows.iter().filter_map(|r| r.get("stateMachineAliasArn")).all(|a| *a == json!(alias)), "{listed}");
     h.stop().await;
 }
 
@@ -154,8 +159,19 @@ async fn aws_words_for_bad_requests() {
             "1 validation error detected: Value '{long}' at 'nextToken' failed to satisfy constraint: Member must have length less than or equal to 1024"
         )
     );
+    // ListExecutions takes longer tokens than the other list actions.
+    let long = "t".repeat(3097);
+    let e = h.err("ListExecutions", json!({"stateMachineArn": sm, "nextToken": long}), "ValidationException").await;
+    assert_eq!(
+        e["message"],
+        format!(
+            "1 validation error detected: Value '{long}' at 'nextToken' failed to satisfy constraint: Member must have length less than or equal to 3096"
+        )
+    );
     let arn = h.start_execution(&sm, "done", json!({})).await;
     let d = h.wait_done(&arn, Duration::from_secs(10)).await;
+    let listed = h.ok("ListExecutions", json!({"stateMachineArn": sm})).await;
+    assert_eq!(listed["executions"][0]["redriveCount"], 0, "{listed}");
     assert_eq!(
         (&d["redriveStatus"], &d["redriveStatusReason"]),
         (&json!("NOT_REDRIVABLE"), &json!("Execution is SUCCEEDED and cannot be redriven"))

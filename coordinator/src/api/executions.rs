@@ -289,26 +289,35 @@ pub async fn list(app: &App, p: &Params) -> ApiResult {
         )));
     }
     let size = p.page_size()?;
-    let mut offset = p.page_offset()?;
+    let mut offset = p.page_offset_within(3096)?;
     let mut out = Vec::new();
     let mut next = None;
     loop {
         let (page, more) = app.store.list_executions(sm_arn, offset, size).await?;
         let scanned = page.len() as u64;
-        for (i, x) in page.iter().enumerate() {
+        for (i, (x, extras)) in page.iter().enumerate() {
             if filter.is_none_or(|f| f == x.status) {
-                out.push(json!({
+                let mut item = json!({
                     "executionArn": x.arn,
                     "stateMachineArn": x.state_machine_arn,
                     "name": x.name,
                     "status": x.status,
                     "startDate": timestamp_us(x.start_us),
-                }));
-                if let Some(stop) = x.stop_us
-                    && let Some(last) = out.last_mut()
-                {
-                    last["stopDate"] = timestamp_us(stop);
+                    "redriveCount": extras.redrive_count,
+                });
+                if let Some(stop) = x.stop_us {
+                    item["stopDate"] = timestamp_us(stop);
                 }
+                if let Some(version) = &extras.version {
+                    item["stateMachineVersionArn"] = json!(version);
+                }
+                if let Some(alias) = &extras.alias {
+                    item["stateMachineAliasArn"] = json!(alias);
+                }
+                if let Some(at) = extras.redrive_ms {
+                    item["redriveDate"] = timestamp(at);
+                }
+                out.push(item);
                 if out.len() as u64 == size {
                     let consumed = offset + i as u64 + 1;
                     if more || (i as u64 + 1) < scanned {

@@ -251,12 +251,18 @@ impl Params {
         }
     }
 
-    /// `nextToken` decoded to an offset.
+    /// `nextToken` decoded to an offset (AWS allows tokens of up to 1,024 characters).
     pub fn page_offset(&self) -> Result<u64, ApiError> {
+        self.page_offset_within(1024)
+    }
+
+    /// `nextToken` decoded to an offset, for an action whose tokens may be `max_len`
+    /// characters long (ListExecutions: 3,096).
+    pub fn page_offset_within(&self, max_len: usize) -> Result<u64, ApiError> {
         match self.opt_str("nextToken")? {
             None => Ok(0),
-            Some(t) if t.chars().count() > 1024 => Err(ApiError::validation(format!(
-                "1 validation error detected: Value '{t}' at 'nextToken' failed to satisfy constraint: Member must have length less than or equal to 1024"
+            Some(t) if t.chars().count() > max_len => Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{t}' at 'nextToken' failed to satisfy constraint: Member must have length less than or equal to {max_len}"
             ))),
             Some(t) => {
                 decode_page_token(t).ok_or_else(|| ApiError::new("InvalidToken", format!("Invalid nextToken '{t}'")))

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 pub use apply::{ApplyPlan, ExecCreate, ExecWrite, TaskWrite};
 pub use keys::{Keys, shard_of};
 pub use local_shards::{LocalShardGuard, LocalShards};
+use registry::ExecutionExtras;
 
 /// Store failures.
 #[derive(Debug, thiserror::Error)]
@@ -400,7 +401,12 @@ impl Store {
     }
 
     /// One page of a state machine's executions, newest first, and whether more follow.
-    pub async fn list_executions(&self, sm_arn: &str, offset: u64, count: u64) -> Result<(Vec<ExecutionRecord>, bool)> {
+    pub async fn list_executions(
+        &self,
+        sm_arn: &str,
+        offset: u64,
+        count: u64,
+    ) -> Result<(Vec<(ExecutionRecord, ExecutionExtras)>, bool)> {
         let mut c = self.conn();
         let (arns, more) = self.page(&self.keys.executions_of(sm_arn), offset, count, true).await?;
         if arns.is_empty() {
@@ -409,10 +415,11 @@ impl Store {
         }
         let mut pipe = redis::pipe();
         for arn in &arns {
-            pipe.cmd("HMGET").arg(self.keys.execution(shard_of(arn, self.shards), arn)).arg(&DESCRIBE_FIELDS);
+            let key = self.keys.execution(shard_of(arn, self.shards), arn);
+            pipe.cmd("HMGET").arg(key).arg(&DESCRIBE_FIELDS).arg(&registry::EXTRA_FIELDS);
         }
         let rows: Vec<Vec<Option<String>>> = pipe.query_async(&mut c).await?;
-        Ok((rows.into_iter().filter_map(execution_from).collect(), more))
+        Ok((rows.into_iter().filter_map(registry::described).collect(), more))
     }
 
     /// StopExecution: queues a Stop event if the execution runs. Returns None if there

@@ -447,14 +447,13 @@ return 1
     /// execution.
     pub async fn describe_execution(&self, arn: &str) -> Result<Option<(ExecutionRecord, ExecutionExtras)>> {
         let key = self.keys.execution(shard_of(arn, self.shards), arn);
-        let mut v: Vec<Option<String>> = redis::cmd("HMGET")
+        let v: Vec<Option<String>> = redis::cmd("HMGET")
             .arg(key)
             .arg(&super::DESCRIBE_FIELDS)
             .arg(&EXTRA_FIELDS)
             .query_async(&mut self.conn())
             .await?;
-        let extras = v.split_off(super::DESCRIBE_FIELDS.len().min(v.len()));
-        Ok(super::execution_from(v).map(|record| (record, extras_from(extras))))
+        Ok(described(v))
     }
 
     /// RedriveExecution: marks an unsuccessful execution RUNNING again (dropping its end
@@ -513,8 +512,15 @@ fn alias_from(v: Vec<Option<String>>) -> Option<AliasRecord> {
     Some(AliasRecord { arn, name, description, routing, created_ms, updated_ms })
 }
 
-/// The execution hash fields `ExecutionExtras` is read from, in its order.
-const EXTRA_FIELDS: [&str; 6] = ["def", "role", "smv", "sma", "rdc", "rdd"];
+/// The execution hash fields `ExecutionExtras` is read from, in its order (DescribeExecution
+/// and ListExecutions read them besides `DESCRIBE_FIELDS`).
+pub(super) const EXTRA_FIELDS: [&str; 6] = ["def", "role", "smv", "sma", "rdc", "rdd"];
+
+/// An execution and its extras from one HMGET of `DESCRIBE_FIELDS` then `EXTRA_FIELDS`.
+pub(super) fn described(mut v: Vec<Option<String>>) -> Option<(ExecutionRecord, ExecutionExtras)> {
+    let extras = v.split_off(super::DESCRIBE_FIELDS.len().min(v.len()));
+    super::execution_from(v).map(|record| (record, extras_from(extras)))
+}
 
 fn extras_from(v: Vec<Option<String>>) -> ExecutionExtras {
     let mut it = v.into_iter();
