@@ -189,7 +189,8 @@ pub async fn delete(app: &App, p: &Params) -> ApiResult {
 /// ValidateStateMachineDefinition.
 pub fn validate(p: &Params) -> ApiResult {
     let definition = p.str("definition")?;
-    if let Some(kind) = p.opt_str("type")?
+    let kind = p.opt_str("type")?;
+    if let Some(kind) = kind
         && kind != "STANDARD"
         && kind != "EXPRESS"
     {
@@ -198,7 +199,7 @@ pub fn validate(p: &Params) -> ApiResult {
         )));
     }
     let diags = match parse(definition) {
-        Ok(machine) if p.opt_str("type")? == Some("EXPRESS") => machine.express_diagnostics(),
+        Ok(machine) if kind == Some("EXPRESS") => machine.express_diagnostics(),
         Ok(_) => Vec::new(),
         Err(_) => StateMachine::from_json_str(definition).err().unwrap_or_default(),
     };
