@@ -146,6 +146,26 @@ fn choice_without_match_fails_with_no_choice_matched() {
 }
 
 #[test]
+fn a_function_result_is_an_unsupported_result_type() {
+    // As AWS recorded it for a Map's Items; a function has no JSON form.
+    let processor =
+        json!({"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}});
+    let def = jsonata(
+        json!({"M": {"Type": "Map", "Items": "{% $fn := function($x){$x} %}", "ItemProcessor": processor, "End": true}}),
+        "M",
+    );
+    let (error, cause) = failed(&run(def, json!({})));
+    assert_eq!(error, "States.QueryEvaluationError");
+    assert_eq!(
+        cause,
+        "An error occurred while executing the state 'M' (entered at the event id #2). \
+         The JSONata expression '$fn := function($x){$x}' specified for the field 'Items' returned an unsupported result type."
+    );
+    let def = jsonata(json!({"P": {"Type": "Pass", "Output": {"a": "{% function($x){$x} %}"}, "End": true}}), "P");
+    assert!(failed(&run(def, json!({}))).1.ends_with("for the field 'Output/a' returned an unsupported result type."));
+}
+
+#[test]
 fn undefined_output_is_a_query_evaluation_error() {
     let def = jsonata(json!({"P": {"Type": "Pass", "Output": "{% $doesNotExist %}", "End": true}}), "P");
     let (error, cause) = failed(&run(def, json!({})));

@@ -199,6 +199,22 @@ fn tolerated_failure_percentage() {
 }
 
 #[test]
+fn tolerated_failure_paths_read_numeric_strings() {
+    // AWS recorded: variables holding "1" work for both paths; "NoNumber" fails the state.
+    let def = map(
+        json!({"ToleratedFailurePercentagePath": "$.pct", "ToleratedFailureCountPath": "$.count", "ItemsPath": "$.xs"}),
+        task_processor(),
+    );
+    let out =
+        run_with(def.clone(), json!({"pct": "50", "count": "1", "xs": [{"fail": true}, {"fail": false}]}), fail_marked);
+    succeeded(&out);
+    let out = run_with(def, json!({"pct": "NoNumber", "count": "1", "xs": [{"fail": false}]}), fail_marked);
+    let (error, cause) = failed(&out);
+    assert_eq!(error, "States.Runtime");
+    assert!(cause.contains("refers to value \"NoNumber\" which is not a valid float"), "{cause}");
+}
+
+#[test]
 fn tolerated_failure_either_threshold_exceeded_fails() {
     // AWS: "If you specify both values, the workflow fails when it exceeds either value."
     let def = map(json!({"ToleratedFailureCount": 5, "ToleratedFailurePercentage": 10}), task_processor());

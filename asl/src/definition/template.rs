@@ -110,6 +110,10 @@ pub fn template_error_cause(e: &TemplateError) -> String {
             "The JSONata expression '{}' specified for the field '{}' returned nothing (undefined).",
             e.expression, e.field
         ),
+        Some(err) if err.is_unsupported_result() => format!(
+            "The JSONata expression '{}' specified for the field '{}' returned an unsupported result type.",
+            e.expression, e.field
+        ),
         Some(err) => format!(
             "The JSONata expression '{}' specified for the field '{}' threw an error during evaluation. {err}",
             e.expression, e.field

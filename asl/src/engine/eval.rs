@@ -43,6 +43,9 @@ pub fn expression_value(
         Ok(None) => Err(Failure::query(format!(
             "The JSONata expression '{expression}' specified for the field '{field}' returned nothing (undefined)."
         ))),
+        Err(err) if err.is_unsupported_result() => Err(Failure::query(format!(
+            "The JSONata expression '{expression}' specified for the field '{field}' returned an unsupported result type."
+        ))),
         Err(err) => Err(Failure::query(format!(
             "The JSONata expression '{expression}' specified for the field '{field}' threw an error during evaluation. {err}"
         ))),

@@ -436,7 +436,7 @@ impl Run<'_, '_> {
         };
         let percentage = match &spec.tolerated_failure_percentage {
             Some(d) => {
-                let p = self.dynamic_value(fid, d, input, "ToleratedFailurePercentage", "float", Value::as_f64)?;
+                let p = self.dynamic_value(fid, d, input, "ToleratedFailurePercentage", "float", value_as_float)?;
                 if !(0.0..=100.0).contains(&p) {
                     return Err(Failure::runtime("ToleratedFailurePercentage must be between 0 and 100."));
                 }
@@ -456,6 +456,15 @@ fn value_as_int(v: &Value) -> Option<i64> {
         Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
         // AWS reads numeric strings too, e.g. a variable holding "1".
         Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A float from a JSON number or a numeric string, as AWS reads `...Path` floats.
+fn value_as_float(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok().filter(|f: &f64| f.is_finite()),
         _ => None,
     }
 }

@@ -139,7 +139,6 @@ impl<'m> Run<'m, '_> {
     }
 
     /// Evaluates a whole-field expression, with AWS's wording for undefined and errors.
-    /// Evaluates a whole-field expression, with AWS's wording for undefined and errors.
     pub(super) fn eval_expression(&mut self, fid: FrameId, e: &Expression, field: &str) -> Result<Value, Failure> {
         let states = self.states_base(fid, None);
         let result = self.with_env(fid, Some(states), None, |env| e.evaluate(None, env));

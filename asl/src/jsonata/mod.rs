@@ -44,6 +44,21 @@ impl fmt::Display for JsonataError {
 
 impl std::error::Error for JsonataError {}
 
+/// The code of [`JsonataError::unsupported_result`], which no JSONata error uses.
+const UNSUPPORTED_RESULT: &str = "UnsupportedResult";
+
+impl JsonataError {
+    /// An expression whose value has no JSON form (a function), which AWS refuses.
+    fn unsupported_result() -> Self {
+        JsonataError { code: UNSUPPORTED_RESULT.into(), message: "the result is a function".into() }
+    }
+
+    /// Whether the expression gave a value with no JSON form rather than failing.
+    pub fn is_unsupported_result(&self) -> bool {
+        self.code == UNSUPPORTED_RESULT
+    }
+}
+
 /// A compiled JSONata expression.
 #[derive(Debug, Clone)]
 pub struct Expression {
@@ -75,7 +90,9 @@ impl Expression {
             other => value::V::from_ref(other),
         });
         let ev = eval::Evaluator::new(env, input.map(value::V::from_ref));
-        let result = ev.eval(&self.ast, root.as_ref(), eval::ROOT_FRAME)?;
-        Ok(result.map(|v| v.to_json()))
+        match ev.eval(&self.ast, root.as_ref(), eval::ROOT_FRAME)? {
+            Some(value::V::Func(_)) => Err(JsonataError::unsupported_result()),
+            result => Ok(result.map(|v| v.to_json())),
+        }
     }
 }

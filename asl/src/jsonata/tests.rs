@@ -375,6 +375,8 @@ fn asl_partition() {
 fn asl_range() {
     assert_eq!(ev("$range(0, 10, 3)"), json!([0, 3, 6, 9]));
     assert_eq!(ev("$range(5, 1, -2)"), json!([5, 3, 1]));
+    // AWS recorded a lone member as itself, as a JSONata sequence gives it.
+    assert_eq!(ev("$range(1, 9, 9)"), json!(1));
 }
 #[test]
 fn asl_hash() {

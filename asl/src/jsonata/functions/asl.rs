@@ -97,9 +97,11 @@ pub(super) fn range<'a>(_: &Evaluator<'a>, a: &mut Args<'a>) -> R<Val<'a>> {
             ),
         ));
     }
-    let out =
-        if count < 0.0 { Vec::new() } else { (0..=count as i64).map(|i| V::Num(start + i as f64 * step)).collect() };
-    Ok(Some(V::array(out)))
+    if count < 0.0 {
+        return Ok(Some(V::array(Vec::new())));
+    }
+    // A sequence, as AWS returns it: `$range(1, 9, 9)` gives 1, not [1].
+    Ok(Some(V::seq((0..=count as i64).map(|i| V::Num(start + i as f64 * step)).collect())))
 }
 
 /// `$hash(data, algorithm)`: lowercase hex digest (MD5, SHA-1, SHA-256, SHA-384, SHA-512).
