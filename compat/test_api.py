@@ -287,10 +287,20 @@ def test_versions_and_aliases(sfn):
         name="prod", routingConfiguration=[{"stateMachineVersionArn": v1, "weight": 100}]))
     alias = a["stateMachineAliasArn"]
     assert alias == f"{arn}:prod"
-    fails("ConflictException", sfn.create_state_machine_alias, name="prod",
-          routingConfiguration=[{"stateMachineVersionArn": v1, "weight": 100}])
-    fails("ValidationException", sfn.create_state_machine_alias, name="bad",
-          routingConfiguration=[{"stateMachineVersionArn": v1, "weight": 50}])
+    again = sfn.create_state_machine_alias(name="prod", routingConfiguration=[{"stateMachineVersionArn": v1, "weight": 100}])
+    assert again["stateMachineAliasArn"] == alias and again["creationDate"] == a["creationDate"], "idempotent, as on AWS"
+    err = fails("ConflictException", sfn.create_state_machine_alias, name="prod",
+                routingConfiguration=[{"stateMachineVersionArn": v2, "weight": 100}])
+    assert "different routing configuration" in err["Error"]["Message"]
+    err = fails("ValidationException", sfn.create_state_machine_alias, name="bad",
+                routingConfiguration=[{"stateMachineVersionArn": v1, "weight": 50}])
+    assert err["Error"]["Message"] == "Sum of routing configuration weights must equal 100. Received: [50]"
+    err = fails("ValidationException", sfn.create_state_machine_alias, name="bad",
+                routingConfiguration=[{"stateMachineVersionArn": arn, "weight": 100}])
+    assert err["Error"]["Message"] == f"Routing configuration must contain state machine version ARNs. Received: [{arn}]"
+    err = fails("ValidationException", sfn.create_state_machine_alias, name="123",
+                routingConfiguration=[{"stateMachineVersionArn": v1, "weight": 100}])
+    assert "failed to satisfy constraint: Member must satisfy regular expression pattern" in err["Error"]["Message"]
     fails("ResourceNotFound", sfn.create_state_machine_alias, name="ghost",
           routingConfiguration=[{"stateMachineVersionArn": f"{arn}:99", "weight": 100}])
     d = check_shape("DescribeStateMachineAlias", sfn.describe_state_machine_alias(stateMachineAliasArn=alias))
@@ -320,6 +330,30 @@ def test_versions_and_aliases(sfn):
     fails("InvalidArn", sfn.list_state_machine_versions, stateMachineArn="arn:bad")
     fails("StateMachineDoesNotExist", sfn.list_state_machine_aliases, stateMachineArn=NOPE_SM)
     fails("InvalidArn", sfn.delete_state_machine_alias, stateMachineAliasArn="arn:bad")
+
+
+def test_revisions_as_aws_records_them(sfn):
+    pass_v = lambda v: json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": v, "End": True}}})
+    fails("ValidationException", sfn.create_state_machine, name=unique("rev"), definition=pass_v(0), roleArn=ROLE,
+          versionDescription="needs publish")
+    created = sfn.create_state_machine(name=unique("rev"), definition=pass_v(1), roleArn=ROLE, publish=True)
+    arn, v1 = created["stateMachineArn"], created["stateMachineVersionArn"]
+    # No revision ID until an update makes a new revision.
+    assert "revisionId" not in sfn.describe_state_machine(stateMachineArn=arn)
+    assert "revisionId" not in sfn.describe_state_machine(stateMachineArn=v1)
+    unchanged = sfn.update_state_machine(stateMachineArn=arn, publish=True)
+    assert "revisionId" not in unchanged and unchanged["stateMachineVersionArn"] == v1
+    ex1 = sfn.start_execution(stateMachineArn=v1)["executionArn"]
+    wait_done(sfn, ex1)
+    d = sfn.describe_state_machine_for_execution(executionArn=ex1)
+    assert d["stateMachineArn"] == arn and "revisionId" not in d, "the machine, not the version, is named"
+    u = sfn.update_state_machine(stateMachineArn=arn, definition=pass_v(2), publish=True)
+    assert u["stateMachineVersionArn"] == f"{arn}:2"
+    assert sfn.describe_state_machine(stateMachineArn=arn)["revisionId"] == u["revisionId"]
+    assert sfn.describe_state_machine(stateMachineArn=f"{arn}:2")["revisionId"] == u["revisionId"]
+    ex2 = sfn.start_execution(stateMachineArn=f"{arn}:2")["executionArn"]
+    wait_done(sfn, ex2)
+    assert sfn.describe_state_machine_for_execution(executionArn=ex2)["revisionId"] == u["revisionId"]
 
 
 # ---- TestState ----------------------------------------------------------------------

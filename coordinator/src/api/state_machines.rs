@@ -85,7 +85,7 @@ pub async fn create(app: &App, p: &Params) -> ApiResult {
     }
     let tags = super::tags::parse_tags(p, "tags")?;
     let publish = p.opt_bool("publish")?.unwrap_or(false);
-    let version_description = p.opt_str("versionDescription")?.unwrap_or("");
+    let version_description = super::versions::version_description(p, publish)?;
     let machine = parse(definition)?;
     check_type(&machine, kind)?;
     let sha = crate::tokens::hex(&Sha256::digest(definition.as_bytes()));
@@ -98,6 +98,7 @@ pub async fn create(app: &App, p: &Params) -> ApiResult {
         kind: kind.to_string(),
         created_ms: Utc::now().timestamp_millis(),
         sha: sha.clone(),
+        first_sha: None,
     };
     match app.store.create_state_machine(&record).await? {
         CreateOutcome::Created(at) | CreateOutcome::Same(at) => {
@@ -105,7 +106,7 @@ pub async fn create(app: &App, p: &Params) -> ApiResult {
             super::tags::store_tags(app, &arn, &tags).await?;
             let mut out = json!({"stateMachineArn": arn, "creationDate": timestamp(at)});
             if publish {
-                let (version, _) = super::versions::publish_current(app, &arn, version_description).await?;
+                let (version, _) = super::versions::publish_current(app, &arn, &version_description).await?;
                 out["stateMachineVersionArn"] = json!(version);
             }
             Ok(out)
@@ -135,7 +136,7 @@ pub async fn describe(app: &App, p: &Params) -> ApiResult {
         };
     }
     let sm = get(app, arn).await?;
-    Ok(json!({
+    let mut out = json!({
         "stateMachineArn": sm.arn,
         "name": sm.name,
         "status": "ACTIVE",
@@ -145,8 +146,11 @@ pub async fn describe(app: &App, p: &Params) -> ApiResult {
         "creationDate": timestamp(sm.created_ms),
         "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
         "tracingConfiguration": {"enabled": false},
-        "revisionId": sm.sha,
-    }))
+    });
+    if let Some(revision) = sm.revision_id() {
+        out["revisionId"] = json!(revision);
+    }
+    Ok(out)
 }
 
 /// ListStateMachines.

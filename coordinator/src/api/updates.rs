@@ -23,15 +23,7 @@ pub async fn update(app: &App, p: &Params) -> ApiResult {
     let definition = p.opt_str("definition")?;
     let role = p.opt_str("roleArn")?;
     let publish = p.opt_bool("publish")?.unwrap_or(false);
-    let description = p.opt_str("versionDescription")?.unwrap_or("");
-    if description.chars().count() > 256 {
-        return Err(ApiError::validation(
-            "1 validation error detected: Value at 'versionDescription' failed to satisfy constraint: Member must have length less than or equal to 256",
-        ));
-    }
-    if !description.is_empty() && !publish {
-        return Err(ApiError::validation("Version description can only be set when publish is true"));
-    }
+    let description = super::versions::version_description(p, publish)?;
     let other = ["loggingConfiguration", "tracingConfiguration", "encryptionConfiguration"];
     if definition.is_none() && role.is_none() && !other.iter().any(|f| p.0.contains_key(*f)) && !publish {
         return Err(ApiError::new(
@@ -59,9 +51,14 @@ pub async fn update(app: &App, p: &Params) -> ApiResult {
     if let Some(m) = machine {
         app.machines.insert(&sha, Arc::new(m));
     }
-    let mut out = json!({"updateDate": timestamp(now), "revisionId": sha});
+    let mut out = json!({"updateDate": timestamp(now)});
+    // AWS gives no revision ID while the machine keeps the revision it was created with.
+    let first_sha = current.first_sha.as_deref().unwrap_or(&current.sha);
+    if first_sha != sha {
+        out["revisionId"] = json!(sha);
+    }
     if publish {
-        let (version, _) = publish_current(app, arn, description).await?;
+        let (version, _) = publish_current(app, arn, &description).await?;
         out["stateMachineVersionArn"] = json!(version);
     }
     Ok(out)
@@ -72,22 +69,27 @@ pub async fn describe_for_execution(app: &App, p: &Params) -> ApiResult {
     let arn = p.str("executionArn")?;
     check_execution_arn(arn)?;
     let (x, extras) = app.store.describe_execution(arn).await?.ok_or_else(|| no_execution(arn))?;
-    let (sha, role, version) = (extras.sha.unwrap_or_default(), extras.role, extras.version);
+    let (sha, role) = (extras.sha.unwrap_or_default(), extras.role);
     let definition = app.store.definition(&sha).await?.unwrap_or_default();
     let name = x.state_machine_arn.rsplit(':').next().unwrap_or_default().to_string();
-    let machine_arn = version.unwrap_or_else(|| x.state_machine_arn.clone());
+    // AWS names the machine here, not the version or alias the execution started on.
+    let machine = app.store.get_state_machine(&x.state_machine_arn).await?;
     let updated = match app.store.state_machine_updated(&x.state_machine_arn).await? {
         Some(u) => u,
-        None => app.store.get_state_machine(&machine_arn).await?.map_or(us_to_ms(x.start_us), |m| m.created_ms),
+        None => machine.as_ref().map_or(us_to_ms(x.start_us), |m| m.created_ms),
     };
-    Ok(json!({
-        "stateMachineArn": machine_arn,
+    let mut out = json!({
+        "stateMachineArn": x.state_machine_arn,
         "name": name,
         "definition": definition,
         "roleArn": role.unwrap_or_default(),
         "updateDate": timestamp(updated),
         "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
         "tracingConfiguration": {"enabled": false},
-        "revisionId": sha,
-    }))
+    });
+    let first_sha = machine.as_ref().map(|m| m.first_sha.as_deref().unwrap_or(&m.sha));
+    if first_sha.is_some_and(|first| first != sha) {
+        out["revisionId"] = json!(sha);
+    }
+    Ok(out)
 }

@@ -37,6 +37,26 @@ pub struct Target {
 }
 
 /// An alias name: 1-80 of letters, digits, `_`, `-`, `.`, not only digits.
+/// The pattern AWS gives alias names, as its ValidationException quotes it.
+const ALIAS_NAME_PATTERN: &str = r"^(?=.*[a-zA-Z_\-\.])[a-zA-Z0-9_\-\.]+$";
+
+/// CreateStateMachineAlias's name check, with AWS's messages.
+fn check_alias_name(name: &str) -> Result<(), ApiError> {
+    let failed = |constraint: &str| {
+        Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: {constraint}"
+        )))
+    };
+    match name.chars().count() {
+        0 => failed("Member must have length greater than or equal to 1"),
+        n if n > 80 => failed("Member must have length less than or equal to 80"),
+        _ if !valid_alias_name(name) => {
+            failed(&format!("Member must satisfy regular expression pattern: {ALIAS_NAME_PATTERN}"))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn valid_alias_name(name: &str) -> bool {
     let n = name.chars().count();
     (1..=80).contains(&n)
@@ -122,8 +142,10 @@ pub async fn describe_version(app: &App, arn: &str) -> ApiResult {
         "creationDate": timestamp(m.created_ms),
         "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
         "tracingConfiguration": {"enabled": false},
-        "revisionId": m.sha,
     });
+    if let Some(revision) = m.revision_id() {
+        out["revisionId"] = json!(revision);
+    }
     if !v.description.is_empty() {
         out["description"] = json!(v.description);
     }
@@ -137,6 +159,15 @@ fn description(p: &Params, field: &str) -> Result<Option<String>, ApiError> {
         ))),
         other => Ok(other.map(str::to_string)),
     }
+}
+
+/// Create's and Update's `versionDescription`, which AWS takes only along with `publish`.
+pub fn version_description(p: &Params, publish: bool) -> Result<String, ApiError> {
+    let text = description(p, "versionDescription")?.unwrap_or_default();
+    if !text.is_empty() && !publish {
+        return Err(ApiError::validation("Version description can only be set when publish is true"));
+    }
+    Ok(text)
 }
 
 /// Publishes the machine's current revision (used by Publish, Create and Update).
@@ -219,13 +250,23 @@ async fn routing(app: &App, p: &Params, base: &str) -> Result<String, ApiError> 
         Some(_) => return Err(ApiError::new("SerializationException", format!("'{field}' must be a list"))),
     };
     if items.is_empty() || items.len() > 2 {
+        // AWS quotes the list in its Java form.
+        let shown: Vec<String> = items
+            .iter()
+            .map(|i| {
+                let arn = i.get("stateMachineVersionArn").and_then(Value::as_str).unwrap_or("null");
+                let weight = i.get("weight").map_or_else(|| "null".to_string(), Value::to_string);
+                format!("RoutingConfigurationListItem(stateMachineVersionArn={arn}, weight={weight})")
+            })
+            .collect();
+        let bound = if items.is_empty() { "greater than or equal to 1" } else { "less than or equal to 2" };
         return Err(ApiError::validation(format!(
-            "1 validation error detected: Value at '{field}' failed to satisfy constraint: Member must have length between 1 and 2"
+            "1 validation error detected: Value '[{}]' at '{field}' failed to satisfy constraint: Member must have length {bound}",
+            shown.join(", ")
         )));
     }
-    let mut routes = Vec::new();
-    let mut total = 0;
-    for item in items {
+    let mut routes: Vec<(String, u64)> = Vec::new();
+    for (k, item) in items.iter().enumerate() {
         let version = item.get("stateMachineVersionArn").and_then(Value::as_str);
         let weight = item.get("weight").and_then(Value::as_u64);
         let (Some(version), Some(weight)) = (version, weight) else {
@@ -235,29 +276,46 @@ async fn routing(app: &App, p: &Params, base: &str) -> Result<String, ApiError> 
         };
         if weight > 100 {
             return Err(ApiError::validation(format!(
-                "1 validation error detected: Value '{weight}' at '{field}.member.weight' failed to satisfy constraint: Member must have value less than or equal to 100"
+                "1 validation error detected: Value '{weight}' at '{field}.{}.member.weight' failed to satisfy constraint: Member must have value less than or equal to 100",
+                k + 1
             )));
         }
-        let (vbase, q) = parse_arn(version)?;
-        if !matches!(q, Qualified::Version(_)) {
-            return Err(ApiError::invalid_arn(version));
-        }
-        if vbase != base {
-            return Err(ApiError::validation(format!(
-                "Routing configuration must contain state machine version ARNs of the same state machine '{base}'"
-            )));
-        }
-        if routes.iter().any(|(v, _)| v == version) {
-            return Err(ApiError::validation("Routing configuration must contain distinct state machine version ARNs"));
-        }
-        if app.store.get_state_machine(version).await?.is_none() {
-            return Err(not_found(version));
-        }
-        total += weight;
         routes.push((version.to_string(), weight));
     }
-    if total != 100 {
-        return Err(ApiError::validation("Sum of routing configuration weights must equal 100"));
+    let arns: Vec<&str> = routes.iter().map(|(v, _)| v.as_str()).collect();
+    let received = arns.join(", ");
+    let mut versions_of = Vec::new();
+    for arn in &arns {
+        match parse_arn(arn) {
+            Ok((vbase, Qualified::Version(_))) => versions_of.push(vbase),
+            _ => {
+                return Err(ApiError::validation(format!(
+                    "Routing configuration must contain state machine version ARNs. Received: [{received}]"
+                )));
+            }
+        }
+    }
+    if arns.len() == 2 && arns[0] == arns[1] {
+        return Err(ApiError::validation(format!(
+            "Routing configuration must contain distinct state machine version ARNs. Received: [{received}]"
+        )));
+    }
+    if versions_of.iter().any(|b| b != base) {
+        return Err(ApiError::validation(format!(
+            "Routing configuration must contain state machine version ARNs of the same state machine '{base}'"
+        )));
+    }
+    if routes.iter().map(|(_, w)| w).sum::<u64>() != 100 {
+        let weights: Vec<String> = routes.iter().map(|(_, w)| w.to_string()).collect();
+        return Err(ApiError::validation(format!(
+            "Sum of routing configuration weights must equal 100. Received: [{}]",
+            weights.join(", ")
+        )));
+    }
+    for arn in &arns {
+        if app.store.get_state_machine(arn).await?.is_none() {
+            return Err(not_found(arn));
+        }
     }
     let list: Vec<Value> = routes.into_iter().map(|(v, w)| json!({"stateMachineVersionArn": v, "weight": w})).collect();
     Ok(Value::Array(list).to_string())
@@ -274,19 +332,14 @@ fn alias_parts(arn: &str) -> Result<String, ApiError> {
 pub async fn create_alias(app: &App, p: &Params) -> ApiResult {
     let name = p.str("name")?;
     let desc = description(p, "description")?;
-    if !valid_alias_name(name) {
-        return Err(ApiError::new("InvalidName", format!("Invalid Name: '{name}'")));
-    }
+    check_alias_name(name)?;
     let first =
         p.0.get("routingConfiguration")
             .and_then(|r| r.get(0))
             .and_then(|r| r.get("stateMachineVersionArn"))
             .and_then(Value::as_str)
             .ok_or_else(|| ApiError::missing("routingConfiguration"))?;
-    let base = match parse_arn(first)? {
-        (b, Qualified::Version(_)) => b,
-        _ => return Err(ApiError::invalid_arn(first)),
-    };
+    let base = parse_arn(first)?.0;
     let routes = routing(app, p, &base).await?;
     let tags = parse_tags(p, "tags")?;
     let arn = format!("{base}:{name}");
@@ -300,7 +353,16 @@ pub async fn create_alias(app: &App, p: &Params) -> ApiResult {
         updated_ms: now,
     };
     if !app.store.create_alias(&base, &record).await? {
-        return Err(ApiError::new("ConflictException", format!("Alias already exists: '{arn}'")));
+        // AWS makes the call idempotent: the same alias again gets the existing one.
+        return match app.store.get_alias(&arn).await? {
+            Some(a) if a.routing == record.routing && a.description == record.description => {
+                Ok(json!({"stateMachineAliasArn": arn, "creationDate": timestamp(a.created_ms)}))
+            }
+            _ => Err(ApiError::new(
+                "ConflictException",
+                "Failed to create alias because an alias with the same name and a different routing configuration already exists.",
+            )),
+        };
     }
     store_tags(app, &arn, &tags).await?;
     Ok(json!({"stateMachineAliasArn": arn, "creationDate": timestamp(now)}))

@@ -111,6 +111,16 @@ pub struct StateMachineRecord {
     pub created_ms: i64,
     /// SHA-256 of the definition.
     pub sha: String,
+    /// SHA-256 of the definition it was created with, once an update has replaced it.
+    pub first_sha: Option<String>,
+}
+
+impl StateMachineRecord {
+    /// The revision ID AWS shows: none while the machine still has the revision it was
+    /// created with, as AWS gives none until an update makes a new revision.
+    pub fn revision_id(&self) -> Option<&str> {
+        self.first_sha.as_deref().filter(|first| *first != self.sha).map(|_| self.sha.as_str())
+    }
 }
 
 /// What CreateStateMachine found.
@@ -329,7 +339,7 @@ impl Store {
     pub async fn get_state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>> {
         let v: Vec<Option<String>> = redis::cmd("HMGET")
             .arg(self.keys.state_machine(arn))
-            .arg(&["arn", "name", "def", "role", "type", "created", "sha"])
+            .arg(&["arn", "name", "def", "role", "type", "created", "sha", "sha0"])
             .query_async(&mut self.conn())
             .await?;
         Ok(state_machine_from(v))
@@ -367,7 +377,7 @@ impl Store {
         for arn in &arns {
             pipe.cmd("HMGET")
                 .arg(self.keys.state_machine(arn))
-                .arg(&["arn", "name", "def", "role", "type", "created", "sha"]);
+                .arg(&["arn", "name", "def", "role", "type", "created", "sha", "sha0"]);
         }
         let rows: Vec<Vec<Option<String>>> = pipe.query_async(&mut c).await?;
         Ok((rows.into_iter().filter_map(state_machine_from).collect(), more))
@@ -674,7 +684,8 @@ fn state_machine_from(v: Vec<Option<String>>) -> Option<StateMachineRecord> {
     let kind = it.next().flatten().unwrap_or_else(|| "STANDARD".into());
     let created_ms = it.next().flatten().and_then(|s| s.parse().ok()).unwrap_or(0);
     let sha = it.next().flatten().unwrap_or_default();
-    Some(StateMachineRecord { arn, name, definition, role_arn, kind, created_ms, sha })
+    let first_sha = it.next().flatten();
+    Some(StateMachineRecord { arn, name, definition, role_arn, kind, created_ms, sha, first_sha })
 }
 
 fn execution_from(v: Vec<Option<String>>) -> Option<ExecutionRecord> {

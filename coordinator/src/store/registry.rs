@@ -70,9 +70,11 @@ static REDRIVE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(REDRIVE))
 static CALLBACK_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(CALLBACK));
 
 /// Updates a state machine in place. KEYS: sm hash, definition. ARGV: def, sha, role, updated_ms.
-/// Returns 0 when the machine does not exist.
+/// Returns 0 when the machine does not exist. Keeps the creation revision's SHA as `sha0`.
 const UPDATE_STATE_MACHINE: &str = r#"
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local old = redis.call('HGET', KEYS[1], 'sha')
+if not old then return 0 end
+redis.call('HSETNX', KEYS[1], 'sha0', old)
 redis.call('SET', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[1], 'def', ARGV[1], 'sha', ARGV[2], 'role', ARGV[3], 'updated', ARGV[4])
 return 1
@@ -82,7 +84,7 @@ return 1
 /// the same revision. KEYS: sm hash, version zset, counter. ARGV: sm arn, created_ms, description, key prefix.
 /// Returns {version arn, created} or {} when the machine does not exist.
 const PUBLISH_VERSION: &str = r#"
-local sm = redis.call('HMGET', KEYS[1], 'name', 'def', 'role', 'type', 'sha')
+local sm = redis.call('HMGET', KEYS[1], 'name', 'def', 'role', 'type', 'sha', 'sha0')
 if not sm[1] then return {} end
 local last = redis.call('ZRANGE', KEYS[2], -1, -1)
 local p = ARGV[4]
@@ -94,6 +96,7 @@ local n = redis.call('INCR', KEYS[3])
 local arn = ARGV[1] .. ':' .. n
 redis.call('HSET', p .. 'sm:' .. arn, 'arn', arn, 'name', sm[1], 'def', sm[2], 'role', sm[3], 'type', sm[4],
   'sha', sm[5], 'created', ARGV[2], 'desc', ARGV[3])
+if sm[6] then redis.call('HSET', p .. 'sm:' .. arn, 'sha0', sm[6]) end
 redis.call('ZADD', KEYS[2], n, arn)
 return {arn, ARGV[2]}
 "#;
