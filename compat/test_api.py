@@ -319,10 +319,13 @@ def test_versions_and_aliases(sfn):
     assert sfn.describe_execution(executionArn=ex)["stateMachineAliasArn"] == alias
     la = check_shape("ListStateMachineAliases", sfn.list_state_machine_aliases(stateMachineArn=arn))
     assert [x["stateMachineAliasArn"] for x in la["stateMachineAliases"]] == [alias]
-    fails("ConflictException", sfn.delete_state_machine_version, stateMachineVersionArn=v1)
+    err = fails("ConflictException", sfn.delete_state_machine_version, stateMachineVersionArn=v1)
+    assert err["Error"]["Message"].endswith("Current list of aliases referencing this version: [prod]")
     check_shape("DeleteStateMachineAlias", sfn.delete_state_machine_alias(stateMachineAliasArn=alias))
     fails("ResourceNotFound", sfn.describe_state_machine_alias, stateMachineAliasArn=alias)
-    fails("ResourceNotFound", sfn.update_state_machine_alias, stateMachineAliasArn=alias, description="x")
+    err = fails("ResourceNotFound", sfn.update_state_machine_alias, stateMachineAliasArn=alias, description="x")
+    assert err["Error"]["Message"] == "Request references a resource that does not exist."
+    check_shape("DeleteStateMachineAlias", sfn.delete_state_machine_alias(stateMachineAliasArn=alias)), "idempotent"
     check_shape("DeleteStateMachineVersion", sfn.delete_state_machine_version(stateMachineVersionArn=v1))
     fails("StateMachineDoesNotExist", sfn.describe_state_machine, stateMachineArn=v1)
     fails("InvalidArn", sfn.delete_state_machine_version, stateMachineVersionArn=arn)
@@ -390,7 +393,7 @@ def test_test_state(sfn):
 
 def test_map_runs(sfn):
     arn = create_machine(sfn, {"StartAt": "M", "States": {"M": {
-        "Type": "Map", "ItemsPath": "$.items",
+        "Type": "Map", "ItemsPath": "$.items", "Label": "Batch", "MaxConcurrency": 2, "ToleratedFailureCount": 1,
         "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
                           "StartAt": "I", "States": {"I": {"Type": "Pass", "End": True}}},
         "End": True}}})
@@ -400,6 +403,8 @@ def test_map_runs(sfn):
     assert len(runs) == 1
     d = check_shape("DescribeMapRun", sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"]))
     assert d["status"] == "SUCCEEDED" and d["itemCounts"]["total"] == 3 and d["itemCounts"]["succeeded"] == 3
+    assert (d["maxConcurrency"], d["toleratedFailureCount"], d["toleratedFailurePercentage"]) == (2, 1, 0.0)
+    assert runs[0]["mapRunArn"].endswith("/Batch"), "named after the Label, as on AWS"
     check_shape("UpdateMapRun", sfn.update_map_run(mapRunArn=runs[0]["mapRunArn"], maxConcurrency=5))
     fails("ResourceNotFound", sfn.update_map_run, mapRunArn=runs[0]["mapRunArn"] + "x", maxConcurrency=1)
     fails("ResourceNotFound", sfn.describe_map_run, mapRunArn=runs[0]["mapRunArn"] + "x")

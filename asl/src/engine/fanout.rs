@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::eval::{compact, quote_value};
 use super::states::{Outcome, Run};
 use super::{ChildResume, Execution, FrameEnd, FrameId, Phase, RedrivePoint};
-use crate::definition::{Dynamic, ItemSelector, MachineId, MapSpec, PathField, State};
+use crate::definition::{Dynamic, ItemSelector, MachineId, MapSpec, PathField, State, StateKind};
 use crate::failure::Failure;
 
 /// Which state type owns the children.
@@ -84,7 +84,17 @@ impl Run<'_, '_> {
             FanoutKind::Map { distributed } => {
                 self.record("MapStateStarted", Some(json!({"length": total})));
                 if distributed {
-                    self.record("MapRunStarted", Some(json!({"mapRunArn": format!("{}/{}", self.exec.info.execution_arn.replace(":execution:", ":mapRun:"), state.name)})));
+                    // AWS names a map run after the Map's Label when it has one.
+                    let label = match &state.kind {
+                        StateKind::Map(spec) => spec.label.as_deref(),
+                        _ => None,
+                    };
+                    let arn = format!(
+                        "{}/{}",
+                        self.exec.info.execution_arn.replace(":execution:", ":mapRun:"),
+                        label.unwrap_or(&state.name)
+                    );
+                    self.record("MapRunStarted", Some(json!({"mapRunArn": arn})));
                 }
             }
         }

@@ -3,6 +3,7 @@
 //! `MapRunSucceeded` or `MapRunFailed`; its iterations are counted from the
 //! `MapIteration*` events in between.
 
+use asl::definition::{Dynamic, StateKind, StateMachine};
 use serde_json::{Value, json};
 
 use super::executions::{check_arn as check_execution_arn, no_execution};
@@ -91,6 +92,25 @@ fn execution_of(map_run_arn: &str) -> Result<String, ApiError> {
     Ok(format!("arn:{}:states:{}:{}:execution:{}:{exec}", parts[1], parts[3], parts[4], parts[6]))
 }
 
+/// The limits a distributed Map labelled `label` sets in the definition: (MaxConcurrency,
+/// ToleratedFailurePercentage, ToleratedFailureCount), 0 where unset or read at run time.
+fn written_limits(machine: &StateMachine, label: &str) -> (i64, f64, i64) {
+    let fixed_int = |d: &Option<Dynamic<i64>>| if let Some(Dynamic::Fixed(n)) = d { *n } else { 0 };
+    for flow in &machine.machines {
+        for (name, state) in &flow.states {
+            if let StateKind::Map(spec) = &state.kind
+                && spec.distributed
+                && spec.label.as_deref().unwrap_or(name) == label
+            {
+                let percentage =
+                    if let Some(Dynamic::Fixed(p)) = &spec.tolerated_failure_percentage { *p } else { 0.0 };
+                return (fixed_int(&spec.max_concurrency), percentage, fixed_int(&spec.tolerated_failure_count));
+            }
+        }
+    }
+    (0, 0.0, 0)
+}
+
 /// DescribeMapRun.
 pub async fn describe(app: &App, p: &Params) -> ApiResult {
     let arn = p.str("mapRunArn")?;
@@ -98,6 +118,12 @@ pub async fn describe(app: &App, p: &Params) -> ApiResult {
     let not_found = || ApiError::new("ResourceNotFound", format!("Resource not found: '{arn}'"));
     let runs = map_runs(&history(app, &exec).await?);
     let r = runs.into_iter().find(|r| r.arn == arn).ok_or_else(not_found)?;
+    let label = arn.rsplit_once('/').map_or("", |(_, l)| l);
+    let sha = app.store.describe_execution(&exec).await?.and_then(|(_, extras)| extras.sha);
+    let (max_concurrency, percentage, count) = match sha {
+        Some(sha) => written_limits(&*app.machines.get(&app.store, &sha).await?, label),
+        None => (0, 0.0, 0),
+    };
     let running = r.total.saturating_sub(r.succeeded + r.failed);
     let (pending, running) = if r.stop_ms.is_some() { (0, 0) } else { (0, running) };
     let counts = json!({
@@ -110,9 +136,9 @@ pub async fn describe(app: &App, p: &Params) -> ApiResult {
         "executionArn": exec,
         "status": r.status,
         "startDate": timestamp(r.start_ms),
-        "maxConcurrency": 0,
-        "toleratedFailurePercentage": 0.0,
-        "toleratedFailureCount": 0,
+        "maxConcurrency": max_concurrency,
+        "toleratedFailurePercentage": percentage,
+        "toleratedFailureCount": count,
         "itemCounts": counts,
         "executionCounts": counts,
         "redriveCount": 0,

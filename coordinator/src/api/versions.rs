@@ -226,16 +226,22 @@ pub async fn delete_version(app: &App, p: &Params) -> ApiResult {
     if !matches!(q, Qualified::Version(_)) {
         return Err(ApiError::invalid_arn(arn));
     }
-    for alias in app.store.list_aliases(&base).await? {
-        if alias.routing.contains(&format!("\"{arn}\"")) {
-            return Err(ApiError::new(
-                "ConflictException",
-                format!(
-                    "Version to be deleted must not be referenced by an alias. Current list of aliases referencing this version: [{}]",
-                    alias.arn
-                ),
-            ));
-        }
+    let referencing: Vec<String> = app
+        .store
+        .list_aliases(&base)
+        .await?
+        .into_iter()
+        .filter(|alias| alias.routing.contains(&format!("\"{arn}\"")))
+        .map(|alias| alias.name)
+        .collect();
+    if !referencing.is_empty() {
+        return Err(ApiError::new(
+            "ConflictException",
+            format!(
+                "Version to be deleted must not be referenced by an alias. Current list of aliases referencing this version: [{}]",
+                referencing.join(", ")
+            ),
+        ));
     }
     app.store.delete_version(&base, arn).await?;
     Ok(json!({}))
@@ -382,7 +388,7 @@ pub async fn update_alias(app: &App, p: &Params) -> ApiResult {
     }
     let now = Utc::now().timestamp_millis();
     if !app.store.update_alias(arn, desc.as_deref(), routes.as_deref(), now).await? {
-        return Err(not_found(arn));
+        return Err(ApiError::new("ResourceNotFound", "Request references a resource that does not exist."));
     }
     Ok(json!({"updateDate": timestamp(now)}))
 }
