@@ -253,3 +253,21 @@ fn fail_state_missing_error_path_is_runtime_error() {
     assert_eq!(error, "States.Runtime");
     assert!(cause.contains("$.none"), "cause: {cause}");
 }
+
+#[test]
+fn result_wins_over_parameters() {
+    // AWS recorded (TestState IO_RESULT_PASS_STATE): with both, the Result is the state's result.
+    let out = pass(
+        json!({
+            "InputPath": "$.initialData",
+            "Parameters": {"staticValue": "some value", "inputValue.$": "$.fieldFromInput"},
+            "Result": {"resultKey": "result value"},
+            "ResultPath": "$.modifiedData"
+        }),
+        json!({"initialData": {"fieldFromInput": "value from input"}}),
+    );
+    assert_eq!(
+        succeeded(&out),
+        json!({"initialData": {"fieldFromInput": "value from input"}, "modifiedData": {"resultKey": "result value"}})
+    );
+}

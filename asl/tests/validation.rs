@@ -172,6 +172,15 @@ fn jsonpath_state_inside_a_jsonata_machine_is_rejected() {
 }
 
 #[test]
+fn jsonpath_state_inside_a_jsonata_map_of_a_jsonpath_machine_is_valid() {
+    // AWS recorded this as valid: only a JSONata top level rules JSONPath states out.
+    ok(json!({"QueryLanguage": "JSONPath", "StartAt": "Map", "States": {"Map": {
+        "Type": "Map", "QueryLanguage": "JSONata",
+        "ItemProcessor": {"StartAt": "Pass", "States": {"Pass": {"Type": "Pass", "QueryLanguage": "JSONPath", "End": true}}},
+        "End": true}}}));
+}
+
+#[test]
 fn fields_not_allowed_for_the_state_type() {
     assert_located(
         json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Retry": [{"ErrorEquals": ["States.ALL"]}], "End": true}}}),

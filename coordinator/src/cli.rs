@@ -363,6 +363,9 @@ fn conformance_run(args: &ConformanceArgs) -> Result<ExitCode> {
         for r in results.iter().filter(|r| !r.passed) {
             report.push_str(&format!("FAIL {} [{:?}]: {}\n", r.id, r.category, r.reason.as_deref().unwrap_or("")));
         }
+        for r in results.iter().filter(|r| r.history_matched == Some(false)) {
+            report.push_str(&format!("HISTORY {}: {}\n", r.id, r.history_difference.as_deref().unwrap_or("")));
+        }
     }
     let summary = Summary::of(&results);
     report.push_str(&summary.table());
@@ -372,6 +375,15 @@ fn conformance_run(args: &ConformanceArgs) -> Result<ExitCode> {
         summary.total.cause_matched,
         summary.total.deterministic()
     ));
+    let compared: Vec<bool> = results.iter().filter_map(|r| r.history_matched).collect();
+    if !compared.is_empty() {
+        let matched = compared.iter().filter(|m| **m).count();
+        report.push_str(&format!(
+            "history shape match rate: {:.1}% ({matched}/{} with a recorded history; event types and previousEventId)\n",
+            matched as f64 * 100.0 / compared.len() as f64,
+            compared.len()
+        ));
+    }
     report.push_str(&summary.final_line());
     report.push('\n');
     print_out(&report)?;

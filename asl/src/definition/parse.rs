@@ -35,6 +35,8 @@ const JSONATA_ONLY: &[&str] = &["Arguments", "Output", "Items"];
 struct Parser {
     machines: Vec<Machine>,
     problems: Vec<Diagnostic>,
+    /// The top level's language: only a JSONata top level forbids JSONPath states.
+    root_query_language: QueryLanguage,
 }
 
 /// Parses a whole definition.
@@ -49,11 +51,12 @@ pub(super) fn parse_definition(definition: &Value) -> Result<StateMachine, Vec<D
             "/",
         )]);
     }
-    let mut p = Parser { machines: Vec::new(), problems: Vec::new() };
+    let mut p = Parser { machines: Vec::new(), problems: Vec::new(), root_query_language: QueryLanguage::JsonPath };
     let query_language = match obj.get("QueryLanguage") {
         None => QueryLanguage::JsonPath,
         Some(v) => p.query_language(v, "/QueryLanguage").unwrap_or(QueryLanguage::JsonPath),
     };
+    p.root_query_language = query_language;
     for key in obj.keys() {
         if !["StartAt", "States", "Comment", "Version", "TimeoutSeconds", "QueryLanguage"].contains(&key.as_str()) {
             p.problems.push(Diagnostic::schema(format!("These fields are not allowed: {key}"), "/"));
@@ -459,7 +462,8 @@ impl Parser {
             Some(q) => self.query_language(q, &format!("{loc}/QueryLanguage"))?,
             None => parent_ql,
         };
-        if parent_ql == QueryLanguage::Jsonata && ql == QueryLanguage::JsonPath {
+        // AWS recorded: a JSONPath state may sit inside a JSONata Map of a JSONPath machine.
+        if self.root_query_language == QueryLanguage::Jsonata && ql == QueryLanguage::JsonPath {
             self.err("'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine", loc);
         }
         let type_name = self.string(obj.get("Type"), &format!("{loc}/Type"), true)?;

@@ -24,9 +24,10 @@ impl<'m> Run<'m, '_> {
             self.with_env(fid, None, None, |env| apply_io_path(&state.input_path, selected, env, "InputPath"))?;
         match &state.kind {
             StateKind::Pass { result } => {
+                // AWS recorded: a Result wins over Parameters, which it then leaves unevaluated.
                 let result = match (&state.parameters, result) {
-                    (Some(p), _) => self.with_env(fid, None, None, |env| p.evaluate(&effective, env))?,
-                    (None, Some(r)) => r.clone(),
+                    (_, Some(r)) => r.clone(),
+                    (Some(p), None) => self.with_env(fid, None, None, |env| p.evaluate(&effective, env))?,
                     (None, None) => effective,
                 };
                 self.finish_jsonpath(fid, state, raw, result, false)

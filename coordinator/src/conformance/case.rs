@@ -23,6 +23,9 @@ pub struct Case {
     /// Where the record came from.
     #[serde(default)]
     pub source: Source,
+    /// AWS's recorded history (timestamps removed), when recorded.
+    #[serde(default)]
+    pub history: Vec<Value>,
     /// Detected flags, e.g. `dynamic_wait`, `cause_json_parsed_by_snapshot`.
     #[serde(default)]
     pub flags: Vec<String>,

@@ -5,6 +5,7 @@
 pub mod case;
 pub mod cluster;
 pub mod compare;
+pub mod history_shape;
 pub mod normalize;
 pub mod replay;
 pub mod report;
@@ -201,8 +202,9 @@ pub fn run_case(case: &Case, options: &RunOptions) -> CaseResult {
         state_machine_name: "conformance".to_string(),
         seed: 0,
         max_transitions: options.max_transitions,
-        // Only status, output, error and cause are compared.
-        render_history: false,
+        // Status, output, error and cause decide the verdict; the history's shape is
+        // scored apart when AWS's is recorded.
+        render_history: !case.history.is_empty(),
         express: case.state_machine_type.as_deref() == Some("EXPRESS"),
         synchronous: case.execution_api.as_deref() == Some("start_sync_execution"),
     };
@@ -225,11 +227,19 @@ pub fn run_case(case: &Case, options: &RunOptions) -> CaseResult {
         Err(msg) => return broken("ENGINE_PANIC", format!("engine panicked: {msg}")),
     };
     let actual = Actual::from_outcome(&outcome);
+    let history_difference = (!case.history.is_empty()).then(|| {
+        history_shape::difference(&case.history, &outcome.history, case.has_flag("history_parallel_events_resorted"))
+    });
     let mut notes: Vec<String> = replay.map(|r| r.problems).unwrap_or_default();
     if !unexpected.is_empty() {
         notes.push(format!("unexpected Task states: {}", unexpected.join(", ")));
     }
-    finish_case(case, &rules, actual, &notes)
+    let mut result = finish_case(case, &rules, actual, &notes);
+    if let Some(difference) = history_difference {
+        result.history_matched = Some(difference.is_none());
+        result.history_difference = difference;
+    }
+    result
 }
 
 /// Judges `actual` and builds the case's result, adding replay `notes` to the reason.
@@ -253,6 +263,8 @@ pub fn finish_case(case: &Case, rules: &CaseRules, actual: Actual, notes: &[Stri
         passed: verdict.passed,
         cause_matched: verdict.cause_matched,
         reason: verdict.reason,
+        history_matched: None,
+        history_difference: None,
     }
 }
 

@@ -32,6 +32,12 @@ pub struct CaseResult {
     pub cause_matched: bool,
     /// Why it failed, or what else differs.
     pub reason: Option<String>,
+    /// Whether the history has AWS's shape (None when no history was recorded or compared).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_matched: Option<bool>,
+    /// How the history's shape differs from AWS's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_difference: Option<String>,
 }
 
 impl CaseResult {
@@ -48,6 +54,8 @@ impl CaseResult {
             passed: false,
             cause_matched: false,
             reason: Some(reason),
+            history_matched: None,
+            history_difference: None,
         }
     }
 
@@ -194,6 +202,8 @@ mod tests {
             passed,
             cause_matched: cause,
             reason: None,
+            history_matched: None,
+            history_difference: None,
         }
     }
 
