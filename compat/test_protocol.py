@@ -53,7 +53,7 @@ CASES = [
     ("tags not a list", "TagResource", {"resourceArn": SM, "tags": {"a": "b"}}, "SerializationException"),
     ("tag key too long", "TagResource", {"resourceArn": SM, "tags": [{"key": "k" * 200, "value": ""}]}, "ValidationException"),
     ("routing missing", "CreateStateMachineAlias", {"name": "a"}, "ValidationException"),
-    ("alias bad name", "CreateStateMachineAlias", {"name": "123", "routingConfiguration": []}, "InvalidName"),
+    ("alias bad name", "CreateStateMachineAlias", {"name": "123", "routingConfiguration": []}, "ValidationException"),
     ("bad inspection level", "TestState", {"definition": "{}", "inspectionLevel": "ALL"}, "ValidationException"),
     ("task without mock", "TestState", {"definition": json.dumps({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True})}, "ValidationException"),
     ("bad client token", "RedriveExecution", {"executionArn": "arn:aws:states:us-east-1:1:execution:a:b", "clientToken": ""}, "ValidationException"),

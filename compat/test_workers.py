@@ -103,7 +103,7 @@ def test_mixed_workers_and_callback(sfn, server, python_worker_stubs):
         # callback worker's own return value is ignored.
         assert json.loads(d["output"]) == {"value": 13, "via": "callback"}
         types = [e["type"] for e in sfn.get_execution_history(executionArn=ex, maxResults=1000)["events"]]
-        assert types.count("TaskSucceeded") + types.count("LambdaFunctionSucceeded") == 4, types
+        assert sum(types.count(t) for t in ("TaskSucceeded", "LambdaFunctionSucceeded", "ActivitySucceeded")) == 4, types
     finally:
         stop.set()
         for p in procs:

@@ -11,12 +11,21 @@ pub struct Failure {
     /// part after AWS's "An error occurred while executing the state ..." prefix,
     /// which the engine adds.
     pub cause: String,
+    /// A missed heartbeat: AWS reports it as `States.Timeout`, and a retrier or catcher
+    /// naming `States.HeartbeatTimeout` matches it too.
+    pub heartbeat: bool,
 }
 
 impl Failure {
     /// A failure with the given error name and cause.
     pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
-        Failure { error: error.into(), cause: cause.into() }
+        Failure { error: error.into(), cause: cause.into(), heartbeat: false }
+    }
+
+    /// Whether a retrier or catcher's `ErrorEquals` matches this failure.
+    pub fn matches(&self, error_equals: &[String]) -> bool {
+        crate::definition::error_matches(error_equals, &self.error)
+            || (self.heartbeat && error_equals.iter().any(|e| e == "States.HeartbeatTimeout"))
     }
 
     /// A `States.Runtime` failure.

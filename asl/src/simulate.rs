@@ -42,6 +42,8 @@ pub enum TaskResult {
         /// Cause text.
         cause: String,
     },
+    /// The resource did not answer within the Task's TimeoutSeconds.
+    TimedOut,
 }
 
 /// Final status of an execution.
@@ -193,6 +195,7 @@ pub fn simulate_with_clock(
                             TaskResult::Failure { error, cause } => {
                                 Event::TaskFailed { token: task.token, error, cause }
                             }
+                            TaskResult::TimedOut => Event::TaskTimedOut { token: task.token },
                         });
                     }
                     Command::StartTimer { timer, at } => {

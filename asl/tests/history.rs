@@ -35,8 +35,48 @@ fn pass_chain_event_types_and_ids() {
     for (i, e) in out.history.iter().enumerate() {
         assert_eq!(e["id"], json!(i as u64 + 1), "ids count from 1: {e}");
     }
-    assert_eq!(out.history[0]["previousEventId"], 0);
-    assert_eq!(out.history[1]["previousEventId"], 1);
+    // As AWS links them: the first state follows no event; the rest follow the one before.
+    let previous: Vec<u64> = out.history.iter().filter_map(|e| e["previousEventId"].as_u64()).collect();
+    assert_eq!(previous, vec![0, 0, 2, 3, 4, 5]);
+}
+
+#[test]
+fn previous_event_ids_follow_aws_links_through_a_map() {
+    // AWS recorded (assign BASE_SCOPE_MAP, iterations one at a time): an iteration that
+    // starts when another ends follows that iteration's last state event, and the Map's
+    // exit is a sibling of its MapStateSucceeded.
+    let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "MaxConcurrency": 1,
+        "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}, "End": true}}});
+    let out = run(def, json!([1, 2]));
+    let links: Vec<(String, u64, u64)> = out
+        .history
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap_or("").to_string(),
+                e["id"].as_u64().unwrap_or(0),
+                e["previousEventId"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let expected = [
+        ("ExecutionStarted", 1, 0),
+        ("MapStateEntered", 2, 0),
+        ("MapStateStarted", 3, 2),
+        ("MapIterationStarted", 4, 3),
+        ("PassStateEntered", 5, 4),
+        ("PassStateExited", 6, 5),
+        ("MapIterationSucceeded", 7, 6),
+        ("MapIterationStarted", 8, 6),
+        ("PassStateEntered", 9, 8),
+        ("PassStateExited", 10, 9),
+        ("MapIterationSucceeded", 11, 10),
+        ("MapStateSucceeded", 12, 11),
+        ("MapStateExited", 13, 11),
+        ("ExecutionSucceeded", 14, 13),
+    ];
+    let expected: Vec<(String, u64, u64)> = expected.iter().map(|(t, i, p)| (t.to_string(), *i, *p)).collect();
+    assert_eq!(links, expected);
 }
 
 #[test]
@@ -66,19 +106,19 @@ fn task_event_sequence_for_an_activity() {
         vec![
             "ExecutionStarted",
             "TaskStateEntered",
-            "TaskScheduled",
-            "TaskStarted",
-            "TaskSucceeded",
+            "ActivityScheduled",
+            "ActivityStarted",
+            "ActivitySucceeded",
             "TaskStateExited",
             "ExecutionSucceeded"
         ]
     );
-    let scheduled = &out.history[2]["taskScheduledEventDetails"];
-    assert_eq!(
-        serde_json::from_str::<Value>(scheduled["parameters"].as_str().expect("parameters")).ok(),
-        Some(json!({"in": 1}))
-    );
-    assert_eq!(details_json(&out.history[4], "taskSucceededEventDetails", "output"), json!({"out": 2}));
+    // As AWS records an activity's work: its input, and the activity ARN as resource.
+    let scheduled = &out.history[2]["activityScheduledEventDetails"];
+    assert_eq!(serde_json::from_str::<Value>(scheduled["input"].as_str().expect("input")).ok(), Some(json!({"in": 1})));
+    assert_eq!(scheduled["resource"], "arn:aws:states:us-east-1:123456789012:activity:a");
+    assert_eq!(out.history[3]["activityStartedEventDetails"], json!({}));
+    assert_eq!(details_json(&out.history[4], "activitySucceededEventDetails", "output"), json!({"out": 2}));
 }
 
 #[test]

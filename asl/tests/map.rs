@@ -280,3 +280,38 @@ fn map_history_for_two_items() {
     assert_eq!(&t[t.len() - 3..], ["MapStateSucceeded", "MapStateExited", "ExecutionSucceeded"]);
     assert_eq!(events_of(&out.history, "MapStateStarted")[0]["mapStateStartedEventDetails"]["length"], 2);
 }
+
+#[test]
+fn a_retried_map_records_no_map_state_failed() {
+    // AWS recorded (test_map_state_retry): the retry starts the Map again straight away.
+    let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map",
+        "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 1}],
+        "ItemProcessor": {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E"}}}, "End": true}}});
+    let out = run(def, json!([1]));
+    let t = types(&out.history);
+    assert_eq!(t.iter().filter(|t| *t == "MapStateStarted").count(), 2, "{t:?}");
+    assert_eq!(t.iter().filter(|t| *t == "MapStateFailed").count(), 1, "only the last failure: {t:?}");
+}
+
+#[test]
+fn tolerated_failures_are_read_after_the_map_starts_and_max_concurrency_before() {
+    // AWS recorded: a bad ToleratedFailurePercentagePath fails after MapStateStarted, a
+    // bad MaxConcurrencyPath before it.
+    let def = map(json!({"ToleratedFailurePercentagePath": "$.p", "ItemsPath": "$.xs"}), pass_processor());
+    let out = run(def, json!({"p": "NoNumber", "xs": [1]}));
+    assert_eq!(types(&out.history), vec!["ExecutionStarted", "MapStateEntered", "MapStateStarted", "ExecutionFailed"]);
+    let def = map(json!({"MaxConcurrencyPath": "$.m", "ItemsPath": "$.xs"}), pass_processor());
+    let out = run(def, json!({"m": "NoNumber", "xs": [1]}));
+    assert_eq!(types(&out.history), vec!["ExecutionStarted", "MapStateEntered", "ExecutionFailed"]);
+}
+
+#[test]
+fn a_map_whose_items_fail_to_evaluate_records_map_state_failed() {
+    let def = json!({"QueryLanguage": "JSONata", "StartAt": "M", "States": {"M": {"Type": "Map", "Items": "{% 'x' %}",
+        "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}, "End": true}}});
+    let out = run(def, json!({}));
+    assert_eq!(
+        types(&out.history),
+        vec!["ExecutionStarted", "MapStateEntered", "EvaluationFailed", "MapStateFailed", "ExecutionFailed"]
+    );
+}

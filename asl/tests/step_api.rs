@@ -49,19 +49,19 @@ fn task_timeout_fails_with_states_timeout() {
     assert!(commands.contains(&Command::Finished));
     assert_eq!(d.status(), ExecutionStatus::Failed);
     assert_eq!(d.exec.error.as_deref(), Some("States.Timeout"));
-    assert!(d.types().contains(&"TaskTimedOut".to_string()), "{:?}", d.types());
+    assert!(d.types().contains(&"ActivityTimedOut".to_string()), "{:?}", d.types());
     assert_eq!(d.types().last().map(String::as_str), Some("ExecutionFailed"));
 }
 
 #[test]
-fn heartbeat_timeout_fails_with_states_heartbeat_timeout() {
+fn heartbeat_timeout_fails_with_states_timeout_as_aws_records_it() {
     let mut d = Driver::start(activity_task(json!({"TimeoutSeconds": 60, "HeartbeatSeconds": 5})), json!({}));
     let t = d.only_task();
     d.send(Event::TaskStarted { token: t.token.clone() });
     d.advance(5);
     d.send(Event::HeartbeatTimedOut { token: t.token });
     assert_eq!(d.status(), ExecutionStatus::Failed);
-    assert_eq!(d.exec.error.as_deref(), Some("States.HeartbeatTimeout"));
+    assert_eq!(d.exec.error.as_deref(), Some("States.Timeout"));
 }
 
 #[test]
@@ -103,7 +103,7 @@ fn heartbeat_timeout_can_be_caught_by_name() {
     let t = d.only_task();
     d.send(Event::HeartbeatTimedOut { token: t.token });
     assert_eq!(d.status(), ExecutionStatus::Succeeded);
-    assert_eq!(d.exec.output.clone().expect("output")["Error"], "States.HeartbeatTimeout");
+    assert_eq!(d.exec.output.clone().expect("output")["Error"], "States.Timeout");
 }
 
 #[test]

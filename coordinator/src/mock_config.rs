@@ -347,6 +347,7 @@ mod tests {
             .map(|_| match t.respond(&req("LambdaState", INVOKE)) {
                 Some(TaskResult::Failure { error, .. }) => error,
                 Some(TaskResult::Success(_)) => "ok".into(),
+                Some(TaskResult::TimedOut) => "timeout".into(),
                 None => "none".into(),
             })
             .collect();

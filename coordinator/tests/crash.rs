@@ -106,11 +106,12 @@ async fn worker_killed_holding_tasks_heartbeat_timeout_then_retry_on_another_wor
         let hb_timeouts = h
             .iter()
             .filter(|e| {
-                e["type"] == "TaskTimedOut" && e["taskTimedOutEventDetails"]["error"] == "States.HeartbeatTimeout"
+                // A missed heartbeat, which AWS names States.Timeout.
+                e["type"] == "ActivityTimedOut" && e["activityTimedOutEventDetails"]["error"] == "States.Timeout"
             })
             .count();
         assert!(hb_timeouts >= TASKS_PER_EXECUTION, "{arn}: {hb_timeouts} heartbeat timeouts");
-        assert_eq!(count(&h, "TaskSucceeded"), TASKS_PER_EXECUTION, "{arn}: one accepted result per task");
+        assert_eq!(count(&h, "ActivitySucceeded"), TASKS_PER_EXECUTION, "{arn}: one accepted result per task");
         let states = entered(&h);
         assert_eq!(states.get("Solo"), Some(&1), "{states:?}");
         assert_eq!(states.get("Item"), Some(&3), "{states:?}");
@@ -172,7 +173,7 @@ async fn coordinator_killed_mid_run_loses_nothing_and_applies_nothing_twice() {
         for (state, n) in [("First", 1), ("Mark", 1), ("Each", 1), ("Item", 3), ("Pause", 1), ("Last", 1)] {
             assert_eq!(states.get(state), Some(&n), "{arn}: {state} entered {states:?}");
         }
-        assert_eq!(count(&h, "TaskSucceeded"), 5, "{arn}: each task's completion applied once");
+        assert_eq!(count(&h, "ActivitySucceeded"), 5, "{arn}: each task's completion applied once");
         assert_eq!(count(&h, "MapIterationSucceeded"), 3, "{arn}");
     }
     // The restarted replica serves the API again.

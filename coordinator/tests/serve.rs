@@ -106,7 +106,7 @@ async fn failed_task_is_retried() {
     assert_eq!(d["status"], "SUCCEEDED", "{d}");
     assert_eq!(d["output"], "\"ok\"");
     let types = h.history_types(&arn).await;
-    assert!(types.contains(&"TaskFailed".to_string()), "{types:?}");
+    assert!(types.contains(&"ActivityFailed".to_string()), "{types:?}");
     h.stop().await;
 }
 
@@ -140,7 +140,7 @@ async fn silent_worker_times_out_on_heartbeat_and_the_task_is_retried() {
     let d = h.wait_done(&arn, Duration::from_secs(5)).await;
     assert_eq!(d["status"], "SUCCEEDED", "{d}");
     let types = h.history_types(&arn).await;
-    assert!(types.contains(&"TaskTimedOut".to_string()), "{types:?}");
+    assert!(types.contains(&"ActivityTimedOut".to_string()), "{types:?}");
     h.stop().await;
 }
 

@@ -47,7 +47,7 @@ tasks = 0
 events = 0
 for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
     events += len(page["events"])
-    tasks += sum(1 for e in page["events"] if e["type"] == "TaskSucceeded")
+    tasks += sum(1 for e in page["events"] if e["type"] in ("TaskSucceeded", "ActivitySucceeded"))
 
 print(f"{d['status']} in {elapsed:.1f}s: {tasks} tasks, {events} history events")
 print(json.dumps(json.loads(d.get("output") or "null"), indent=2) if d["status"] == "SUCCEEDED" else d.get("cause"))

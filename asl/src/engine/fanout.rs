@@ -234,14 +234,21 @@ impl Run<'_, '_> {
                 fan.failed_progress = Some(progress);
             }
             self.abort_children(parent);
+            // AWS records the state's failure only when no retrier takes it up.
+            let retried = self.will_retry(parent, &failure);
             match kind {
-                FanoutKind::Parallel => self.record("ParallelStateFailed", None),
+                FanoutKind::Parallel if !retried => {
+                    self.record("ParallelStateFailed", None);
+                }
                 FanoutKind::Map { distributed } => {
                     if distributed {
                         self.record("MapRunFailed", None);
                     }
-                    self.record("MapStateFailed", None)
+                    if !retried {
+                        self.record("MapStateFailed", None);
+                    }
                 }
+                FanoutKind::Parallel => {}
             };
             self.fail_state(parent, failure);
             return;
@@ -333,7 +340,15 @@ impl Run<'_, '_> {
         items: Vec<Value>,
         input: &Value,
     ) -> Result<Outcome, Failure> {
-        let (max_concurrency, tolerance) = self.map_limits(fid, spec, input)?;
+        let max_concurrency = self.map_max_concurrency(fid, spec, input)?;
+        let tolerance = match self.map_tolerance(fid, spec, input) {
+            Ok(tolerance) => tolerance,
+            Err(failure) => {
+                // AWS reads the tolerated failures once the Map has started.
+                self.record("MapStateStarted", Some(json!({"length": items.len()})));
+                return Err(failure);
+            }
+        };
         let mut inputs = Vec::with_capacity(items.len());
         for (i, item) in items.into_iter().enumerate() {
             let child_input = match &spec.item_selector {
@@ -424,16 +439,14 @@ impl Run<'_, '_> {
         self.dynamic_value(fid, d, input, field, "integer", value_as_int)
     }
 
-    fn map_limits(
-        &mut self,
-        fid: FrameId,
-        spec: &MapSpec,
-        input: &Value,
-    ) -> Result<(Option<usize>, Option<Tolerance>), Failure> {
-        let max = match &spec.max_concurrency {
+    fn map_max_concurrency(&mut self, fid: FrameId, spec: &MapSpec, input: &Value) -> Result<Option<usize>, Failure> {
+        Ok(match &spec.max_concurrency {
             Some(d) => Some(self.dynamic_number(fid, d, input, "MaxConcurrency")?.max(0) as usize),
             None => None,
-        };
+        })
+    }
+
+    fn map_tolerance(&mut self, fid: FrameId, spec: &MapSpec, input: &Value) -> Result<Option<Tolerance>, Failure> {
         let count = match &spec.tolerated_failure_count {
             Some(d) => {
                 let n = self.dynamic_number(fid, d, input, "ToleratedFailureCount")?;
@@ -454,9 +467,7 @@ impl Run<'_, '_> {
             }
             None => None,
         };
-        let tolerance =
-            if count.is_some() || percentage.is_some() { Some(Tolerance { count, percentage }) } else { None };
-        Ok((max, tolerance))
+        Ok(if count.is_some() || percentage.is_some() { Some(Tolerance { count, percentage }) } else { None })
     }
 }
 

@@ -9,7 +9,7 @@ use super::eval::{self, apply_io_path, apply_result_path};
 use super::history::{Details, exited_type, payload_text};
 use super::states::{MAX_PAYLOAD_BYTES, Outcome, Run};
 use super::{Command, FrameEnd, FrameId, Phase, RedrivePoint, retry};
-use crate::definition::{Assign, QueryLanguage, State, StateKind, error_matches};
+use crate::definition::{Assign, QueryLanguage, State, StateKind};
 use crate::failure::Failure;
 use crate::simulate::ExecutionStatus;
 
@@ -122,6 +122,17 @@ impl<'m> Run<'m, '_> {
         }
     }
 
+    /// Whether a retrier of the frame's state takes `failure` up.
+    pub(super) fn will_retry(&self, fid: FrameId, failure: &Failure) -> bool {
+        let Some(state) = self.state_of(fid) else {
+            return false;
+        };
+        state.retry.iter().enumerate().find(|(_, r)| failure.matches(&r.error_equals)).is_some_and(|(i, r)| {
+            let count = self.exec.frames.get(&fid).and_then(|f| f.retry_counts.get(i).copied()).unwrap_or(0);
+            count < r.max_attempts && retriable(&failure.error)
+        })
+    }
+
     /// A state failed: retry, catch, or fail the frame.
     pub(super) fn fail_state(&mut self, fid: FrameId, failure: Failure) {
         if let Some(f) = self.exec.frames.get_mut(&fid) {
@@ -130,9 +141,7 @@ impl<'m> Run<'m, '_> {
         let Some(state) = self.state_of(fid) else {
             return;
         };
-        if let Some((i, r)) =
-            state.retry.iter().enumerate().find(|(_, r)| error_matches(&r.error_equals, &failure.error))
-        {
+        if let Some((i, r)) = state.retry.iter().enumerate().find(|(_, r)| failure.matches(&r.error_equals)) {
             let count = self.exec.frames[&fid].retry_counts.get(i).copied().unwrap_or(0);
             if count < r.max_attempts && retriable(&failure.error) {
                 let rng = Cell::new(self.exec.rng);
@@ -151,9 +160,7 @@ impl<'m> Run<'m, '_> {
                 return;
             }
         }
-        if let Some(c) =
-            state.catch.iter().find(|c| error_matches(&c.error_equals, &failure.error) && retriable(&failure.error))
-        {
+        if let Some(c) = state.catch.iter().find(|c| failure.matches(&c.error_equals) && retriable(&failure.error)) {
             let error_output = json!({"Error": failure.error, "Cause": failure.cause});
             let raw = self.exec.frames[&fid].input.clone();
             let outcome = match state.query_language {
@@ -224,9 +231,14 @@ impl<'m> Run<'m, '_> {
                 self.exec.output = Some(output);
             }
             FrameEnd::Failed { error, cause } => {
+                // AWS leaves out what is empty (a Fail state without Error, a timeout's cause).
                 let mut d = Map::new();
-                d.insert("error".into(), Value::String(error.clone()));
-                d.insert("cause".into(), Value::String(cause.clone()));
+                if !error.is_empty() {
+                    d.insert("error".into(), Value::String(error.clone()));
+                }
+                if !cause.is_empty() {
+                    d.insert("cause".into(), Value::String(cause.clone()));
+                }
                 self.record("ExecutionFailed", Some(Value::Object(d)));
                 self.exec.status = ExecutionStatus::Failed;
                 // A Fail state without Error or Cause leaves them null, as AWS does.

@@ -247,6 +247,31 @@ pub fn payload_text(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
+/// The `previousEventId` AWS gives an event of type `event_type` recorded after the
+/// event `last_id` (of type `last_type`, itself linked to `last_previous`).
+///
+/// AWS links an event to the one that caused it, not always to the one before it. From
+/// its recorded histories: the first state follows no event (0), nor does an abort; a
+/// state's `EvaluationFailed`, a Map or Parallel's exit after its `…StateSucceeded`, and
+/// what follows a failed iteration are siblings of the event before; iterations started
+/// together are siblings, and one started when another ended follows that iteration's
+/// last state event.
+pub(super) fn previous_event_id(event_type: &str, last_id: u64, last_type: &str, last_previous: u64) -> u64 {
+    let sibling = match event_type {
+        "ExecutionAborted" => return 0,
+        // A Wait's Timestamp is evaluated after its entry; other states' fields with it.
+        "EvaluationFailed" => last_type.ends_with("StateEntered") && last_type != "WaitStateEntered",
+        "MapStateExited" => last_type == "MapStateSucceeded",
+        "ParallelStateExited" => last_type == "ParallelStateSucceeded",
+        "MapIterationStarted" => {
+            matches!(last_type, "MapIterationStarted" | "MapIterationSucceeded" | "MapIterationFailed")
+        }
+        "MapStateFailed" | "MapStateStarted" => last_type == "MapIterationFailed",
+        _ => false,
+    };
+    if sibling || last_type == "ExecutionStarted" { last_previous } else { last_id }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,7 @@ mod jsonpath_states;
 mod retry;
 mod states;
 mod task;
+mod task_events;
 
 use std::collections::BTreeMap;
 
@@ -77,6 +78,10 @@ pub struct ExecutionInfo {
 
 fn is_epoch(t: &DateTime<Utc>) -> bool {
     *t == DateTime::<Utc>::default()
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -210,6 +215,12 @@ pub struct Execution {
     pub history: Vec<HistoryEvent>,
     /// How many history events there have been in all; the next one's id is this plus one.
     pub event_count: u64,
+    /// The last event's type and `previousEventId`, from which the next event's link
+    /// follows (see `history::previous_event_id`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    last_event_type: String,
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    last_previous_id: u64,
     /// State transitions so far.
     pub transitions: u64,
     frames: BTreeMap<FrameId, Frame>,
@@ -330,6 +341,8 @@ impl Execution {
             cause: None,
             history: Vec::new(),
             event_count: 0,
+            last_event_type: String::new(),
+            last_previous_id: 0,
             transitions: 0,
             frames: BTreeMap::new(),
             next_id: 1,

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::context::StateEnv;
 use super::history::{Details, HistoryEvent, entered_type, exited_type, payload_text};
+use super::task_events::TaskStep;
 use super::{Command, Event, Execution, Frame, FrameEnd, FrameId, Phase, RedrivePoint};
 use crate::definition::{QueryLanguage, State, StateKind, StateMachine};
 use crate::failure::Failure;
@@ -58,9 +59,17 @@ impl<'m> Run<'m, '_> {
 
     /// Appends a history event with typed details and returns its id.
     pub(super) fn record_details(&mut self, event_type: &'static str, details: Details) -> u64 {
+        let previous = super::history::previous_event_id(
+            event_type,
+            self.exec.event_count,
+            &self.exec.last_event_type,
+            self.exec.last_previous_id,
+        );
         self.exec.event_count += 1;
         let id = self.exec.event_count;
-        let previous = id - 1;
+        self.exec.last_event_type.clear();
+        self.exec.last_event_type.push_str(event_type);
+        self.exec.last_previous_id = previous;
         self.exec.history.push(HistoryEvent {
             id,
             previous_event_id: previous,
@@ -101,41 +110,36 @@ impl<'m> Run<'m, '_> {
                 self.ready.push(fid);
             }
             Event::TaskStarted { token } => {
-                if let Some((fid, lambda)) = self.find_task(&token)
-                    && let Some(Phase::Task { started, .. }) = self.exec.frames.get_mut(&fid).map(|f| &mut f.phase)
-                    && !*started
-                {
-                    *started = true;
-                    self.record(if lambda { "LambdaFunctionStarted" } else { "TaskStarted" }, None);
+                if let Some((fid, _)) = self.find_task(&token) {
+                    self.ensure_started(fid);
                 }
             }
             Event::TaskSucceeded { token, output } => {
-                if let Some((fid, lambda)) = self.find_task(&token) {
-                    self.ensure_started(fid, lambda);
+                if let Some((fid, _)) = self.find_task(&token) {
+                    self.ensure_started(fid);
                     let output = self.wrap_result(fid, output);
-                    let kind = if lambda { "LambdaFunctionSucceeded" } else { "TaskSucceeded" };
-                    self.record(
-                        kind,
-                        Some(json!({"output": payload_text(&output), "outputDetails": {"truncated": false}})),
-                    );
+                    self.record_task_output(fid, &output);
                     self.complete(fid, output);
                 }
             }
             Event::TaskFailed { token, error, cause } => {
-                if let Some((fid, lambda)) = self.find_task(&token) {
-                    self.ensure_started(fid, lambda);
-                    let kind = if lambda { "LambdaFunctionFailed" } else { "TaskFailed" };
-                    self.record(kind, Some(json!({"error": error, "cause": cause})));
+                if let Some((fid, _)) = self.find_task(&token) {
+                    self.ensure_started(fid);
+                    let details = json!({"error": error, "cause": cause});
+                    self.record_task(fid, TaskStep::Failed, details.as_object().cloned());
                     self.fail_state(fid, Failure::new(error, cause));
                 }
             }
             Event::TaskTimedOut { token } | Event::HeartbeatTimedOut { token } => {
-                if let Some((fid, lambda)) = self.find_task(&token) {
-                    let error = if heartbeat { "States.HeartbeatTimeout" } else { "States.Timeout" };
-                    let kind = if lambda { "LambdaFunctionTimedOut" } else { "TaskTimedOut" };
-                    self.record(kind, Some(json!({"error": error, "cause": ""})));
+                if let Some((fid, _)) = self.find_task(&token) {
+                    // AWS names a missed heartbeat States.Timeout too; States.HeartbeatTimeout
+                    // still catches it (see `Failure::heartbeat`).
+                    let details = json!({"error": "States.Timeout"});
+                    self.record_task(fid, TaskStep::TimedOut, details.as_object().cloned());
                     self.commands.push(Command::CancelTask { token });
-                    self.fail_state(fid, Failure::new(error, ""));
+                    let mut failure = Failure::new("States.Timeout", "");
+                    failure.heartbeat = heartbeat;
+                    self.fail_state(fid, failure);
                 }
             }
             Event::TimerFired { timer } => self.timer_fired(timer),
@@ -348,6 +352,10 @@ impl<'m> Run<'m, '_> {
                 "EvaluationFailed",
                 Some(json!({"error": f.error, "cause": f.cause, "state": self.exec.frames[&fid].state})),
             );
+            // As AWS records it, a Map whose fields fail to evaluate also fails as a Map.
+            if matches!(self.state_of(fid).map(|s| &s.kind), Some(StateKind::Map(_))) {
+                self.record("MapStateFailed", None);
+            }
         }
         Outcome::Error(f)
     }

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::eval::quote_value;
 use super::history::payload_text;
 use super::states::{Outcome, Run};
+use super::task_events::{TaskFamily, TaskStep, resource_parts};
 use super::{Command, FrameId, Phase, TaskCommand};
 use crate::definition::{Dynamic, StateKind};
 use crate::failure::Failure;
@@ -24,15 +25,6 @@ impl<'m> Run<'m, '_> {
             f.task_token = Some(token.clone());
         }
         token
-    }
-
-    pub(super) fn ensure_started(&mut self, fid: FrameId, lambda: bool) {
-        if let Some(Phase::Task { started, .. }) = self.exec.frames.get_mut(&fid).map(|f| &mut f.phase)
-            && !*started
-        {
-            *started = true;
-            self.record(if lambda { "LambdaFunctionStarted" } else { "TaskStarted" }, None);
-        }
     }
 
     pub(super) fn wrap_result(&mut self, fid: FrameId, output: Value) -> Value {
@@ -77,25 +69,30 @@ impl<'m> Run<'m, '_> {
             self.task_seconds(fid, task.heartbeat_seconds.as_ref(), input, "HeartbeatSecondsPath")?;
         let attempt = self.exec.frames[&fid].retry_counts.iter().sum::<u32>();
         let token = self.mint_token(fid);
-        let lambda = task.resource.starts_with("arn:aws:lambda:");
-        let region = task.resource.split(':').nth(3).unwrap_or("").to_string();
-        if lambda {
-            let mut d = json!({"input": payload_text(&payload), "inputDetails": {"truncated": false}, "resource": task.resource});
-            if let Some(t) = timeout_seconds {
-                d["timeoutInSeconds"] = json!(t);
+        let family = TaskFamily::of(&task.resource);
+        let lambda = family == TaskFamily::Lambda;
+        let mut d = match family {
+            TaskFamily::Lambda | TaskFamily::Activity => json!({
+                "input": payload_text(&payload), "inputDetails": {"truncated": false}, "resource": task.resource
+            }),
+            TaskFamily::Service => {
+                let (resource_type, resource) = resource_parts(&task.resource);
+                // An integration ARN names no region (`arn:aws:states:::…`): AWS gives the execution's.
+                let region = Some(task.resource.split(':').nth(3).unwrap_or(""))
+                    .filter(|r| !r.is_empty())
+                    .or_else(|| self.exec.info.execution_arn.split(':').nth(3))
+                    .unwrap_or("")
+                    .to_string();
+                json!({"resourceType": resource_type, "resource": resource, "region": region, "parameters": payload_text(&payload)})
             }
-            self.record("LambdaFunctionScheduled", Some(d));
-        } else {
-            let (resource_type, resource) = resource_parts(&task.resource);
-            let mut d = json!({"resourceType": resource_type, "resource": resource, "region": region, "parameters": payload_text(&payload)});
-            if let Some(t) = timeout_seconds {
-                d["timeoutInSeconds"] = json!(t);
-            }
-            if let Some(h) = heartbeat_seconds {
-                d["heartbeatInSeconds"] = json!(h);
-            }
-            self.record("TaskScheduled", Some(d));
+        };
+        if let Some(t) = timeout_seconds {
+            d["timeoutInSeconds"] = json!(t);
         }
+        if let Some(h) = heartbeat_seconds.filter(|_| !lambda) {
+            d["heartbeatInSeconds"] = json!(h);
+        }
+        self.record(family.event(TaskStep::Scheduled), Some(d));
         if let Some(f) = self.exec.frames.get_mut(&fid) {
             f.phase = Phase::Task { token: token.clone(), attempt, lambda, started: false };
         }
@@ -144,18 +141,4 @@ impl<'m> Run<'m, '_> {
             Some(Dynamic::Intrinsic(_)) => None,
         })
     }
-}
-
-/// `resourceType` and `resource` of a TaskScheduled event, e.g. `lambda` / `invoke`.
-fn resource_parts(arn: &str) -> (String, String) {
-    let parts: Vec<&str> = arn.split(':').collect();
-    if parts.len() >= 7 && parts[2] == "states" && parts[5] != "activity" {
-        let service = parts[5].to_string();
-        let action = parts[6..].join(":");
-        return (service, action);
-    }
-    if parts.len() >= 7 && parts[5] == "activity" {
-        return ("activity".into(), arn.to_string());
-    }
-    (parts.get(2).copied().unwrap_or("").to_string(), arn.to_string())
 }

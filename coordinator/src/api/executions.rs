@@ -232,11 +232,14 @@ pub fn describe_json(x: &ExecutionRecord) -> Value {
         v["output"] = json!(out);
         v["outputDetails"] = json!({"included": true});
     }
-    if let Some(e) = &x.error {
-        v["error"] = json!(e);
-    }
-    if let Some(c) = &x.cause {
-        v["cause"] = json!(c);
+    // AWS gives a timed-out execution neither error nor cause (its history has them).
+    if x.status != "TIMED_OUT" {
+        if let Some(e) = &x.error {
+            v["error"] = json!(e);
+        }
+        if let Some(c) = &x.cause {
+            v["cause"] = json!(c);
+        }
     }
     v["redriveCount"] = json!(0);
     v["redriveStatus"] = json!("NOT_REDRIVABLE");

@@ -131,6 +131,8 @@ async fn answer(registry: &Registry, task: &TaskContext) -> Result<Value, TaskEr
     match result {
         TaskResult::Success(v) => Ok(v),
         TaskResult::Failure { error, cause } => Err(TaskError::new(error, cause)),
+        // Waiting out the real TimeoutSeconds would slow the run; the error is the same.
+        TaskResult::TimedOut => Err(TaskError::new("States.Timeout", "")),
     }
 }
 
@@ -397,11 +399,16 @@ impl Runner {
     }
 }
 
-/// The queue a `TaskScheduled` / `LambdaFunctionScheduled` history event puts work on.
+/// The queue a `TaskScheduled` / `LambdaFunctionScheduled` / `ActivityScheduled` history
+/// event puts work on.
 fn scheduled_queue(event: &Value) -> Option<String> {
     match event["type"].as_str()? {
-        "LambdaFunctionScheduled" => {
-            let d = &event["lambdaFunctionScheduledEventDetails"];
+        kind @ ("LambdaFunctionScheduled" | "ActivityScheduled") => {
+            let d = if kind == "ActivityScheduled" {
+                &event["activityScheduledEventDetails"]
+            } else {
+                &event["lambdaFunctionScheduledEventDetails"]
+            };
             let input = d["input"].as_str().and_then(|s| serde_json::from_str(s).ok()).unwrap_or(Value::Null);
             route(d["resource"].as_str()?, &input).ok().map(|(q, _)| q)
         }
@@ -445,8 +452,8 @@ mod tests {
         let invoke = json!({"type": "TaskScheduled", "taskScheduledEventDetails": {"resourceType": "lambda",
             "resource": "invoke", "parameters": "{\"FunctionName\":\"arn:aws:lambda:us-east-1:1:function:fn2\"}"}});
         assert_eq!(scheduled_queue(&invoke).as_deref(), Some("fn2"));
-        let activity = json!({"type": "TaskScheduled", "taskScheduledEventDetails": {"resourceType": "activity",
-            "resource": "arn:aws:states:us-east-1:1:activity:act", "parameters": "{}"}});
+        let activity = json!({"type": "ActivityScheduled", "activityScheduledEventDetails":
+            {"resource": "arn:aws:states:us-east-1:1:activity:act", "input": "{}"}});
         assert_eq!(scheduled_queue(&activity).as_deref(), Some("act"));
         assert_eq!(scheduled_queue(&json!({"type": "PassStateEntered"})), None);
     }

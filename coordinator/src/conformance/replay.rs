@@ -85,6 +85,8 @@ pub fn task_result(resource: &str, recorded: &Recorded) -> Option<TaskResult> {
             };
             Some(TaskResult::Success(value))
         }
+        // AWS records a timeout as States.Timeout without a cause.
+        Recorded::Error { error, cause } if error == "States.Timeout" && cause.is_empty() => Some(TaskResult::TimedOut),
         Recorded::Error { error, cause } => Some(TaskResult::Failure { error: error.clone(), cause: cause.clone() }),
         Recorded::Missing => None,
     }
@@ -247,10 +249,7 @@ mod tests {
             json!({"state": "T", "parameters": {}, "result": {"event": "TaskFailed", "error": "E", "cause": "plain"}}),
         ];
         let mut r = replay(&calls);
-        assert_eq!(
-            r.answer(&req("T", INVOKE, json!({}))),
-            TaskResult::Failure { error: "States.Timeout".into(), cause: String::new() }
-        );
+        assert_eq!(r.answer(&req("T", INVOKE, json!({}))), TaskResult::TimedOut);
         assert_eq!(
             r.answer(&req("T", INVOKE, json!({}))),
             TaskResult::Failure { error: "E".into(), cause: "plain".into() }
