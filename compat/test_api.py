@@ -83,6 +83,7 @@ def test_list_state_machines_pages(sfn):
     names = [m["name"] for page in sfn.get_paginator("list_state_machines").paginate(PaginationConfig={"PageSize": 2})
              for m in page["stateMachines"]]
     assert len(names) == len(set(names)) >= 3
+    assert names == sorted(names), "by name, as AWS lists them"
     fails("InvalidToken", sfn.list_state_machines, nextToken="garbage")
 
 
@@ -346,6 +347,7 @@ def test_revisions_as_aws_records_them(sfn):
     assert "revisionId" not in sfn.describe_state_machine(stateMachineArn=v1)
     unchanged = sfn.update_state_machine(stateMachineArn=arn, publish=True)
     assert "revisionId" not in unchanged and unchanged["stateMachineVersionArn"] == v1
+    fails("MissingRequiredParameter", sfn.update_state_machine, stateMachineArn=arn)
     ex1 = sfn.start_execution(stateMachineArn=v1)["executionArn"]
     wait_done(sfn, ex1)
     d = sfn.describe_state_machine_for_execution(executionArn=ex1)
@@ -357,6 +359,12 @@ def test_revisions_as_aws_records_them(sfn):
     ex2 = sfn.start_execution(stateMachineArn=f"{arn}:2")["executionArn"]
     wait_done(sfn, ex2)
     assert sfn.describe_state_machine_for_execution(executionArn=ex2)["revisionId"] == u["revisionId"]
+    # Naming content makes a revision even when nothing changes; a new role makes another.
+    same = sfn.update_state_machine(stateMachineArn=arn, definition=pass_v(2))
+    assert same["revisionId"] == u["revisionId"]
+    role = sfn.update_state_machine(stateMachineArn=arn, roleArn=ROLE + "-other")
+    assert role["revisionId"] != u["revisionId"]
+    assert sfn.describe_state_machine(stateMachineArn=arn)["revisionId"] == role["revisionId"]
 
 
 # ---- TestState ----------------------------------------------------------------------
@@ -386,6 +394,11 @@ def test_test_state(sfn):
     assert r["status"] == "FAILED" and r["error"] == "E"
     fails("InvalidDefinition", sfn.test_state, definition='{"Type": "Bogus"}')
     fails("InvalidExecutionInput", sfn.test_state, definition='{"Type": "Pass", "End": true}', input="{nope")
+    # A Map whose own inner state is called TestState can be tested too.
+    inner = {"Type": "Map", "End": True, "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "TestState",
+             "States": {"TestState": {"Type": "Pass", "End": True}}}}
+    r = sfn.test_state(definition=json.dumps(inner), input="[1, 2]")
+    assert r["status"] == "SUCCEEDED" and json.loads(r["output"]) == [1, 2], r
 
 
 # ---- map runs -----------------------------------------------------------------------

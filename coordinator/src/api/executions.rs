@@ -115,7 +115,7 @@ pub async fn start_spec(app: &App, spec: &StartSpec<'_>, kind: Option<&str>) -> 
             if sm.kind != kind {
                 return Err(ApiError::new(
                     "StateMachineTypeNotSupported",
-                    format!("This operation is not supported by this type of state machine: '{}'", sm.kind),
+                    "This operation is not supported by this type of state machine",
                 ));
             }
             sm.kind == "EXPRESS"

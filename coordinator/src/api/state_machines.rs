@@ -99,6 +99,7 @@ pub async fn create(app: &App, p: &Params) -> ApiResult {
         created_ms: Utc::now().timestamp_millis(),
         sha: sha.clone(),
         first_sha: None,
+        revision: None,
     };
     match app.store.create_state_machine(&record).await? {
         CreateOutcome::Created(at) | CreateOutcome::Same(at) => {
@@ -146,6 +147,7 @@ pub async fn describe(app: &App, p: &Params) -> ApiResult {
         "creationDate": timestamp(sm.created_ms),
         "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
         "tracingConfiguration": {"enabled": false},
+        "encryptionConfiguration": {"type": "AWS_OWNED_KEY"},
     });
     if let Some(revision) = sm.revision_id() {
         out["revisionId"] = json!(revision);
@@ -208,11 +210,19 @@ pub fn validate(p: &Params) -> ApiResult {
         Err(_) => StateMachine::from_json_str(definition).err().unwrap_or_default(),
     };
     if diags.is_empty() {
-        return Ok(json!({"result": "OK", "diagnostics": []}));
+        return Ok(json!({"result": "OK", "diagnostics": [], "truncated": false}));
     }
+    // AWS locates nothing in a blank definition.
+    let blank = definition.trim().is_empty();
     let list: Vec<Value> = diags
         .iter()
-        .map(|d| json!({"severity": "ERROR", "code": d.code, "message": d.message, "location": d.location}))
+        .map(|d| {
+            let mut v = json!({"severity": "ERROR", "code": d.code, "message": d.message});
+            if !blank {
+                v["location"] = json!(d.location);
+            }
+            v
+        })
         .collect();
     Ok(json!({"result": "FAIL", "diagnostics": list, "truncated": false}))
 }

@@ -52,6 +52,25 @@ fn targets(state: &Value) -> Vec<String> {
 }
 
 /// TestState.
+/// `base`, or `base_2`, `base_3`, ...: the first name no state nested in `state` uses, so
+/// that a Map or Parallel whose inner states include a `TestState` can still be tested.
+fn unused_name(state: &Value, base: &str) -> String {
+    fn used(v: &Value, name: &str) -> bool {
+        match v {
+            Value::Object(o) => {
+                o.get("States").and_then(Value::as_object).is_some_and(|s| s.contains_key(name))
+                    || o.values().any(|child| used(child, name))
+            }
+            Value::Array(items) => items.iter().any(|child| used(child, name)),
+            _ => false,
+        }
+    }
+    (1..)
+        .map(|n| if n == 1 { base.to_string() } else { format!("{base}_{n}") })
+        .find(|candidate| !used(state, candidate))
+        .unwrap_or_else(|| base.to_string())
+}
+
 pub async fn test_state(app: &App, p: &Params) -> ApiResult {
     let text = p.str("definition")?;
     let level = p.opt_str("inspectionLevel")?.unwrap_or("INFO");
@@ -80,7 +99,12 @@ pub async fn test_state(app: &App, p: &Params) -> ApiResult {
         let state = states.get(name).ok_or_else(|| invalid(format!("no state named '{name}'")))?;
         (name.to_string(), state.clone(), def.get("QueryLanguage").cloned())
     } else {
-        (p.opt_str("stateName")?.unwrap_or("TestState").to_string(), Value::Object(def), None)
+        let state = Value::Object(def);
+        let name = match p.opt_str("stateName")? {
+            Some(n) => n.to_string(),
+            None => unused_name(&state, "TestState"),
+        };
+        (name, state, None)
     };
     if !state.is_object() || !state["Type"].is_string() {
         return Err(invalid("the state needs a 'Type'"));

@@ -12,6 +12,7 @@ use super::versions::{Qualified, parse_arn, publish_current};
 use super::{ApiError, ApiResult, Params, timestamp};
 use crate::serve::App;
 use crate::store::epoch::us_to_ms;
+use crate::store::revision_id_of;
 
 /// UpdateStateMachine: new executions run the new definition; running ones keep theirs.
 pub async fn update(app: &App, p: &Params) -> ApiResult {
@@ -28,7 +29,7 @@ pub async fn update(app: &App, p: &Params) -> ApiResult {
     if definition.is_none() && role.is_none() && !other.iter().any(|f| p.0.contains_key(*f)) && !publish {
         return Err(ApiError::new(
             "MissingRequiredParameter",
-            "Either the definition, the roleArn, the loggingConfiguration or the tracingConfiguration must be specified",
+            "Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified",
         ));
     }
     if let Some(r) = role
@@ -41,21 +42,23 @@ pub async fn update(app: &App, p: &Params) -> ApiResult {
     if let Some(m) = &machine {
         super::state_machines::check_type(m, &current.kind)?;
     }
+    // AWS makes a revision whenever an update names content, even unchanged content; an
+    // update that only publishes keeps the revision (none, right after creation).
+    let names_content = definition.is_some() || role.is_some() || other.iter().any(|f| p.0.contains_key(*f));
     let definition = definition.unwrap_or(&current.definition);
     let role = role.unwrap_or(&current.role_arn);
     let sha = crate::tokens::hex(&Sha256::digest(definition.as_bytes()));
+    let revision = names_content.then(|| revision_id_of(arn, &sha, role)).or(current.revision.clone());
     let now = Utc::now().timestamp_millis();
-    if !app.store.update_state_machine(arn, definition, &sha, role, now).await? {
+    if !app.store.update_state_machine(arn, definition, &sha, role, now, revision.as_deref()).await? {
         return Err(ApiError::new("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{arn}'")));
     }
     if let Some(m) = machine {
         app.machines.insert(&sha, Arc::new(m));
     }
     let mut out = json!({"updateDate": timestamp(now)});
-    // AWS gives no revision ID while the machine keeps the revision it was created with.
-    let first_sha = current.first_sha.as_deref().unwrap_or(&current.sha);
-    if first_sha != sha {
-        out["revisionId"] = json!(sha);
+    if let Some(revision) = &revision {
+        out["revisionId"] = json!(revision);
     }
     if publish {
         let (version, _) = publish_current(app, arn, &description).await?;
@@ -86,10 +89,13 @@ pub async fn describe_for_execution(app: &App, p: &Params) -> ApiResult {
         "updateDate": timestamp(updated),
         "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
         "tracingConfiguration": {"enabled": false},
+        "encryptionConfiguration": {"type": "AWS_OWNED_KEY"},
     });
-    let first_sha = machine.as_ref().map(|m| m.first_sha.as_deref().unwrap_or(&m.sha));
-    if first_sha.is_some_and(|first| first != sha) {
-        out["revisionId"] = json!(sha);
+    // An execution of the revision the machine was created with has no revision ID.
+    if let Some(m) = machine.as_ref().filter(|m| m.revision.is_some())
+        && m.first_sha.as_deref() != Some(sha.as_str())
+    {
+        out["revisionId"] = json!(revision_id_of(&x.state_machine_arn, &sha, out["roleArn"].as_str().unwrap_or("")));
     }
     Ok(out)
 }

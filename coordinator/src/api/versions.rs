@@ -142,6 +142,7 @@ pub async fn describe_version(app: &App, arn: &str) -> ApiResult {
         "creationDate": timestamp(m.created_ms),
         "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
         "tracingConfiguration": {"enabled": false},
+        "encryptionConfiguration": {"type": "AWS_OWNED_KEY"},
     });
     if let Some(revision) = m.revision_id() {
         out["revisionId"] = json!(revision);
@@ -187,13 +188,13 @@ pub async fn publish(app: &App, p: &Params) -> ApiResult {
     }
     let sm = app.store.get_state_machine(arn).await?.ok_or_else(|| no_machine(arn))?;
     if let Some(rev) = p.opt_str("revisionId")?
-        && rev != sm.sha
+        && rev != sm.revision_id().unwrap_or(&sm.sha)
     {
         return Err(ApiError::new(
             "ConflictException",
             format!(
                 "Failed to publish the State Machine version for revision {rev}. The current State Machine revision is {}.",
-                sm.sha
+                sm.revision_id().unwrap_or(&sm.sha)
             ),
         ));
     }

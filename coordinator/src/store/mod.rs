@@ -111,16 +111,26 @@ pub struct StateMachineRecord {
     pub created_ms: i64,
     /// SHA-256 of the definition.
     pub sha: String,
-    /// SHA-256 of the definition it was created with, once an update has replaced it.
+    /// SHA-256 of the definition it was created with, once an update has been made.
     pub first_sha: Option<String>,
+    /// The revision ID, once an update has made a revision (AWS gives none before).
+    pub revision: Option<String>,
 }
 
 impl StateMachineRecord {
-    /// The revision ID AWS shows: none while the machine still has the revision it was
-    /// created with, as AWS gives none until an update makes a new revision.
+    /// The revision ID AWS shows: none while the machine keeps the revision it was created with.
     pub fn revision_id(&self) -> Option<&str> {
-        self.first_sha.as_deref().filter(|first| *first != self.sha).map(|_| self.sha.as_str())
+        self.revision.as_deref()
     }
+}
+
+/// The ID of the revision of machine `arn` with this definition (SHA-256) and role: a
+/// UUID-shaped digest, so the same content keeps its ID and other content gets another.
+pub fn revision_id_of(arn: &str, sha: &str, role: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{arn}\n{sha}\n{role}").as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
 
 /// What CreateStateMachine found.
@@ -339,7 +349,7 @@ impl Store {
     pub async fn get_state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>> {
         let v: Vec<Option<String>> = redis::cmd("HMGET")
             .arg(self.keys.state_machine(arn))
-            .arg(&["arn", "name", "def", "role", "type", "created", "sha", "sha0"])
+            .arg(&["arn", "name", "def", "role", "type", "created", "sha", "sha0", "rev"])
             .query_async(&mut self.conn())
             .await?;
         Ok(state_machine_from(v))
@@ -365,10 +375,16 @@ impl Store {
         Ok((members, more))
     }
 
-    /// One page of state machines in creation order, and whether more follow.
+    /// One page of state machines by name, and whether more follow.
     pub async fn list_state_machines(&self, offset: u64, count: u64) -> Result<(Vec<StateMachineRecord>, bool)> {
         let mut c = self.conn();
-        let (arns, more) = self.page(&self.keys.state_machines(), offset, count, false).await?;
+        // AWS lists state machines by name. An account has at most some thousands, so
+        // sorting them all per page costs less than keeping a second index.
+        let mut arns: Vec<String> =
+            redis::cmd("ZRANGE").arg(self.keys.state_machines()).arg(0).arg(-1).query_async(&mut c).await?;
+        arns.sort_by(|a, b| a.rsplit(':').next().cmp(&b.rsplit(':').next()));
+        let more = arns.len() as u64 > offset.saturating_add(count);
+        let arns: Vec<String> = arns.into_iter().skip(offset as usize).take(count as usize).collect();
         if arns.is_empty() {
             // redis-rs refuses an empty pipeline ("empty command").
             return Ok((Vec::new(), false));
@@ -377,7 +393,7 @@ impl Store {
         for arn in &arns {
             pipe.cmd("HMGET")
                 .arg(self.keys.state_machine(arn))
-                .arg(&["arn", "name", "def", "role", "type", "created", "sha", "sha0"]);
+                .arg(&["arn", "name", "def", "role", "type", "created", "sha", "sha0", "rev"]);
         }
         let rows: Vec<Vec<Option<String>>> = pipe.query_async(&mut c).await?;
         Ok((rows.into_iter().filter_map(state_machine_from).collect(), more))
@@ -685,7 +701,8 @@ fn state_machine_from(v: Vec<Option<String>>) -> Option<StateMachineRecord> {
     let created_ms = it.next().flatten().and_then(|s| s.parse().ok()).unwrap_or(0);
     let sha = it.next().flatten().unwrap_or_default();
     let first_sha = it.next().flatten();
-    Some(StateMachineRecord { arn, name, definition, role_arn, kind, created_ms, sha, first_sha })
+    let revision = it.next().flatten();
+    Some(StateMachineRecord { arn, name, definition, role_arn, kind, created_ms, sha, first_sha, revision })
 }
 
 fn execution_from(v: Vec<Option<String>>) -> Option<ExecutionRecord> {

@@ -69,7 +69,8 @@ static PUBLISH_VERSION_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(P
 static REDRIVE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(REDRIVE));
 static CALLBACK_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(CALLBACK));
 
-/// Updates a state machine in place. KEYS: sm hash, definition. ARGV: def, sha, role, updated_ms.
+/// Updates a state machine in place. KEYS: sm hash, definition. ARGV: def, sha, role,
+/// updated_ms, revision ID (empty: the update named no content, so no revision is made).
 /// Returns 0 when the machine does not exist. Keeps the creation revision's SHA as `sha0`.
 const UPDATE_STATE_MACHINE: &str = r#"
 local old = redis.call('HGET', KEYS[1], 'sha')
@@ -77,6 +78,7 @@ if not old then return 0 end
 redis.call('HSETNX', KEYS[1], 'sha0', old)
 redis.call('SET', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[1], 'def', ARGV[1], 'sha', ARGV[2], 'role', ARGV[3], 'updated', ARGV[4])
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'rev', ARGV[5]) end
 return 1
 "#;
 
@@ -84,7 +86,7 @@ return 1
 /// the same revision. KEYS: sm hash, version zset, counter. ARGV: sm arn, created_ms, description, key prefix.
 /// Returns {version arn, created} or {} when the machine does not exist.
 const PUBLISH_VERSION: &str = r#"
-local sm = redis.call('HMGET', KEYS[1], 'name', 'def', 'role', 'type', 'sha', 'sha0')
+local sm = redis.call('HMGET', KEYS[1], 'name', 'def', 'role', 'type', 'sha', 'sha0', 'rev')
 if not sm[1] then return {} end
 local last = redis.call('ZRANGE', KEYS[2], -1, -1)
 local p = ARGV[4]
@@ -97,6 +99,7 @@ local arn = ARGV[1] .. ':' .. n
 redis.call('HSET', p .. 'sm:' .. arn, 'arn', arn, 'name', sm[1], 'def', sm[2], 'role', sm[3], 'type', sm[4],
   'sha', sm[5], 'created', ARGV[2], 'desc', ARGV[3])
 if sm[6] then redis.call('HSET', p .. 'sm:' .. arn, 'sha0', sm[6]) end
+if sm[7] then redis.call('HSET', p .. 'sm:' .. arn, 'rev', sm[7]) end
 redis.call('ZADD', KEYS[2], n, arn)
 return {arn, ARGV[2]}
 "#;
@@ -261,7 +264,15 @@ return ARGV[3]
     // ---- state machine updates, versions and aliases ----------------------------------
 
     /// Replaces a state machine's definition and role; false when it does not exist.
-    pub async fn update_state_machine(&self, arn: &str, def: &str, sha: &str, role: &str, now_ms: i64) -> Result<bool> {
+    pub async fn update_state_machine(
+        &self,
+        arn: &str,
+        def: &str,
+        sha: &str,
+        role: &str,
+        now_ms: i64,
+        revision: Option<&str>,
+    ) -> Result<bool> {
         let r: i64 = UPDATE_STATE_MACHINE_SCRIPT
             .key(self.keys.state_machine(arn))
             .key(self.keys.definition(sha))
@@ -269,6 +280,7 @@ return ARGV[3]
             .arg(sha)
             .arg(role)
             .arg(now_ms)
+            .arg(revision.unwrap_or(""))
             .invoke_async(&mut self.conn())
             .await?;
         Ok(r == 1)
