@@ -367,6 +367,23 @@ def test_revisions_as_aws_records_them(sfn):
     assert sfn.describe_state_machine(stateMachineArn=arn)["revisionId"] == role["revisionId"]
 
 
+def test_logging_and_tracing_settings_read_back(sfn):
+    group = {"cloudWatchLogsLogGroup": {"logGroupArn": "arn:aws:logs:us-east-1:123456789012:log-group:sfn:*"}}
+    logging = {"level": "ALL", "includeExecutionData": True, "destinations": [group]}
+    arn = sfn.create_state_machine(name=unique("logs"), definition=json.dumps(PASS), roleArn=ROLE,
+                                   loggingConfiguration=logging, tracingConfiguration={"enabled": True})["stateMachineArn"]
+    d = sfn.describe_state_machine(stateMachineArn=arn)
+    assert d["loggingConfiguration"] == logging and d["tracingConfiguration"] == {"enabled": True}
+    for bad in ({"level": "ERROR"}, {"level": "ALL", "destinations": [group, group]}):
+        fails("InvalidLoggingConfiguration", sfn.create_state_machine, name=unique("logs"),
+              definition=json.dumps(PASS), roleArn=ROLE, loggingConfiguration=bad)
+        fails("InvalidLoggingConfiguration", sfn.update_state_machine, stateMachineArn=arn, loggingConfiguration=bad)
+    u = sfn.update_state_machine(stateMachineArn=arn, loggingConfiguration={"level": "OFF", "destinations": []})
+    assert sfn.describe_state_machine(stateMachineArn=arn)["loggingConfiguration"] == {
+        "level": "OFF", "includeExecutionData": False, "destinations": []}
+    assert sfn.describe_state_machine(stateMachineArn=arn)["revisionId"] == u["revisionId"]
+
+
 # ---- TestState ----------------------------------------------------------------------
 
 

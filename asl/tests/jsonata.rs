@@ -162,7 +162,11 @@ fn a_function_result_is_an_unsupported_result_type() {
          The JSONata expression '$fn := function($x){$x}' specified for the field 'Items' returned an unsupported result type."
     );
     let def = jsonata(json!({"P": {"Type": "Pass", "Output": {"a": "{% function($x){$x} %}"}, "End": true}}), "P");
-    assert!(failed(&run(def, json!({}))).1.ends_with("for the field 'Output/a' returned an unsupported result type."));
+    let out = run(def, json!({}));
+    assert!(failed(&out).1.ends_with("for the field 'Output/a' returned an unsupported result type."));
+    // The EvaluationFailed event names the field as its location, as AWS's does.
+    let event = out.history.iter().find(|e| e["type"] == "EvaluationFailed").expect("EvaluationFailed");
+    assert_eq!(event["evaluationFailedEventDetails"]["location"], "Output/a");
 }
 
 #[test]

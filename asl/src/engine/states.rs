@@ -348,10 +348,11 @@ impl<'m> Run<'m, '_> {
     pub(super) fn state_error(&mut self, fid: FrameId, f: Failure) -> Outcome {
         let f = self.prefix(fid, f);
         if f.error == "States.QueryEvaluationError" {
-            self.record(
-                "EvaluationFailed",
-                Some(json!({"error": f.error, "cause": f.cause, "state": self.exec.frames[&fid].state})),
-            );
+            let mut details = json!({"error": f.error, "cause": f.cause, "state": self.exec.frames[&fid].state});
+            if let Some(location) = evaluation_location(&f.cause) {
+                details["location"] = json!(location);
+            }
+            self.record("EvaluationFailed", Some(details));
             // As AWS records it, a Map whose fields fail to evaluate also fails as a Map.
             if matches!(self.state_of(fid).map(|s| &s.kind), Some(StateKind::Map(_))) {
                 self.record("MapStateFailed", None);
@@ -396,4 +397,16 @@ impl<'m> Run<'m, '_> {
 /// Parses an ISO-8601 extended offset date-time.
 pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
     crate::timestamp::parse(s).and_then(|t| t.to_utc())
+}
+
+/// The field an evaluation error names (AWS's `location`): "… specified for the field
+/// 'Output/result' …" or "… The Timestamp field cannot …".
+fn evaluation_location(cause: &str) -> Option<&str> {
+    const QUOTED: &str = "specified for the field '";
+    if let Some(start) = cause.find(QUOTED).map(|i| i + QUOTED.len()) {
+        return cause[start..].split('\'').next().filter(|f| !f.is_empty());
+    }
+    let start = cause.find(". The ")? + ". The ".len();
+    let (field, rest) = cause[start..].split_once(' ')?;
+    (rest.starts_with("field ") && field.chars().all(|c| c.is_ascii_alphanumeric())).then_some(field)
 }

@@ -86,6 +86,8 @@ pub async fn create(app: &App, p: &Params) -> ApiResult {
     let tags = super::tags::parse_tags(p, "tags")?;
     let publish = p.opt_bool("publish")?.unwrap_or(false);
     let version_description = super::versions::version_description(p, publish)?;
+    let logging = super::configurations::logging(p)?.map(|v| v.to_string());
+    let tracing = super::configurations::tracing(p)?.map(|v| v.to_string());
     let machine = parse(definition)?;
     check_type(&machine, kind)?;
     let sha = crate::tokens::hex(&Sha256::digest(definition.as_bytes()));
@@ -100,10 +102,13 @@ pub async fn create(app: &App, p: &Params) -> ApiResult {
         sha: sha.clone(),
         first_sha: None,
         revision: None,
+        logging: logging.clone(),
+        tracing: tracing.clone(),
     };
     match app.store.create_state_machine(&record).await? {
         CreateOutcome::Created(at) | CreateOutcome::Same(at) => {
             app.machines.insert(&sha, Arc::new(machine));
+            app.store.set_settings(&arn, logging.as_deref(), tracing.as_deref()).await?;
             super::tags::store_tags(app, &arn, &tags).await?;
             let mut out = json!({"stateMachineArn": arn, "creationDate": timestamp(at)});
             if publish {
@@ -145,8 +150,8 @@ pub async fn describe(app: &App, p: &Params) -> ApiResult {
         "roleArn": sm.role_arn,
         "type": sm.kind,
         "creationDate": timestamp(sm.created_ms),
-        "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
-        "tracingConfiguration": {"enabled": false},
+        "loggingConfiguration": super::configurations::shown_logging(sm.logging.as_deref()),
+        "tracingConfiguration": super::configurations::shown_tracing(sm.tracing.as_deref()),
         "encryptionConfiguration": {"type": "AWS_OWNED_KEY"},
     });
     if let Some(revision) = sm.revision_id() {

@@ -12,6 +12,7 @@ use super::versions::{Qualified, parse_arn, publish_current};
 use super::{ApiError, ApiResult, Params, timestamp};
 use crate::serve::App;
 use crate::store::epoch::us_to_ms;
+use crate::store::registry::MachineUpdate;
 use crate::store::revision_id_of;
 
 /// UpdateStateMachine: new executions run the new definition; running ones keep theirs.
@@ -45,12 +46,28 @@ pub async fn update(app: &App, p: &Params) -> ApiResult {
     // AWS makes a revision whenever an update names content, even unchanged content; an
     // update that only publishes keeps the revision (none, right after creation).
     let names_content = definition.is_some() || role.is_some() || other.iter().any(|f| p.0.contains_key(*f));
+    let logging = super::configurations::logging(p)?.map(|v| v.to_string());
+    let tracing = super::configurations::tracing(p)?.map(|v| v.to_string());
     let definition = definition.unwrap_or(&current.definition);
     let role = role.unwrap_or(&current.role_arn);
     let sha = crate::tokens::hex(&Sha256::digest(definition.as_bytes()));
-    let revision = names_content.then(|| revision_id_of(arn, &sha, role)).or(current.revision.clone());
+    let settings = format!(
+        "{}{}",
+        logging.as_deref().or(current.logging.as_deref()).unwrap_or(""),
+        tracing.as_deref().or(current.tracing.as_deref()).unwrap_or("")
+    );
+    let revision = names_content.then(|| revision_id_of(arn, &sha, role, &settings)).or(current.revision.clone());
     let now = Utc::now().timestamp_millis();
-    if !app.store.update_state_machine(arn, definition, &sha, role, now, revision.as_deref()).await? {
+    let update = MachineUpdate {
+        definition,
+        sha: &sha,
+        role,
+        updated_ms: now,
+        revision: revision.as_deref(),
+        logging: logging.as_deref(),
+        tracing: tracing.as_deref(),
+    };
+    if !app.store.update_state_machine(arn, &update).await? {
         return Err(ApiError::new("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{arn}'")));
     }
     if let Some(m) = machine {
@@ -87,15 +104,17 @@ pub async fn describe_for_execution(app: &App, p: &Params) -> ApiResult {
         "definition": definition,
         "roleArn": role.unwrap_or_default(),
         "updateDate": timestamp(updated),
-        "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
-        "tracingConfiguration": {"enabled": false},
+        "loggingConfiguration": super::configurations::shown_logging(machine.as_ref().and_then(|m| m.logging.as_deref())),
+        "tracingConfiguration": super::configurations::shown_tracing(machine.as_ref().and_then(|m| m.tracing.as_deref())),
         "encryptionConfiguration": {"type": "AWS_OWNED_KEY"},
     });
     // An execution of the revision the machine was created with has no revision ID.
     if let Some(m) = machine.as_ref().filter(|m| m.revision.is_some())
         && m.first_sha.as_deref() != Some(sha.as_str())
     {
-        out["revisionId"] = json!(revision_id_of(&x.state_machine_arn, &sha, out["roleArn"].as_str().unwrap_or("")));
+        let settings = format!("{}{}", m.logging.as_deref().unwrap_or(""), m.tracing.as_deref().unwrap_or(""));
+        let role = out["roleArn"].as_str().unwrap_or("").to_string();
+        out["revisionId"] = json!(revision_id_of(&x.state_machine_arn, &sha, &role, &settings));
     }
     Ok(out)
 }

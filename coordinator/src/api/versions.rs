@@ -140,8 +140,8 @@ pub async fn describe_version(app: &App, arn: &str) -> ApiResult {
         "roleArn": m.role_arn,
         "type": m.kind,
         "creationDate": timestamp(m.created_ms),
-        "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
-        "tracingConfiguration": {"enabled": false},
+        "loggingConfiguration": super::configurations::shown_logging(m.logging.as_deref()),
+        "tracingConfiguration": super::configurations::shown_tracing(m.tracing.as_deref()),
         "encryptionConfiguration": {"type": "AWS_OWNED_KEY"},
     });
     if let Some(revision) = m.revision_id() {

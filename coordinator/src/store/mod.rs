@@ -115,6 +115,10 @@ pub struct StateMachineRecord {
     pub first_sha: Option<String>,
     /// The revision ID, once an update has made a revision (AWS gives none before).
     pub revision: Option<String>,
+    /// `loggingConfiguration` as JSON text, when one was given.
+    pub logging: Option<String>,
+    /// `tracingConfiguration` as JSON text, when one was given.
+    pub tracing: Option<String>,
 }
 
 impl StateMachineRecord {
@@ -124,11 +128,12 @@ impl StateMachineRecord {
     }
 }
 
-/// The ID of the revision of machine `arn` with this definition (SHA-256) and role: a
-/// UUID-shaped digest, so the same content keeps its ID and other content gets another.
-pub fn revision_id_of(arn: &str, sha: &str, role: &str) -> String {
+/// The ID of the revision of machine `arn` with this definition (SHA-256), role and
+/// settings (logging and tracing): a UUID-shaped digest, so the same content keeps its ID
+/// and other content gets another.
+pub fn revision_id_of(arn: &str, sha: &str, role: &str, settings: &str) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("{arn}\n{sha}\n{role}").as_bytes());
+    let digest = Sha256::digest(format!("{arn}\n{sha}\n{role}\n{settings}").as_bytes());
     let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
@@ -349,7 +354,7 @@ impl Store {
     pub async fn get_state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>> {
         let v: Vec<Option<String>> = redis::cmd("HMGET")
             .arg(self.keys.state_machine(arn))
-            .arg(&["arn", "name", "def", "role", "type", "created", "sha", "sha0", "rev"])
+            .arg(STATE_MACHINE_FIELDS)
             .query_async(&mut self.conn())
             .await?;
         Ok(state_machine_from(v))
@@ -391,12 +396,25 @@ impl Store {
         }
         let mut pipe = redis::pipe();
         for arn in &arns {
-            pipe.cmd("HMGET")
-                .arg(self.keys.state_machine(arn))
-                .arg(&["arn", "name", "def", "role", "type", "created", "sha", "sha0", "rev"]);
+            pipe.cmd("HMGET").arg(self.keys.state_machine(arn)).arg(STATE_MACHINE_FIELDS);
         }
         let rows: Vec<Vec<Option<String>>> = pipe.query_async(&mut c).await?;
         Ok((rows.into_iter().filter_map(state_machine_from).collect(), more))
+    }
+
+    /// Keeps a machine's logging and tracing settings (JSON text), where given.
+    pub async fn set_settings(&self, arn: &str, logging: Option<&str>, tracing: Option<&str>) -> Result<()> {
+        let mut cmd = redis::cmd("HSET");
+        cmd.arg(self.keys.state_machine(arn));
+        for (field, value) in [("log", logging), ("trace", tracing)] {
+            if let Some(v) = value {
+                cmd.arg(field).arg(v);
+            }
+        }
+        if logging.is_some() || tracing.is_some() {
+            let () = cmd.query_async(&mut self.conn()).await?;
+        }
+        Ok(())
     }
 
     /// DeleteStateMachine (running executions keep their definition).
@@ -691,6 +709,10 @@ pub fn entry_json(entry: &InboxEntry) -> String {
     serde_json::to_string(entry).unwrap_or_default()
 }
 
+/// The fields of a state machine's hash that `state_machine_from` reads, in its order.
+const STATE_MACHINE_FIELDS: &[&str] =
+    &["arn", "name", "def", "role", "type", "created", "sha", "sha0", "rev", "log", "trace"];
+
 fn state_machine_from(v: Vec<Option<String>>) -> Option<StateMachineRecord> {
     let mut it = v.into_iter();
     let arn = it.next()??;
@@ -702,7 +724,21 @@ fn state_machine_from(v: Vec<Option<String>>) -> Option<StateMachineRecord> {
     let sha = it.next().flatten().unwrap_or_default();
     let first_sha = it.next().flatten();
     let revision = it.next().flatten();
-    Some(StateMachineRecord { arn, name, definition, role_arn, kind, created_ms, sha, first_sha, revision })
+    let logging = it.next().flatten();
+    let tracing = it.next().flatten();
+    Some(StateMachineRecord {
+        arn,
+        name,
+        definition,
+        role_arn,
+        kind,
+        created_ms,
+        sha,
+        first_sha,
+        revision,
+        logging,
+        tracing,
+    })
 }
 
 fn execution_from(v: Vec<Option<String>>) -> Option<ExecutionRecord> {

@@ -45,6 +45,25 @@ pub struct AliasRecord {
     pub updated_ms: i64,
 }
 
+/// What an UpdateStateMachine writes.
+#[derive(Debug, Clone, Copy)]
+pub struct MachineUpdate<'a> {
+    /// The definition text (the current one when the update names none).
+    pub definition: &'a str,
+    /// Its SHA-256.
+    pub sha: &'a str,
+    /// The role ARN.
+    pub role: &'a str,
+    /// When (epoch ms).
+    pub updated_ms: i64,
+    /// The revision ID, when the machine has one.
+    pub revision: Option<&'a str>,
+    /// A new logging configuration (JSON text), if given.
+    pub logging: Option<&'a str>,
+    /// A new tracing configuration (JSON text), if given.
+    pub tracing: Option<&'a str>,
+}
+
 /// A published version and its extra fields.
 #[derive(Debug, Clone)]
 pub struct VersionRecord {
@@ -70,7 +89,8 @@ static REDRIVE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(REDRIVE))
 static CALLBACK_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(CALLBACK));
 
 /// Updates a state machine in place. KEYS: sm hash, definition. ARGV: def, sha, role,
-/// updated_ms, revision ID (empty: the update named no content, so no revision is made).
+/// updated_ms, revision ID (empty: the update named no content, so no revision is made),
+/// logging and tracing settings (empty: unchanged).
 /// Returns 0 when the machine does not exist. Keeps the creation revision's SHA as `sha0`.
 const UPDATE_STATE_MACHINE: &str = r#"
 local old = redis.call('HGET', KEYS[1], 'sha')
@@ -79,6 +99,8 @@ redis.call('HSETNX', KEYS[1], 'sha0', old)
 redis.call('SET', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[1], 'def', ARGV[1], 'sha', ARGV[2], 'role', ARGV[3], 'updated', ARGV[4])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'rev', ARGV[5]) end
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'log', ARGV[6]) end
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'trace', ARGV[7]) end
 return 1
 "#;
 
@@ -86,7 +108,7 @@ return 1
 /// the same revision. KEYS: sm hash, version zset, counter. ARGV: sm arn, created_ms, description, key prefix.
 /// Returns {version arn, created} or {} when the machine does not exist.
 const PUBLISH_VERSION: &str = r#"
-local sm = redis.call('HMGET', KEYS[1], 'name', 'def', 'role', 'type', 'sha', 'sha0', 'rev')
+local sm = redis.call('HMGET', KEYS[1], 'name', 'def', 'role', 'type', 'sha', 'sha0', 'rev', 'log', 'trace')
 if not sm[1] then return {} end
 local last = redis.call('ZRANGE', KEYS[2], -1, -1)
 local p = ARGV[4]
@@ -100,6 +122,8 @@ redis.call('HSET', p .. 'sm:' .. arn, 'arn', arn, 'name', sm[1], 'def', sm[2], '
   'sha', sm[5], 'created', ARGV[2], 'desc', ARGV[3])
 if sm[6] then redis.call('HSET', p .. 'sm:' .. arn, 'sha0', sm[6]) end
 if sm[7] then redis.call('HSET', p .. 'sm:' .. arn, 'rev', sm[7]) end
+if sm[8] then redis.call('HSET', p .. 'sm:' .. arn, 'log', sm[8]) end
+if sm[9] then redis.call('HSET', p .. 'sm:' .. arn, 'trace', sm[9]) end
 redis.call('ZADD', KEYS[2], n, arn)
 return {arn, ARGV[2]}
 "#;
@@ -263,24 +287,18 @@ return ARGV[3]
 
     // ---- state machine updates, versions and aliases ----------------------------------
 
-    /// Replaces a state machine's definition and role; false when it does not exist.
-    pub async fn update_state_machine(
-        &self,
-        arn: &str,
-        def: &str,
-        sha: &str,
-        role: &str,
-        now_ms: i64,
-        revision: Option<&str>,
-    ) -> Result<bool> {
+    /// Applies an UpdateStateMachine to machine `arn`; false when it does not exist.
+    pub async fn update_state_machine(&self, arn: &str, u: &MachineUpdate<'_>) -> Result<bool> {
         let r: i64 = UPDATE_STATE_MACHINE_SCRIPT
             .key(self.keys.state_machine(arn))
-            .key(self.keys.definition(sha))
-            .arg(def)
-            .arg(sha)
-            .arg(role)
-            .arg(now_ms)
-            .arg(revision.unwrap_or(""))
+            .key(self.keys.definition(u.sha))
+            .arg(u.definition)
+            .arg(u.sha)
+            .arg(u.role)
+            .arg(u.updated_ms)
+            .arg(u.revision.unwrap_or(""))
+            .arg(u.logging.unwrap_or(""))
+            .arg(u.tracing.unwrap_or(""))
             .invoke_async(&mut self.conn())
             .await?;
         Ok(r == 1)
