@@ -384,6 +384,17 @@ def test_logging_and_tracing_settings_read_back(sfn):
     assert sfn.describe_state_machine(stateMachineArn=arn)["revisionId"] == u["revisionId"]
 
 
+def test_variable_references(sfn):
+    definition = {"StartAt": "Setup", "States": {
+        "Setup": {"Type": "Pass", "Assign": {"guess": "g", "answer": "a"}, "Next": "Check"},
+        "Check": {"Type": "Choice", "Choices": [{"Variable": "$guess", "StringEqualsPath": "$answer", "Next": "Done"}],
+                  "Default": "Done"},
+        "Done": {"Type": "Pass", "End": True}}}
+    arn = create_machine(sfn, definition)
+    assert sfn.describe_state_machine(stateMachineArn=arn)["variableReferences"] == {"Check": ["answer", "guess"]}
+    assert "variableReferences" not in sfn.describe_state_machine(stateMachineArn=create_machine(sfn, PASS))
+
+
 # ---- TestState ----------------------------------------------------------------------
 
 

@@ -6,6 +6,9 @@ mod express;
 mod parse;
 mod template;
 mod validate;
+mod variable_references;
+
+pub use variable_references::variable_references;
 
 use indexmap::IndexMap;
 use serde_json::Value;

@@ -9,6 +9,7 @@
 mod ast;
 mod error;
 mod eval;
+mod free_vars;
 mod functions;
 mod lexer;
 mod ops;
@@ -75,6 +76,14 @@ impl Expression {
     /// The expression as written.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// The workflow variables it reads (`$name` not bound in it, not `$states`, not a
+    /// built-in function), once each in order of appearance.
+    pub fn free_variables(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        free_vars::free_variables(&self.ast, &mut out);
+        out
     }
 
     /// Evaluates against `input` (the context value `$`); `Ok(None)` is `undefined`.

@@ -123,6 +123,15 @@ pub async fn create(app: &App, p: &Params) -> ApiResult {
     }
 }
 
+/// Adds `variableReferences` (per state, the variables it reads) when any state reads one.
+pub fn add_variable_references(out: &mut Value, definition: &str) {
+    let Ok(parsed) = serde_json::from_str::<Value>(definition) else { return };
+    let references = asl::definition::variable_references(&parsed);
+    if !references.is_empty() {
+        out["variableReferences"] = json!(references);
+    }
+}
+
 /// The state machine at `arn`, or StateMachineDoesNotExist.
 pub async fn get(app: &App, arn: &str) -> Result<StateMachineRecord, ApiError> {
     check_arn(arn)?;
@@ -157,6 +166,7 @@ pub async fn describe(app: &App, p: &Params) -> ApiResult {
     if let Some(revision) = sm.revision_id() {
         out["revisionId"] = json!(revision);
     }
+    add_variable_references(&mut out, &sm.definition);
     Ok(out)
 }
 

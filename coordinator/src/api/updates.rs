@@ -116,5 +116,8 @@ pub async fn describe_for_execution(app: &App, p: &Params) -> ApiResult {
         let role = out["roleArn"].as_str().unwrap_or("").to_string();
         out["revisionId"] = json!(revision_id_of(&x.state_machine_arn, &sha, &role, &settings));
     }
+    if let Some(text) = out["definition"].as_str().map(str::to_string) {
+        super::state_machines::add_variable_references(&mut out, &text);
+    }
     Ok(out)
 }

@@ -147,6 +147,7 @@ pub async fn describe_version(app: &App, arn: &str) -> ApiResult {
     if let Some(revision) = m.revision_id() {
         out["revisionId"] = json!(revision);
     }
+    super::state_machines::add_variable_references(&mut out, &m.definition);
     if !v.description.is_empty() {
         out["description"] = json!(v.description);
     }
