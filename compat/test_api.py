@@ -402,7 +402,9 @@ def test_test_state(sfn):
     state = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
              "InputPath": "$.in", "Parameters": {"FunctionName": "f", "Payload.$": "$"},
              "ResultSelector": {"p.$": "$.Payload"}, "ResultPath": "$.res", "Next": "After"}
-    r = check_shape("TestState", sfn.test_state(definition=json.dumps(state), input='{"in": {"a": 1}}',
+    err = fails("ValidationException", sfn.test_state, definition=json.dumps(state), mock={"result": "{}"})
+    assert err["Error"]["Message"] == "RoleArn must be specified when testing a Task state"
+    r = check_shape("TestState", sfn.test_state(definition=json.dumps(state), input='{"in": {"a": 1}}', roleArn=ROLE,
                                                 inspectionLevel="DEBUG", mock={"result": '{"b": 2}'}))
     assert r["status"] == "SUCCEEDED" and r["nextState"] == "After", r
     assert json.loads(r["output"]) == {"in": {"a": 1}, "res": {"p": {"b": 2}}}
@@ -412,7 +414,7 @@ def test_test_state(sfn):
     assert json.loads(i["afterResultSelector"]) == {"p": {"b": 2}}
     assert json.loads(i["afterResultPath"]) == {"in": {"a": 1}, "res": {"p": {"b": 2}}}
     caught = dict(state, Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Handler"}])
-    r = sfn.test_state(definition=json.dumps(caught), input='{"in": {}}',
+    r = sfn.test_state(definition=json.dumps(caught), input='{"in": {}}', roleArn=ROLE,
                        mock={"errorOutput": {"error": "Oops", "cause": "bad"}})
     assert r["status"] == "CAUGHT_ERROR" and r["nextState"] == "Handler" and r["error"] == "Oops", r
     r = sfn.test_state(definition=json.dumps({"Type": "Choice", "Choices": [
@@ -427,6 +429,10 @@ def test_test_state(sfn):
              "States": {"TestState": {"Type": "Pass", "End": True}}}}
     r = sfn.test_state(definition=json.dumps(inner), input="[1, 2]")
     assert r["status"] == "SUCCEEDED" and json.loads(r["output"]) == [1, 2], r
+    # The context object of a synchronous EXPRESS execution under the given role, as on AWS.
+    probe = {"Type": "Pass", "Parameters": {"ctx.$": "$$.Execution"}, "End": True}
+    ctx = json.loads(sfn.test_state(definition=json.dumps(probe), roleArn=ROLE)["output"])["ctx"]
+    assert ctx["RoleArn"] == ROLE and ":express:" in ctx["Id"] and "RedriveCount" not in ctx, ctx
 
 
 # ---- map runs -----------------------------------------------------------------------

@@ -98,6 +98,8 @@ pub struct SimulationOptions {
     pub express: bool,
     /// Started as StartSyncExecution starts it (see `ExecutionInfo::synchronous`).
     pub synchronous: bool,
+    /// The execution's role (`$$.Execution.RoleArn`).
+    pub role_arn: String,
 }
 
 impl Default for SimulationOptions {
@@ -111,6 +113,7 @@ impl Default for SimulationOptions {
             render_history: true,
             express: false,
             synchronous: false,
+            role_arn: "arn:aws:iam::123456789012:role/stepline".to_string(),
         }
     }
 }
@@ -163,7 +166,7 @@ pub fn simulate_with_clock(
         name: options.execution_name.clone(),
         state_machine_arn: format!("arn:aws:states:us-east-1:123456789012:stateMachine:{}", options.state_machine_name),
         state_machine_name: options.state_machine_name.clone(),
-        role_arn: "arn:aws:iam::123456789012:role/stepline".to_string(),
+        role_arn: options.role_arn.clone(),
         start_time: options.start_time,
         input,
         redrive_count: 0,

@@ -39,7 +39,7 @@ pub fn no_execution(arn: &str) -> ApiError {
 }
 
 /// A random v4 UUID, the default execution name.
-fn uuid_v4() -> String {
+pub(crate) fn uuid_v4() -> String {
     let mut b: [u8; 16] = rand::random();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;

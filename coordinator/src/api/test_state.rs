@@ -110,6 +110,10 @@ pub async fn test_state(app: &App, p: &Params) -> ApiResult {
         return Err(invalid("the state needs a 'Type'"));
     }
     let is_task = state["Type"] == "Task";
+    let role_arn = p.opt_str("roleArn")?;
+    if is_task && role_arn.is_none() {
+        return Err(ApiError::validation("RoleArn must be specified when testing a Task state"));
+    }
     if is_task && mock.is_null() {
         return Err(ApiError::validation(
             "Stepline cannot call AWS services: TestState on a Task state needs a 'mock' (result or errorOutput)",
@@ -145,11 +149,16 @@ pub async fn test_state(app: &App, p: &Params) -> ApiResult {
         _ if is_task => return Err(ApiError::validation("mock needs a 'result' or an 'errorOutput'")),
         _ => None,
     };
+    // AWS runs the state as a synchronous EXPRESS execution with a fresh name, under
+    // the role it was given.
     let options = SimulationOptions {
         start_time: chrono::Utc::now(),
-        execution_name: "test-state".into(),
+        execution_name: super::executions::uuid_v4(),
         state_machine_name: "test-state".into(),
         max_transitions: 10_000,
+        express: true,
+        synchronous: true,
+        role_arn: role_arn.unwrap_or_default().to_string(),
         ..SimulationOptions::default()
     };
     let run_input = input.clone();

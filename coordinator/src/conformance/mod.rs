@@ -208,6 +208,7 @@ pub fn run_case(case: &Case, options: &RunOptions) -> CaseResult {
         render_history: compare_history,
         express: case.state_machine_type.as_deref() == Some("EXPRESS"),
         synchronous: case.execution_api.as_deref() == Some("start_sync_execution"),
+        ..SimulationOptions::default()
     };
     let mut replay = case
         .is_lambda_case()
