@@ -422,6 +422,11 @@ def test_test_state(sfn):
     assert r["status"] == "SUCCEEDED" and r["nextState"] == "Big"
     r = sfn.test_state(definition=json.dumps({"Type": "Fail", "Error": "E", "Cause": "C"}))
     assert r["status"] == "FAILED" and r["error"] == "E"
+    # The inspection data AWS gives: a Pass with a Result skips the input steps.
+    r = sfn.test_state(definition=json.dumps({"Type": "Pass", "Result": {"k": 1}, "End": True}), inspectionLevel="DEBUG")
+    assert sorted(r["inspectionData"]) == ["afterResultPath", "afterResultSelector", "input", "result"], r
+    r = sfn.test_state(definition=json.dumps({"Type": "Succeed"}), inspectionLevel="DEBUG")
+    assert sorted(r["inspectionData"]) == ["afterInputPath", "input"], r
     fails("InvalidDefinition", sfn.test_state, definition='{"Type": "Bogus"}')
     fails("InvalidExecutionInput", sfn.test_state, definition='{"Type": "Pass", "End": true}', input="{nope")
     # A Map whose own inner state is called TestState can be tested too.

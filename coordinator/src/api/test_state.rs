@@ -247,20 +247,36 @@ fn inspect(state: &State, input: &Value, task_result: Option<&Value>, env: &Stat
         PathField::Null => json!({}),
         PathField::Path(p) => p.select(input, env).unwrap_or(Value::Null),
     };
-    d["afterInputPath"] = json!(after_input.to_string());
+    // What AWS shows, as it recorded it: a Pass with a Result skips the input steps; only
+    // the states that take Parameters show them; a Pass without a Result shows no result.
+    let pass_result = match &state.kind {
+        StateKind::Pass { result } => Some(result.as_ref()),
+        _ => None,
+    };
+    let takes_parameters = matches!(
+        state.kind,
+        StateKind::Pass { .. } | StateKind::Task(_) | StateKind::Map(_) | StateKind::Parallel { .. }
+    );
+    if !matches!(pass_result, Some(Some(_))) {
+        d["afterInputPath"] = json!(after_input.to_string());
+    }
     let after_params = match &state.parameters {
         Some(t) => t.evaluate(&after_input, env).unwrap_or(Value::Null),
         None => after_input.clone(),
     };
-    d["afterParameters"] = json!(after_params.to_string());
-    let result = match (&state.kind, task_result) {
-        (_, Some(r)) => Some(r.clone()),
-        (StateKind::Pass { result: Some(r) }, None) => Some(r.clone()),
-        (StateKind::Pass { result: None }, None) => Some(after_params),
-        _ => None,
+    if takes_parameters && !matches!(pass_result, Some(Some(_))) {
+        d["afterParameters"] = json!(after_params.to_string());
+    }
+    let (result, shown) = match (pass_result, task_result) {
+        (_, Some(r)) => (Some(r.clone()), true),
+        (Some(Some(r)), None) => (Some(r.clone()), true),
+        (Some(None), None) => (Some(after_params), false),
+        _ => (None, false),
     };
     if let Some(r) = result {
-        d["result"] = json!(r.to_string());
+        if shown {
+            d["result"] = json!(r.to_string());
+        }
         let selected = match &state.result_selector {
             Some(t) => t.evaluate(&r, env).unwrap_or(Value::Null),
             None => r,
