@@ -102,8 +102,13 @@ def test_mixed_workers_and_callback(sfn, server, python_worker_stubs):
         # 1 -> echo (Rust) -> x2 (Python) -> +10 (activity) -> +1 by SendTaskSuccess; the
         # callback worker's own return value is ignored.
         assert json.loads(d["output"]) == {"value": 13, "via": "callback"}
-        types = [e["type"] for e in sfn.get_execution_history(executionArn=ex, maxResults=1000)["events"]]
+        events = sfn.get_execution_history(executionArn=ex, maxResults=1000)["events"]
+        types = [e["type"] for e in events]
         assert sum(types.count(t) for t in ("TaskSucceeded", "LambdaFunctionSucceeded", "ActivitySucceeded")) == 4, types
+        # GetActivityTask's worker is named when it takes the task, as on AWS.
+        started = [e for e in events if e["type"] == "ActivityStarted"]
+        assert [e["activityStartedEventDetails"] for e in started] == [{"workerName": "boto3-worker"}], started
+        assert types.index("ActivityStarted") < types.index("ActivitySucceeded"), types
     finally:
         stop.set()
         for p in procs:

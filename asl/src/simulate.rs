@@ -192,7 +192,7 @@ pub fn simulate_with_clock(
                             attempt: task.attempt,
                             token: task.token.clone(),
                         };
-                        queue.push_back(Event::TaskStarted { token: task.token.clone() });
+                        queue.push_back(Event::TaskStarted { token: task.token.clone(), worker_name: None });
                         queue.push_back(match tasks(&request) {
                             TaskResult::Success(output) => Event::TaskSucceeded { token: task.token, output },
                             TaskResult::Failure { error, cause } => {

@@ -57,7 +57,7 @@ fn task_timeout_fails_with_states_timeout() {
 fn heartbeat_timeout_fails_with_states_timeout_as_aws_records_it() {
     let mut d = Driver::start(activity_task(json!({"TimeoutSeconds": 60, "HeartbeatSeconds": 5})), json!({}));
     let t = d.only_task();
-    d.send(Event::TaskStarted { token: t.token.clone() });
+    d.send(Event::TaskStarted { token: t.token.clone(), worker_name: None });
     d.advance(5);
     d.send(Event::HeartbeatTimedOut { token: t.token });
     assert_eq!(d.status(), ExecutionStatus::Failed);
@@ -137,7 +137,7 @@ fn unknown_tokens_and_timers_are_ignored() {
     let mut d = Driver::start(activity_task(json!({})), json!({}));
     let before = d.exec.history.len();
     for event in [
-        Event::TaskStarted { token: "nope".into() },
+        Event::TaskStarted { token: "nope".into(), worker_name: None },
         Event::TaskSucceeded { token: "nope".into(), output: json!(1) },
         Event::TaskFailed { token: "nope".into(), error: "E".into(), cause: "c".into() },
         Event::TaskTimedOut { token: "nope".into() },

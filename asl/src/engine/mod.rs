@@ -101,6 +101,8 @@ pub enum Event {
     TaskStarted {
         /// The task token.
         token: String,
+        /// The name the worker gave (GetActivityTask's `workerName`), if any.
+        worker_name: Option<String>,
     },
     /// The task's resource returned a value.
     TaskSucceeded {

@@ -109,9 +109,9 @@ impl<'m> Run<'m, '_> {
                 let fid = self.new_frame(0, None, root.start_at.clone(), input);
                 self.ready.push(fid);
             }
-            Event::TaskStarted { token } => {
+            Event::TaskStarted { token, worker_name } => {
                 if let Some((fid, _)) = self.find_task(&token) {
-                    self.ensure_started(fid);
+                    self.ensure_started_by(fid, worker_name);
                 }
             }
             Event::TaskSucceeded { token, output } => {

@@ -112,11 +112,21 @@ impl Run<'_, '_> {
 
     /// Records the Task's start once (workers that report no start get it with their result).
     pub(super) fn ensure_started(&mut self, fid: FrameId) {
+        self.ensure_started_by(fid, None);
+    }
+
+    /// Records the Task's start once, naming the worker that took it where one gave a name.
+    pub(super) fn ensure_started_by(&mut self, fid: FrameId, worker_name: Option<String>) {
         if let Some(super::Phase::Task { started, .. }) = self.exec.frames.get_mut(&fid).map(|f| &mut f.phase)
             && !*started
         {
             *started = true;
-            self.record_task(fid, TaskStep::Started, None);
+            let details = worker_name.map(|w| {
+                let mut d = Map::new();
+                d.insert("workerName".into(), Value::String(w));
+                d
+            });
+            self.record_task(fid, TaskStep::Started, details);
         }
     }
 

@@ -213,13 +213,13 @@ impl Driver {
 
     pub fn succeed(&mut self, token: &str, output: Value) -> Vec<Command> {
         self.forget(token);
-        self.send(Event::TaskStarted { token: token.into() });
+        self.send(Event::TaskStarted { token: token.into(), worker_name: None });
         self.send(Event::TaskSucceeded { token: token.into(), output })
     }
 
     pub fn fail(&mut self, token: &str, error: &str, cause: &str) -> Vec<Command> {
         self.forget(token);
-        self.send(Event::TaskStarted { token: token.into() });
+        self.send(Event::TaskStarted { token: token.into(), worker_name: None });
         self.send(Event::TaskFailed { token: token.into(), error: error.into(), cause: cause.into() })
     }
 

@@ -123,6 +123,7 @@ pub async fn get_task(app: &Arc<App>, p: &Params) -> ApiResult {
         notified.as_mut().enable();
         let claimed = claim_one(app.clone(), queue.clone()).await?;
         if let Some(task) = claimed {
+            super::executions::note_started(app, &task.token, p.opt_str("workerName")?).await;
             return Ok(json!({"taskToken": task.token, "input": task.input}));
         }
         let now = Instant::now();

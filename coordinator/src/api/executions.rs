@@ -417,6 +417,20 @@ async fn send_result(app: &App, token: &str, event: InboxEvent) -> ApiResult {
     }
 }
 
+/// Records that a worker took the task `token` (GetActivityTask), so the history shows
+/// when it started and who took it, as AWS's does. Best effort: the task is the worker's
+/// either way.
+pub async fn note_started(app: &App, token: &str, worker: Option<&str>) {
+    let Ok(shard) = verify_token(app, token) else { return };
+    let event = InboxEvent::Started { tok: token.to_string(), worker: worker.map(str::to_string) };
+    let Ok(event_json) = serde_json::to_string(&event) else { return };
+    match app.store.task_started(shard, token, &event_json).await {
+        Ok(true) => app.doors[shard as usize].wake(),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "could not record that a worker took a task"),
+    }
+}
+
 fn task_gone() -> ApiError {
     ApiError::new("TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'")
 }

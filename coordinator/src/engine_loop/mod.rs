@@ -480,6 +480,12 @@ fn apply_items(
                 Event::TaskFailed { token: tok, error: err, cause }
             }
             Item::Inbox(InboxEvent::Stop { err, cause }) => Event::Stop { error: err, cause },
+            Item::Inbox(InboxEvent::Started { tok, worker }) => {
+                if !d.tasks.contains_key(&tok) {
+                    continue;
+                }
+                Event::TaskStarted { token: tok, worker_name: worker }
+            }
             Item::Direct(r) => {
                 let pending = d.tasks.contains_key(&r.token);
                 let delivered_only = matches!(r.event, InboxEvent::Ok { .. }) && d.callbacks.contains(&r.token);

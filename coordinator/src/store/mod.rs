@@ -92,6 +92,14 @@ pub enum InboxEvent {
         /// Cause given.
         cause: Option<String>,
     },
+    /// GetActivityTask handed the task to a worker (AWS records `ActivityStarted` then).
+    Started {
+        /// Task token.
+        tok: String,
+        /// The worker's name, if it gave one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        worker: Option<String>,
+    },
 }
 
 /// A stored state machine.

@@ -178,6 +178,19 @@ redis.call('LTRIM', KEYS[4], 0, 0)
 return 1
 "#;
 
+/// Tells a pending task's execution that a worker took it, leaving the task pending.
+/// KEYS: tasks hash, inbox, inbox bell. ARGV: token, event JSON. Returns 0 if not pending.
+const TASK_STARTED: &str = r#"
+local t = redis.call('HGET', KEYS[1], ARGV[1])
+if not t then return 0 end
+local task = cjson.decode(t)
+redis.call('RPUSH', KEYS[2], '{"x":' .. cjson.encode(task.execution_arn) .. ',' .. string.sub(ARGV[2], 2))
+redis.call('RPUSH', KEYS[3], '1')
+redis.call('LTRIM', KEYS[3], 0, 0)
+return 1
+"#;
+static TASK_STARTED_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(TASK_STARTED));
+
 impl Store {
     fn key(&self, kind: &str, id: &str) -> String {
         format!("{}{kind}:{id}", self.keys.prefix)
@@ -523,6 +536,20 @@ return 1
             .invoke_async(&mut self.conn())
             .await?;
         Ok(if r == 1 { CallbackOutcome::Accepted } else { CallbackOutcome::Gone })
+    }
+
+    /// Puts an inbox event about a pending task (`InboxEvent::Started`) without ending the
+    /// task; false when the task is no longer pending.
+    pub async fn task_started(&self, shard: u32, token: &str, event_json: &str) -> Result<bool> {
+        let r: i64 = TASK_STARTED_SCRIPT
+            .key(self.keys.tasks(shard))
+            .key(self.keys.inbox(shard))
+            .key(self.keys.inbox_bell(shard))
+            .arg(token)
+            .arg(event_json)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(r == 1)
     }
 }
 
