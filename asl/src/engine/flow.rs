@@ -9,7 +9,7 @@ use super::eval::{self, apply_io_path, apply_result_path};
 use super::history::{Details, exited_type, payload_text};
 use super::states::{MAX_PAYLOAD_BYTES, Outcome, Run};
 use super::{Command, FrameEnd, FrameId, Phase, RedrivePoint, retry};
-use crate::definition::{Assign, QueryLanguage, State, StateKind};
+use crate::definition::{Assign, QueryLanguage, Retrier, State, StateKind};
 use crate::failure::Failure;
 use crate::simulate::ExecutionStatus;
 
@@ -124,13 +124,16 @@ impl<'m> Run<'m, '_> {
 
     /// Whether a retrier of the frame's state takes `failure` up.
     pub(super) fn will_retry(&self, fid: FrameId, failure: &Failure) -> bool {
-        let Some(state) = self.state_of(fid) else {
-            return false;
-        };
-        state.retry.iter().enumerate().find(|(_, r)| failure.matches(&r.error_equals)).is_some_and(|(i, r)| {
-            let count = self.exec.frames.get(&fid).and_then(|f| f.retry_counts.get(i).copied()).unwrap_or(0);
-            count < r.max_attempts && retriable(&failure.error)
-        })
+        self.retry_for(fid, failure).is_some()
+    }
+
+    /// The retrier that takes `failure` up (its index, itself, and the attempts it made),
+    /// if one matches and has attempts left.
+    fn retry_for(&self, fid: FrameId, failure: &Failure) -> Option<(usize, &'m Retrier, u32)> {
+        let state = self.state_of(fid)?;
+        let (i, r) = state.retry.iter().enumerate().find(|(_, r)| failure.matches(&r.error_equals))?;
+        let count = self.exec.frames.get(&fid).and_then(|f| f.retry_counts.get(i).copied()).unwrap_or(0);
+        (count < r.max_attempts && retriable(&failure.error)).then_some((i, r, count))
     }
 
     /// A state failed: retry, catch, or fail the frame.
@@ -141,24 +144,21 @@ impl<'m> Run<'m, '_> {
         let Some(state) = self.state_of(fid) else {
             return;
         };
-        if let Some((i, r)) = state.retry.iter().enumerate().find(|(_, r)| failure.matches(&r.error_equals)) {
-            let count = self.exec.frames[&fid].retry_counts.get(i).copied().unwrap_or(0);
-            if count < r.max_attempts && retriable(&failure.error) {
-                let rng = Cell::new(self.exec.rng);
-                let random = super::context::random_unit(&rng);
-                self.exec.rng = rng.get();
-                let delay = retry::delay_millis(r, count, random);
-                let timer = self.exec.fresh_id();
-                if let Some(f) = self.exec.frames.get_mut(&fid) {
-                    if f.retry_counts.len() < state.retry.len() {
-                        f.retry_counts.resize(state.retry.len(), 0);
-                    }
-                    f.retry_counts[i] += 1;
-                    f.phase = Phase::Backoff { timer };
+        if let Some((i, r, count)) = self.retry_for(fid, &failure) {
+            let rng = Cell::new(self.exec.rng);
+            let random = super::context::random_unit(&rng);
+            self.exec.rng = rng.get();
+            let delay = retry::delay_millis(r, count, random);
+            let timer = self.exec.fresh_id();
+            if let Some(f) = self.exec.frames.get_mut(&fid) {
+                if f.retry_counts.len() < state.retry.len() {
+                    f.retry_counts.resize(state.retry.len(), 0);
                 }
-                self.commands.push(Command::StartTimer { timer, at: self.now + Duration::milliseconds(delay as i64) });
-                return;
+                f.retry_counts[i] += 1;
+                f.phase = Phase::Backoff { timer };
             }
+            self.commands.push(Command::StartTimer { timer, at: self.now + Duration::milliseconds(delay as i64) });
+            return;
         }
         if let Some(c) = state.catch.iter().find(|c| failure.matches(&c.error_equals) && retriable(&failure.error)) {
             let error_output = json!({"Error": failure.error, "Cause": failure.cause});

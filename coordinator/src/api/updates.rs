@@ -51,12 +51,12 @@ pub async fn update(app: &App, p: &Params) -> ApiResult {
     let definition = definition.unwrap_or(&current.definition);
     let role = role.unwrap_or(&current.role_arn);
     let sha = crate::tokens::hex(&Sha256::digest(definition.as_bytes()));
-    let settings = format!(
-        "{}{}",
-        logging.as_deref().or(current.logging.as_deref()).unwrap_or(""),
-        tracing.as_deref().or(current.tracing.as_deref()).unwrap_or("")
-    );
-    let revision = names_content.then(|| revision_id_of(arn, &sha, role, &settings)).or(current.revision.clone());
+    let revision = names_content
+        .then(|| {
+            let logging_now = logging.as_deref().or(current.logging.as_deref());
+            revision_id_of(arn, &sha, role, logging_now, tracing.as_deref().or(current.tracing.as_deref()))
+        })
+        .or(current.revision.clone());
     let now = Utc::now().timestamp_millis();
     let update = MachineUpdate {
         definition,
@@ -101,7 +101,7 @@ pub async fn describe_for_execution(app: &App, p: &Params) -> ApiResult {
     let mut out = json!({
         "stateMachineArn": x.state_machine_arn,
         "name": name,
-        "definition": definition,
+        "definition": &definition,
         "roleArn": role.unwrap_or_default(),
         "updateDate": timestamp(updated),
         "loggingConfiguration": super::configurations::shown_logging(machine.as_ref().and_then(|m| m.logging.as_deref())),
@@ -112,12 +112,10 @@ pub async fn describe_for_execution(app: &App, p: &Params) -> ApiResult {
     if let Some(m) = machine.as_ref().filter(|m| m.revision.is_some())
         && m.first_sha.as_deref() != Some(sha.as_str())
     {
-        let settings = format!("{}{}", m.logging.as_deref().unwrap_or(""), m.tracing.as_deref().unwrap_or(""));
         let role = out["roleArn"].as_str().unwrap_or("").to_string();
-        out["revisionId"] = json!(revision_id_of(&x.state_machine_arn, &sha, &role, &settings));
+        let id = revision_id_of(&x.state_machine_arn, &sha, &role, m.logging.as_deref(), m.tracing.as_deref());
+        out["revisionId"] = json!(id);
     }
-    if let Some(text) = out["definition"].as_str().map(str::to_string) {
-        super::state_machines::add_variable_references(&mut out, &text);
-    }
+    super::state_machines::add_variable_references(&mut out, &definition);
     Ok(out)
 }

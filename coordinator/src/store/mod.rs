@@ -137,11 +137,12 @@ impl StateMachineRecord {
 }
 
 /// The ID of the revision of machine `arn` with this definition (SHA-256), role and
-/// settings (logging and tracing): a UUID-shaped digest, so the same content keeps its ID
-/// and other content gets another.
-pub fn revision_id_of(arn: &str, sha: &str, role: &str, settings: &str) -> String {
+/// logging and tracing settings (JSON text): a UUID-shaped digest, so the same content
+/// keeps its ID and other content gets another.
+pub fn revision_id_of(arn: &str, sha: &str, role: &str, logging: Option<&str>, tracing: Option<&str>) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("{arn}\n{sha}\n{role}\n{settings}").as_bytes());
+    let (logging, tracing) = (logging.unwrap_or(""), tracing.unwrap_or(""));
+    let digest = Sha256::digest(format!("{arn}\n{sha}\n{role}\n{logging}{tracing}").as_bytes());
     let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
