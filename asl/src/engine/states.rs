@@ -126,7 +126,7 @@ impl<'m> Run<'m, '_> {
                 if let Some((fid, _)) = self.find_task(&token) {
                     self.ensure_started(fid);
                     let details = json!({"error": error, "cause": cause});
-                    self.record_task(fid, TaskStep::Failed, details.as_object().cloned());
+                    self.record_task(fid, TaskStep::Failed, Some(details));
                     self.fail_state(fid, Failure::new(error, cause));
                 }
             }
@@ -135,7 +135,7 @@ impl<'m> Run<'m, '_> {
                     // AWS names a missed heartbeat States.Timeout too; States.HeartbeatTimeout
                     // still catches it (see `Failure::heartbeat`).
                     let details = json!({"error": "States.Timeout"});
-                    self.record_task(fid, TaskStep::TimedOut, details.as_object().cloned());
+                    self.record_task(fid, TaskStep::TimedOut, Some(details));
                     self.commands.push(Command::CancelTask { token });
                     let mut failure = Failure::new("States.Timeout", "");
                     failure.heartbeat = heartbeat;

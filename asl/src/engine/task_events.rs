@@ -93,21 +93,24 @@ impl Run<'_, '_> {
     /// Records `step` of frame `fid`'s Task with `details` (None: no details object),
     /// adding `resource` and `resourceType` where AWS does (service integrations, after
     /// scheduling).
-    pub(super) fn record_task(&mut self, fid: FrameId, step: TaskStep, details: Option<Map<String, Value>>) -> u64 {
+    pub(super) fn record_task(&mut self, fid: FrameId, step: TaskStep, details: Option<Value>) -> u64 {
         let (family, resource) = self.task_resource(fid);
         let details = match family {
             TaskFamily::Service if step != TaskStep::Scheduled => {
                 let (resource_type, resource) = resource_parts(&resource);
-                let mut d = details.unwrap_or_default();
+                let mut d = match details {
+                    Some(Value::Object(d)) => d,
+                    _ => Map::new(),
+                };
                 d.insert("resource".into(), Value::String(resource));
                 d.insert("resourceType".into(), Value::String(resource_type));
-                Some(d)
+                Some(Value::Object(d))
             }
             // AWS writes an empty object for an activity started without a worker name.
-            TaskFamily::Activity if step == TaskStep::Started => Some(details.unwrap_or_default()),
+            TaskFamily::Activity if step == TaskStep::Started => Some(details.unwrap_or_else(|| json!({}))),
             _ => details,
         };
-        self.record(family.event(step), details.map(Value::Object))
+        self.record(family.event(step), details)
     }
 
     /// Records the Task's start once (workers that report no start get it with their result).
@@ -121,11 +124,7 @@ impl Run<'_, '_> {
             && !*started
         {
             *started = true;
-            let details = worker_name.map(|w| {
-                let mut d = Map::new();
-                d.insert("workerName".into(), Value::String(w));
-                d
-            });
+            let details = worker_name.map(|w| json!({"workerName": w}));
             self.record_task(fid, TaskStep::Started, details);
         }
     }
@@ -133,7 +132,7 @@ impl Run<'_, '_> {
     /// Records a Task's success.
     pub(super) fn record_task_output(&mut self, fid: FrameId, output: &Value) {
         let details = json!({"output": payload_text(output), "outputDetails": {"truncated": false}});
-        self.record_task(fid, TaskStep::Succeeded, details.as_object().cloned());
+        self.record_task(fid, TaskStep::Succeeded, Some(details));
     }
 }
 

@@ -163,33 +163,24 @@ pub struct ExecutionExtras {
     pub redrive_ms: Option<i64>,
 }
 
-/// Sends a SendTaskSuccess/Failure result: unlike the workers' report script, it always
-/// completes the task (a `.waitForTaskToken` task waits for exactly this).
-/// KEYS: tasks hash, timers, inbox, bell. ARGV: token, event JSON without `x`. Returns 1/0.
+/// Sends an event about a pending task to its execution. A SendTaskSuccess/Failure result
+/// (ARGV[3] = '1') completes the task, unlike the workers' report script (a
+/// `.waitForTaskToken` task waits for exactly this); a GetActivityTask hand-out ('0')
+/// leaves it pending. KEYS: tasks hash, timers, inbox, bell. ARGV: token, event JSON
+/// without `x`, whether the task ends. Returns 1/0.
 const CALLBACK: &str = r#"
 local t = redis.call('HGET', KEYS[1], ARGV[1])
 if not t then return 0 end
 local task = cjson.decode(t)
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], 'to|' .. ARGV[1] .. '|' .. task.execution_arn, 'hb|' .. ARGV[1] .. '|' .. task.execution_arn)
+if ARGV[3] == '1' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('ZREM', KEYS[2], 'to|' .. ARGV[1] .. '|' .. task.execution_arn, 'hb|' .. ARGV[1] .. '|' .. task.execution_arn)
+end
 redis.call('RPUSH', KEYS[3], '{"x":' .. cjson.encode(task.execution_arn) .. ',' .. string.sub(ARGV[2], 2))
 redis.call('RPUSH', KEYS[4], '1')
 redis.call('LTRIM', KEYS[4], 0, 0)
 return 1
 "#;
-
-/// Tells a pending task's execution that a worker took it, leaving the task pending.
-/// KEYS: tasks hash, inbox, inbox bell. ARGV: token, event JSON. Returns 0 if not pending.
-const TASK_STARTED: &str = r#"
-local t = redis.call('HGET', KEYS[1], ARGV[1])
-if not t then return 0 end
-local task = cjson.decode(t)
-redis.call('RPUSH', KEYS[2], '{"x":' .. cjson.encode(task.execution_arn) .. ',' .. string.sub(ARGV[2], 2))
-redis.call('RPUSH', KEYS[3], '1')
-redis.call('LTRIM', KEYS[3], 0, 0)
-return 1
-"#;
-static TASK_STARTED_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(TASK_STARTED));
 
 impl Store {
     fn key(&self, kind: &str, id: &str) -> String {
@@ -526,6 +517,19 @@ return 1
 
     /// Delivers a SendTaskSuccess/Failure result (see `CALLBACK`).
     pub async fn callback(&self, shard: u32, token: &str, event_json: &str) -> Result<CallbackOutcome> {
+        let delivered = self.to_task_inbox(shard, token, event_json, true).await?;
+        Ok(if delivered { CallbackOutcome::Accepted } else { CallbackOutcome::Gone })
+    }
+
+    /// Puts an inbox event about a pending task (`InboxEvent::Started`) without ending the
+    /// task; false when the task is no longer pending.
+    pub async fn task_started(&self, shard: u32, token: &str, event_json: &str) -> Result<bool> {
+        self.to_task_inbox(shard, token, event_json, false).await
+    }
+
+    /// Runs `CALLBACK`: the event goes to the pending task's execution, and `ends_task`
+    /// takes the task (and its timers) off the pending ones.
+    async fn to_task_inbox(&self, shard: u32, token: &str, event_json: &str, ends_task: bool) -> Result<bool> {
         let r: i64 = CALLBACK_SCRIPT
             .key(self.keys.tasks(shard))
             .key(self.keys.timers(shard))
@@ -533,20 +537,7 @@ return 1
             .key(self.keys.inbox_bell(shard))
             .arg(token)
             .arg(event_json)
-            .invoke_async(&mut self.conn())
-            .await?;
-        Ok(if r == 1 { CallbackOutcome::Accepted } else { CallbackOutcome::Gone })
-    }
-
-    /// Puts an inbox event about a pending task (`InboxEvent::Started`) without ending the
-    /// task; false when the task is no longer pending.
-    pub async fn task_started(&self, shard: u32, token: &str, event_json: &str) -> Result<bool> {
-        let r: i64 = TASK_STARTED_SCRIPT
-            .key(self.keys.tasks(shard))
-            .key(self.keys.inbox(shard))
-            .key(self.keys.inbox_bell(shard))
-            .arg(token)
-            .arg(event_json)
+            .arg(if ends_task { "1" } else { "0" })
             .invoke_async(&mut self.conn())
             .await?;
         Ok(r == 1)
