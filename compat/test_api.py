@@ -456,7 +456,25 @@ def test_map_runs(sfn):
     d = check_shape("DescribeMapRun", sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"]))
     assert d["status"] == "SUCCEEDED" and d["itemCounts"]["total"] == 3 and d["itemCounts"]["succeeded"] == 3
     assert (d["maxConcurrency"], d["toleratedFailureCount"], d["toleratedFailurePercentage"]) == (2, 1, 0.0)
-    assert runs[0]["mapRunArn"].endswith("/Batch"), "named after the Label, as on AWS"
+    assert ":mapRun:" in runs[0]["mapRunArn"] and "/Batch:" in runs[0]["mapRunArn"], "named after the Label, as on AWS"
+    # Each item ran as a child execution with a history of its own; the parent shows the run.
+    parent_types = [e["type"] for e in sfn.get_execution_history(executionArn=ex)["events"]]
+    assert "MapRunStarted" in parent_types and "PassStateEntered" not in parent_types, parent_types
+    children = check_shape("ListExecutions", sfn.list_executions(mapRunArn=runs[0]["mapRunArn"]))["executions"]
+    assert len(children) == 3 and {c["status"] for c in children} == {"SUCCEEDED"}, children
+    assert all(c["mapRunArn"] == runs[0]["mapRunArn"] for c in children)
+    assert children[0]["stateMachineArn"] == arn + "/Batch"
+    page = sfn.list_executions(mapRunArn=runs[0]["mapRunArn"], maxResults=2)
+    assert len(page["executions"]) == 2 and "nextToken" in page
+    rest = sfn.list_executions(mapRunArn=runs[0]["mapRunArn"], maxResults=2, nextToken=page["nextToken"])
+    assert len(rest["executions"]) == 1 and "nextToken" not in rest
+    child = check_shape("DescribeExecution", sfn.describe_execution(executionArn=children[-1]["executionArn"]))
+    assert child["status"] == "SUCCEEDED" and json.loads(child["input"]) == 1 and json.loads(child["output"]) == 1
+    assert child["mapRunArn"] == runs[0]["mapRunArn"]
+    child_types = [e["type"] for e in sfn.get_execution_history(executionArn=children[-1]["executionArn"])["events"]]
+    assert child_types == ["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"], child_types
+    assert sfn.list_executions(mapRunArn=runs[0]["mapRunArn"], statusFilter="FAILED")["executions"] == []
+    fails("ExecutionDoesNotExist", sfn.describe_execution, executionArn=children[0]["executionArn"][:-1] + "9")
     check_shape("UpdateMapRun", sfn.update_map_run(mapRunArn=runs[0]["mapRunArn"], maxConcurrency=5))
     fails("ResourceNotFound", sfn.update_map_run, mapRunArn=runs[0]["mapRunArn"] + "x", maxConcurrency=1)
     fails("ResourceNotFound", sfn.describe_map_run, mapRunArn=runs[0]["mapRunArn"] + "x")

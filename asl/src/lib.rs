@@ -15,6 +15,7 @@ pub mod integrations;
 pub mod intrinsics;
 pub mod jsonata;
 pub mod jsonpath;
+pub mod map_run_arns;
 pub mod nesting;
 pub mod payload;
 pub mod simulate;

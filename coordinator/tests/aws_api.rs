@@ -178,3 +178,79 @@ async fn aws_words_for_bad_requests() {
     );
     h.stop().await;
 }
+
+/// A distributed Map's items run as child executions: listed by map run, described and
+/// with histories of their own while the parent runs, counted in DescribeMapRun, and
+/// aborted with the parent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distributed_map_children_are_executions_of_their_own() {
+    let h = Harness::start().await;
+    let act = h.ok("CreateActivity", json!({"name": "items"})).await["activityArn"].as_str().unwrap().to_string();
+    let sm = h
+        .create(
+            "fan",
+            json!({"StartAt": "M", "States": {"M": {
+                "Type": "Map", "Label": "Items", "ToleratedFailureCount": 1, "End": true,
+                "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "T", "States": {"T": {"Type": "Task", "Resource": act, "End": true}}}}}}),
+        )
+        .await;
+    let arn = h.start_execution(&sm, "run", json!([1, 2, 3])).await;
+    let mut w = h.worker().await;
+    let mut held = None;
+    for _ in 0..3 {
+        let task = poll_one(&mut w, "items", Duration::from_secs(5)).await;
+        match serde_json::from_str::<Value>(&task.input_json).unwrap() {
+            v if v == json!(1) => {
+                w.complete_task(pb::CompleteTaskRequest { token: task.token, output_json: "\"one\"".into() })
+                    .await
+                    .unwrap();
+            }
+            v if v == json!(2) => {
+                let failed = pb::FailTaskRequest { token: task.token, error: "Bad".into(), cause: "two".into() };
+                w.fail_task(failed).await.unwrap();
+            }
+            _ => held = Some(task),
+        }
+    }
+    assert!(held.is_some(), "item 3 is held");
+    let runs = h.ok("ListMapRuns", json!({"executionArn": arn})).await;
+    let run = runs["mapRuns"][0]["mapRunArn"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let counts = loop {
+        let counts = h.ok("DescribeMapRun", json!({"mapRunArn": run})).await["executionCounts"].clone();
+        if counts["succeeded"] == 1 && counts["failed"] == 1 || std::time::Instant::now() > deadline {
+            break counts;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        (counts["succeeded"].clone(), counts["failed"].clone(), counts["running"].clone()),
+        (json!(1), json!(1), json!(1)),
+        "{counts}"
+    );
+    let running = h.ok("ListExecutions", json!({"mapRunArn": run, "statusFilter": "RUNNING"})).await;
+    let child = running["executions"][0]["executionArn"].as_str().unwrap().to_string();
+    let d = h.ok("DescribeExecution", json!({"executionArn": child})).await;
+    assert_eq!((d["status"].as_str(), d["input"].as_str()), (Some("RUNNING"), Some("3")), "{d}");
+    assert!(d.get("stopDate").is_none(), "{d}");
+    let failed = h.ok("ListExecutions", json!({"mapRunArn": run, "statusFilter": "FAILED"})).await;
+    let failed = h.ok("DescribeExecution", json!({"executionArn": failed["executions"][0]["executionArn"]})).await;
+    assert_eq!((failed["error"].as_str(), failed["cause"].as_str()), (Some("Bad"), Some("two")), "{failed}");
+    assert!(
+        !h.history_types(&arn).await.iter().any(|t| t.starts_with("Activity")),
+        "the parent shows the map run only"
+    );
+    h.ok("StopExecution", json!({"executionArn": arn})).await;
+    assert_eq!(h.wait_done(&arn, Duration::from_secs(5)).await["status"], "ABORTED");
+    let types = h.history_types(&child).await;
+    assert_eq!(types.first().map(String::as_str), Some("ExecutionStarted"));
+    assert_eq!(&types[types.len() - 2..], ["TaskStateAborted", "ExecutionAborted"], "{types:?}");
+    let all = h.ok("ListExecutions", json!({"mapRunArn": run})).await;
+    let mut statuses: Vec<&str> =
+        all["executions"].as_array().unwrap().iter().filter_map(|e| e["status"].as_str()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, ["ABORTED", "FAILED", "SUCCEEDED"]);
+    h.err("ListExecutions", json!({"mapRunArn": run, "stateMachineArn": sm}), "ValidationException").await;
+    h.stop().await;
+}

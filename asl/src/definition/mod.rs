@@ -249,6 +249,8 @@ pub struct MapSpec {
     pub processor: MachineId,
     /// `ProcessorConfig.Mode: DISTRIBUTED`.
     pub distributed: bool,
+    /// `ProcessorConfig.ExecutionType: EXPRESS`: a distributed Map's children keep no history.
+    pub express_children: bool,
     /// `ItemsPath` (JSONPath).
     pub items_path: PathField,
     /// `Items` (JSONata expression or literal array).

@@ -664,6 +664,11 @@ impl Parser {
             .and_then(|c| c.get("Mode"))
             .and_then(Value::as_str)
             .is_some_and(|m| m == "DISTRIBUTED");
+        let express_children = proc
+            .get("ProcessorConfig")
+            .and_then(|c| c.get("ExecutionType"))
+            .and_then(Value::as_str)
+            .is_some_and(|t| t == "EXPRESS");
         let processor = self.sub_machine(proc, &format!("{loc}/{key}"), ql);
         let item_selector = match (obj.get("ItemSelector"), obj.get("Parameters")) {
             (Some(v), _) => match ql {
@@ -691,6 +696,7 @@ impl Parser {
         Some(StateKind::Map(Box::new(MapSpec {
             processor,
             distributed,
+            express_children,
             items_path: self.path_field(obj, "ItemsPath", loc),
             items: self.field_template(obj, "Items", loc),
             item_selector,

@@ -6,11 +6,14 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::child_executions::ChildRecords;
 use super::eval::{compact, quote_value};
+use super::history::payload_text;
 use super::states::{Outcome, Run};
 use super::{ChildResume, Execution, FrameEnd, FrameId, Phase, RedrivePoint};
 use crate::definition::{Dynamic, ItemSelector, MachineId, MapSpec, PathField, State, StateKind};
 use crate::failure::Failure;
+use crate::map_run_arns::map_run_arn;
 
 /// Which state type owns the children.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,12 +48,21 @@ pub struct Fanout {
     /// Every child's progress when the state failed, for a redrive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     failed_progress: Option<Vec<ChildResume>>,
+    /// A distributed Map's STANDARD child executions (None for EXPRESS ones, whose
+    /// events are not kept, and for everything else).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) children: Option<ChildRecords>,
 }
 
 impl Fanout {
     /// The children's progress recorded when the state failed.
     pub(super) fn snapshot(&self) -> Option<&Vec<ChildResume>> {
         self.failed_progress.as_ref()
+    }
+
+    /// Whether the children are executions of their own (a distributed Map's).
+    pub(super) fn runs_child_executions(&self) -> bool {
+        self.kind == (FanoutKind::Map { distributed: true })
     }
 
     fn all_done(&self) -> bool {
@@ -77,24 +89,23 @@ impl Run<'_, '_> {
         tolerance: Option<Tolerance>,
     ) -> Result<Outcome, Failure> {
         let total = inputs.len();
+        let mut children = None;
         match kind {
             FanoutKind::Parallel => {
-                self.record("ParallelStateStarted", None);
+                self.record_at(fid, "ParallelStateStarted", None);
             }
             FanoutKind::Map { distributed } => {
-                self.record("MapStateStarted", Some(json!({"length": total})));
+                self.record_at(fid, "MapStateStarted", Some(json!({"length": total})));
                 if distributed {
                     // AWS names a map run after the Map's Label when it has one.
-                    let label = match &state.kind {
-                        StateKind::Map(spec) => spec.label.as_deref(),
-                        _ => None,
+                    let (label, express) = match &state.kind {
+                        StateKind::Map(spec) => (spec.label.as_deref(), spec.express_children),
+                        _ => (None, false),
                     };
-                    let arn = format!(
-                        "{}/{}",
-                        self.exec.info.execution_arn.replace(":execution:", ":mapRun:"),
-                        label.unwrap_or(&state.name)
-                    );
-                    self.record("MapRunStarted", Some(json!({"mapRunArn": arn})));
+                    let n = self.exec.fresh_id();
+                    let arn = map_run_arn(&self.exec.info.execution_arn, label.unwrap_or(&state.name), n);
+                    self.record_at(fid, "MapRunStarted", Some(json!({"mapRunArn": arn})));
+                    children = (!express).then(|| ChildRecords::new(arn));
                 }
             }
         }
@@ -111,6 +122,7 @@ impl Run<'_, '_> {
             failed_at: BTreeMap::new(),
             resume_at: BTreeMap::new(),
             failed_progress: None,
+            children,
         };
         // A redrive keeps the children that succeeded and resumes the others where they
         // stood (a definition whose child count changed reruns them all).
@@ -168,13 +180,22 @@ impl Run<'_, '_> {
         let mut ids = Vec::new();
         for (index, machine, input, kind, point) in started {
             if kind == (FanoutKind::Map { distributed: false }) {
-                self.record("MapIterationStarted", Some(json!({"name": state_name, "index": index})));
+                self.record_at(fid, "MapIterationStarted", Some(json!({"name": state_name, "index": index})));
             }
+            let distributed = kind == (FanoutKind::Map { distributed: true });
             let id = match point {
-                Some(point) => self.resume_frame(machine, Some((fid, index)), point),
+                Some(point) => {
+                    let input_text = if distributed { payload_text(&point.input) } else { String::new() };
+                    let id = self.resume_frame(machine, Some((fid, index)), point);
+                    self.child_execution_started(id, &input_text);
+                    id
+                }
                 None => {
+                    let input_text = if distributed { payload_text(&input) } else { String::new() };
                     let start_at = self.machine.machine(machine).start_at.clone();
-                    self.new_frame(machine, Some((fid, index)), start_at, input)
+                    let id = self.new_frame(machine, Some((fid, index)), start_at, input);
+                    self.child_execution_started(id, &input_text);
+                    id
                 }
             };
             ids.push(id);
@@ -226,7 +247,7 @@ impl Run<'_, '_> {
         }
         if inline_map {
             let t = if iteration_failed { "MapIterationFailed" } else { "MapIterationSucceeded" };
-            self.record(t, Some(json!({"name": state_name, "index": index})));
+            self.record_at(parent, t, Some(json!({"name": state_name, "index": index})));
         }
         if let Some(failure) = fail {
             let progress = self.exec.children_progress(parent);
@@ -238,14 +259,14 @@ impl Run<'_, '_> {
             let retried = self.will_retry(parent, &failure);
             match kind {
                 FanoutKind::Parallel if !retried => {
-                    self.record("ParallelStateFailed", None);
+                    self.record_at(parent, "ParallelStateFailed", None);
                 }
                 FanoutKind::Map { distributed } => {
                     if distributed {
-                        self.record("MapRunFailed", None);
+                        self.record_at(parent, "MapRunFailed", None);
                     }
                     if !retried {
-                        self.record("MapStateFailed", None);
+                        self.record_at(parent, "MapStateFailed", None);
                     }
                 }
                 FanoutKind::Parallel => {}
@@ -273,13 +294,13 @@ impl Run<'_, '_> {
     fn fanout_succeeded(&mut self, fid: FrameId, kind: FanoutKind, results: Vec<Value>) {
         match kind {
             FanoutKind::Parallel => {
-                self.record("ParallelStateSucceeded", None);
+                self.record_at(fid, "ParallelStateSucceeded", None);
             }
             FanoutKind::Map { distributed } => {
                 if distributed {
-                    self.record("MapRunSucceeded", None);
+                    self.record_at(fid, "MapRunSucceeded", None);
                 }
-                self.record("MapStateSucceeded", None);
+                self.record_at(fid, "MapStateSucceeded", None);
             }
         }
         self.complete(fid, Value::Array(results));
@@ -345,7 +366,7 @@ impl Run<'_, '_> {
             Ok(tolerance) => tolerance,
             Err(failure) => {
                 // AWS reads the tolerated failures once the Map has started.
-                self.record("MapStateStarted", Some(json!({"length": items.len()})));
+                self.record_at(fid, "MapStateStarted", Some(json!({"length": items.len()})));
                 return Err(failure);
             }
         };

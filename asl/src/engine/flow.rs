@@ -106,7 +106,7 @@ impl<'m> Run<'m, '_> {
             _ => None,
         };
         let details = Details::StateExited { name: state.name.clone(), output: output_text, assigned };
-        self.record_details(exited_type(state.kind.type_name()), details);
+        self.record_details_at(fid, exited_type(state.kind.type_name()), details);
         self.exec.transitions += 1;
         match next {
             Some(n) => {
@@ -215,31 +215,21 @@ impl<'m> Run<'m, '_> {
             }
             Some((parent, index)) => {
                 let point = matches!(end, FrameEnd::Failed { .. }).then(|| RedrivePoint::of(&frame));
+                self.child_execution_ended(parent, index, &end);
                 self.child_done(parent, index, end, point)
             }
         }
     }
 
     pub(super) fn finish_execution(&mut self, end: FrameEnd) {
+        let (event_type, details) = super::child_executions::execution_end_event(&end);
+        self.record(event_type, Some(details));
         match end {
             FrameEnd::Succeeded(output) => {
-                self.record(
-                    "ExecutionSucceeded",
-                    Some(json!({"output": payload_text(&output), "outputDetails": {"truncated": false}})),
-                );
                 self.exec.status = ExecutionStatus::Succeeded;
                 self.exec.output = Some(output);
             }
             FrameEnd::Failed { error, cause } => {
-                // AWS leaves out what is empty (a Fail state without Error, a timeout's cause).
-                let mut d = Map::new();
-                if !error.is_empty() {
-                    d.insert("error".into(), Value::String(error.clone()));
-                }
-                if !cause.is_empty() {
-                    d.insert("cause".into(), Value::String(cause.clone()));
-                }
-                self.record("ExecutionFailed", Some(Value::Object(d)));
                 self.exec.status = ExecutionStatus::Failed;
                 // A Fail state without Error or Cause leaves them null, as AWS does.
                 self.exec.error = Some(error).filter(|e| !e.is_empty());
@@ -256,8 +246,12 @@ impl<'m> Run<'m, '_> {
             self.exec.redrive_point = self.exec.live_point(root);
         }
         let ids: Vec<FrameId> = self.exec.frames.keys().copied().collect();
+        for id in &ids {
+            self.cancel_frame_work(*id);
+        }
+        // After every frame's own events: a child execution's abort is its last.
         for id in ids {
-            self.cancel_frame_work(id);
+            self.child_execution_aborted(id);
         }
         self.exec.frames.clear();
     }
@@ -270,7 +264,8 @@ impl<'m> Run<'m, '_> {
         match &f.phase {
             Phase::Task { token, .. } => {
                 let token = token.clone();
-                self.record("TaskStateAborted", Some(json!({"name": f.state})));
+                let details = json!({"name": f.state});
+                self.record_at(fid, "TaskStateAborted", Some(details));
                 self.commands.push(Command::CancelTask { token });
             }
             Phase::Wait { timer, .. } | Phase::Backoff { timer } => {
@@ -293,6 +288,7 @@ impl<'m> Run<'m, '_> {
         for c in children {
             self.abort_children(c);
             self.cancel_frame_work(c);
+            self.child_execution_aborted(c);
             self.exec.frames.remove(&c);
         }
     }

@@ -247,6 +247,41 @@ pub fn payload_text(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
+/// One child execution's history so far: how many events it has, and the last one's
+/// type and `previousEventId`, from which the next event's link follows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(super) struct EventChain {
+    count: u64,
+    last_type: String,
+    last_previous: u64,
+}
+
+impl EventChain {
+    /// The next event's id and `previousEventId`, counting it in.
+    pub(super) fn advance(&mut self, event_type: &str) -> (u64, u64) {
+        let previous = previous_event_id(event_type, self.count, &self.last_type, self.last_previous);
+        self.count += 1;
+        self.last_type.clear();
+        self.last_type.push_str(event_type);
+        self.last_previous = previous;
+        (self.count, previous)
+    }
+}
+
+/// An event of a distributed Map's child execution, which has a history of its own
+/// (AWS leaves the iterations out of the parent's history).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildEvent {
+    /// The map run that started the child.
+    pub map_run_arn: String,
+    /// The child's item index in the map run.
+    pub index: usize,
+    /// The event, numbered within the child's history.
+    pub event: HistoryEvent,
+    /// Whether it ends the child (`ExecutionSucceeded`, `…Failed` or `…Aborted`).
+    pub ends: bool,
+}
+
 /// The `previousEventId` AWS gives an event of type `event_type` recorded after the
 /// event `last_id` (of type `last_type`, itself linked to `last_previous`).
 ///

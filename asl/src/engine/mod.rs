@@ -8,6 +8,7 @@
 //! commands; new history events collect in `Execution::history` until the driver
 //! takes them with [`Execution::take_history`].
 
+mod child_executions;
 mod context;
 mod eval;
 mod fanout;
@@ -28,7 +29,7 @@ use serde_json::{Map, Value};
 
 use crate::definition::{MachineId, StateMachine};
 pub use crate::simulate::ExecutionStatus;
-pub use history::{Details, HistoryEvent};
+pub use history::{ChildEvent, Details, HistoryEvent};
 
 /// Identifies a frame within one execution.
 pub type FrameId = u64;
@@ -215,6 +216,9 @@ pub struct Execution {
     /// History events not yet taken by the driver (all of them, if it never takes any).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<HistoryEvent>,
+    /// Distributed Map child executions' events not yet taken by the driver.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub child_history: Vec<ChildEvent>,
     /// How many history events there have been in all; the next one's id is this plus one.
     pub event_count: u64,
     /// The last event's type and `previousEventId`, from which the next event's link
@@ -342,6 +346,7 @@ impl Execution {
             error: None,
             cause: None,
             history: Vec::new(),
+            child_history: Vec::new(),
             event_count: 0,
             last_event_type: String::new(),
             last_previous_id: 0,

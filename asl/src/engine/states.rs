@@ -265,7 +265,7 @@ impl<'m> Run<'m, '_> {
         };
         if !rerun {
             let details = Details::StateEntered { name: state.name.clone(), input: payload_text(&frame.input) };
-            let entered = self.record_details(entered_type(state.kind.type_name()), details);
+            let entered = self.record_details_at(fid, entered_type(state.kind.type_name()), details);
             if let Some(f) = self.exec.frames.get_mut(&fid) {
                 f.entered_event = entered;
                 f.entered_time = self.now;
@@ -286,7 +286,7 @@ impl<'m> Run<'m, '_> {
                 if let FrameEnd::Succeeded(output) = &end {
                     let details =
                         Details::StateExited { name: state.name.clone(), output: payload_text(output), assigned: None };
-                    self.record_details(exited_type(state.kind.type_name()), details);
+                    self.record_details_at(fid, exited_type(state.kind.type_name()), details);
                 }
                 self.end_frame(fid, end)
             }
@@ -352,10 +352,10 @@ impl<'m> Run<'m, '_> {
             if let Some(location) = evaluation_location(&f.cause) {
                 details["location"] = json!(location);
             }
-            self.record("EvaluationFailed", Some(details));
+            self.record_at(fid, "EvaluationFailed", Some(details));
             // As AWS records it, a Map whose fields fail to evaluate also fails as a Map.
             if matches!(self.state_of(fid).map(|s| &s.kind), Some(StateKind::Map(_))) {
-                self.record("MapStateFailed", None);
+                self.record_at(fid, "MapStateFailed", None);
             }
         }
         Outcome::Error(f)

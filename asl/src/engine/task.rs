@@ -92,7 +92,7 @@ impl<'m> Run<'m, '_> {
         if let Some(h) = heartbeat_seconds.filter(|_| !lambda) {
             d["heartbeatInSeconds"] = json!(h);
         }
-        self.record(family.event(TaskStep::Scheduled), Some(d));
+        self.record_at(fid, family.event(TaskStep::Scheduled), Some(d));
         if let Some(f) = self.exec.frames.get_mut(&fid) {
             f.phase = Phase::Task { token: token.clone(), attempt, lambda, started: false };
         }

@@ -110,7 +110,7 @@ impl Run<'_, '_> {
             TaskFamily::Activity if step == TaskStep::Started => Some(details.unwrap_or_else(|| json!({}))),
             _ => details,
         };
-        self.record(family.event(step), details)
+        self.record_at(fid, family.event(step), details)
     }
 
     /// Records the Task's start once (workers that report no start get it with their result).

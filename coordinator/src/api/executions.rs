@@ -16,6 +16,9 @@ use crate::store::{ExecutionRecord, InboxEvent, StartOutcome, shard_of};
 /// Checks that `arn` looks like an execution ARN: `…:execution:<machine>:<name>`, or
 /// `…:express:<machine>:<name>:<id>` for an EXPRESS execution.
 pub fn check_arn(arn: &str) -> Result<(), ApiError> {
+    if asl::map_run_arns::child_execution_parts(arn).is_some() {
+        return Ok(());
+    }
     let parts: Vec<&str> = arn.split(':').collect();
     let well_formed = parts.len() >= 8
         && parts[0] == "arn"
@@ -250,6 +253,9 @@ pub fn describe_json(x: &ExecutionRecord) -> Value {
 pub async fn describe(app: &App, p: &Params) -> ApiResult {
     let arn = p.str("executionArn")?;
     check_arn(arn)?;
+    if let Some(child) = super::child_executions::describe(app, arn).await {
+        return child;
+    }
     let (x, extras) = app.store.describe_execution(arn).await?.ok_or_else(|| no_execution(arn))?;
     let mut v = describe_json(&x);
     if let Some(version) = extras.version {
@@ -272,8 +278,20 @@ pub async fn describe(app: &App, p: &Params) -> ApiResult {
 
 /// ListExecutions (newest first; `statusFilter` applied while paging).
 pub async fn list(app: &App, p: &Params) -> ApiResult {
-    if p.opt_str("mapRunArn")?.is_some() {
-        return Err(ApiError::validation("mapRunArn is not supported by this service"));
+    let filter = p.opt_str("statusFilter")?;
+    if let Some(f) = filter
+        && !["SUCCEEDED", "TIMED_OUT", "PENDING_REDRIVE", "ABORTED", "FAILED", "RUNNING"].contains(&f)
+    {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{f}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]"
+        )));
+    }
+    match (p.opt_str("stateMachineArn")?, p.opt_str("mapRunArn")?) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::validation("Only one of stateMachineArn and mapRunArn may be specified"));
+        }
+        (None, Some(map_run_arn)) => return super::child_executions::list(app, p, map_run_arn, filter).await,
+        _ => {}
     }
     let sm_arn = p.str("stateMachineArn")?;
     // A version ARN lists the executions that ran on that version.
@@ -282,14 +300,6 @@ pub async fn list(app: &App, p: &Params) -> ApiResult {
     }
     if app.store.get_state_machine(sm_arn).await?.is_none() {
         return Err(ApiError::new("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{sm_arn}'")));
-    }
-    let filter = p.opt_str("statusFilter")?;
-    if let Some(f) = filter
-        && !["SUCCEEDED", "TIMED_OUT", "PENDING_REDRIVE", "ABORTED", "FAILED", "RUNNING"].contains(&f)
-    {
-        return Err(ApiError::validation(format!(
-            "1 validation error detected: Value '{f}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]"
-        )));
     }
     let size = p.page_size()?;
     let mut offset = p.page_offset_within(3096)?;

@@ -1,29 +1,32 @@
 //! DescribeMapRun and ListMapRuns, read from the parent execution's history: a
 //! distributed Map records `MapRunStarted` (with the map run ARN) and then
-//! `MapRunSucceeded` or `MapRunFailed`; its iterations are counted from the
-//! `MapIteration*` events in between.
+//! `MapRunSucceeded` or `MapRunFailed`. Its children are counted from their own
+//! histories (STANDARD children), or else from how the run ended.
 
 use asl::definition::{Dynamic, StateKind, StateMachine};
 use serde_json::{Value, json};
 
+use super::child_executions::{find_map_run, summaries};
 use super::executions::{check_arn as check_execution_arn, no_execution};
-use super::{ApiError, ApiResult, Params, event_ms, page_token, timestamp, valid_name};
+use super::{ApiError, ApiResult, Params, event_ms, page_token, timestamp};
 use crate::serve::App;
 
 /// One map run as read from the history.
 #[derive(Debug, Default)]
-struct MapRun {
-    arn: String,
+pub struct MapRun {
+    /// Its ARN.
+    pub arn: String,
     status: &'static str,
     start_ms: i64,
     stop_ms: Option<i64>,
-    total: u64,
+    /// How many items it has.
+    pub total: u64,
     succeeded: u64,
     failed: u64,
 }
 
 /// The map runs of a history, in start order.
-fn map_runs(events: &[Value]) -> Vec<MapRun> {
+pub fn map_runs(events: &[Value]) -> Vec<MapRun> {
     let mut runs: Vec<MapRun> = Vec::new();
     let mut open: Vec<usize> = Vec::new();
     let mut length = 0;
@@ -74,22 +77,10 @@ fn map_runs(events: &[Value]) -> Vec<MapRun> {
     runs
 }
 
-async fn history(app: &App, arn: &str) -> Result<Vec<Value>, ApiError> {
+/// An execution's whole history, decoded.
+pub async fn history(app: &App, arn: &str) -> Result<Vec<Value>, ApiError> {
     let (texts, _) = app.store.history(arn, 0, -1).await?;
     Ok(texts.iter().filter_map(|t| serde_json::from_str(t).ok()).collect())
-}
-
-/// The execution ARN of a map run ARN (`arn:...:mapRun:<machine>:<execution>/<label>`).
-fn execution_of(map_run_arn: &str) -> Result<String, ApiError> {
-    let parts: Vec<&str> = map_run_arn.splitn(8, ':').collect();
-    if parts.len() != 8 || parts[0] != "arn" || parts[2] != "states" || parts[5] != "mapRun" {
-        return Err(ApiError::invalid_arn(map_run_arn));
-    }
-    let (exec, label) = parts[7].split_once('/').ok_or_else(|| ApiError::invalid_arn(map_run_arn))?;
-    if !valid_name(parts[6]) || !valid_name(exec) || label.is_empty() {
-        return Err(ApiError::invalid_arn(map_run_arn));
-    }
-    Ok(format!("arn:{}:states:{}:{}:execution:{}:{exec}", parts[1], parts[3], parts[4], parts[6]))
 }
 
 /// The limits a distributed Map labelled `label` sets in the definition: (MaxConcurrency,
@@ -114,22 +105,24 @@ fn written_limits(machine: &StateMachine, label: &str) -> (i64, f64, i64) {
 /// DescribeMapRun.
 pub async fn describe(app: &App, p: &Params) -> ApiResult {
     let arn = p.str("mapRunArn")?;
-    let exec = execution_of(arn)?;
-    let not_found = || ApiError::new("ResourceNotFound", format!("Resource not found: '{arn}'"));
-    let runs = map_runs(&history(app, &exec).await?);
-    let r = runs.into_iter().find(|r| r.arn == arn).ok_or_else(not_found)?;
-    let label = arn.rsplit_once('/').map_or("", |(_, l)| l);
+    let (exec, r) = find_map_run(app, arn).await?;
+    let label = asl::map_run_arns::map_run_label(arn).unwrap_or_default();
     let sha = app.store.describe_execution(&exec).await?.and_then(|(_, extras)| extras.sha);
     let (max_concurrency, percentage, count) = match sha {
         Some(sha) => written_limits(&*app.machines.get(&app.store, &sha).await?, label),
         None => (0, 0.0, 0),
     };
-    let running = r.total.saturating_sub(r.succeeded + r.failed);
-    let (pending, running) = if r.stop_ms.is_some() { (0, 0) } else { (0, running) };
+    let counts = match child_counts(app, &exec, &r).await? {
+        Some(counts) => counts,
+        None => {
+            let running = if r.stop_ms.is_some() { 0 } else { r.total.saturating_sub(r.succeeded + r.failed) };
+            Counts { running, succeeded: r.succeeded, failed: r.failed, ..Counts::default() }
+        }
+    };
     let counts = json!({
-        "pending": pending, "running": running, "succeeded": r.succeeded, "failed": r.failed,
-        "timedOut": 0, "aborted": 0, "total": r.total, "resultsWritten": r.succeeded + r.failed,
-        "failuresNotRedrivable": 0, "pendingRedrive": 0,
+        "pending": counts.pending, "running": counts.running, "succeeded": counts.succeeded,
+        "failed": counts.failed, "timedOut": counts.timed_out, "aborted": counts.aborted, "total": r.total,
+        "resultsWritten": counts.succeeded + counts.failed, "failuresNotRedrivable": 0, "pendingRedrive": 0,
     });
     let mut out = json!({
         "mapRunArn": r.arn,
@@ -147,6 +140,46 @@ pub async fn describe(app: &App, p: &Params) -> ApiResult {
         out["stopDate"] = timestamp(s);
     }
     Ok(out)
+}
+
+/// A map run's children by status.
+#[derive(Debug, Default)]
+struct Counts {
+    pending: u64,
+    running: u64,
+    succeeded: u64,
+    failed: u64,
+    timed_out: u64,
+    aborted: u64,
+}
+
+/// The run's children counted from their histories; None when none has one (EXPRESS
+/// children keep none).
+async fn child_counts(app: &App, exec: &str, r: &MapRun) -> Result<Option<Counts>, ApiError> {
+    let mut counts = Counts::default();
+    let mut seen = false;
+    let indexes: Vec<usize> = (0..r.total as usize).collect();
+    for chunk in indexes.chunks(1000) {
+        for summary in summaries(app, exec, &r.arn, chunk).await? {
+            let Some(s) = summary else {
+                counts.pending += 1;
+                continue;
+            };
+            seen = true;
+            match s.status {
+                "SUCCEEDED" => counts.succeeded += 1,
+                "FAILED" => counts.failed += 1,
+                "TIMED_OUT" => counts.timed_out += 1,
+                "ABORTED" => counts.aborted += 1,
+                _ => counts.running += 1,
+            }
+        }
+    }
+    // A run that ended leaves none pending: the items it never started count as aborted.
+    if r.stop_ms.is_some() {
+        counts.aborted += std::mem::take(&mut counts.pending);
+    }
+    Ok(seen.then_some(counts))
 }
 
 /// ListMapRuns.

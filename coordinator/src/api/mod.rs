@@ -3,6 +3,7 @@
 
 pub mod activities;
 pub mod auth;
+pub mod child_executions;
 pub mod configurations;
 pub mod errors;
 pub mod executions;

@@ -33,7 +33,7 @@ use crate::dispatch::{TaskRecord, route};
 use crate::metrics as m;
 use crate::serve::App;
 use crate::shard_door::{DirectReport, DirectStart, ReportReply};
-use crate::store::{ApplyPlan as Plan, ExecWrite, InboxEntry, InboxEvent, StoreError, TaskWrite};
+use crate::store::{ApplyPlan as Plan, ChildWrite, ExecWrite, InboxEntry, InboxEvent, Keys, StoreError, TaskWrite};
 use crate::timers::Timer;
 
 /// Most events taken per batch.
@@ -649,6 +649,7 @@ fn apply_items(
     }
     stats.transitions += d.exec.transitions.saturating_sub(transitions_before);
     let history: Vec<String> = d.exec.take_history().iter().map(|e| e.to_aws_json_string()).collect();
+    let children = child_writes(&app.store.keys, shard, d.exec.take_child_history(), app.retention_ms);
     let st = state_text(d);
     let write = ExecWrite {
         key: app.store.keys.execution(shard, arn),
@@ -658,9 +659,35 @@ fn apply_items(
         fields,
         history,
         expire_ms: if finished { app.retention_ms } else { 0 },
+        children,
     };
     c.ver += 1;
     Some(write)
+}
+
+/// The writes of distributed Map child executions' new events, one per child, in the
+/// parent's shard; a child's history is kept for `retention_ms` once it ends.
+fn child_writes(keys: &Keys, shard: u32, events: Vec<asl::engine::ChildEvent>, retention_ms: i64) -> Vec<ChildWrite> {
+    let mut writes: Vec<ChildWrite> = Vec::new();
+    let mut last: Option<(String, usize)> = None;
+    for c in events {
+        let text = c.event.to_aws_json_string();
+        let same = last.as_ref().is_some_and(|(run, index)| *run == c.map_run_arn && *index == c.index);
+        match writes.last_mut() {
+            Some(w) if same => w.events.push(text),
+            _ => {
+                let arn = asl::map_run_arns::child_execution_arn(&c.map_run_arn, c.index);
+                writes.push(ChildWrite { hkey: keys.history(shard, &arn), events: vec![text], expire_ms: 0 });
+                last = Some((c.map_run_arn, c.index));
+            }
+        }
+        if c.ends
+            && let Some(w) = writes.last_mut()
+        {
+            w.expire_ms = retention_ms;
+        }
+    }
+    writes
 }
 
 /// The token of a task event.

@@ -95,6 +95,20 @@ pub struct ExecWrite {
     pub history: Vec<String>,
     /// When it finished: how long its hash and history are kept (ms); 0 keeps them.
     pub expire_ms: i64,
+    /// Events of its distributed Maps' child executions.
+    pub children: Vec<ChildWrite>,
+}
+
+/// New events of one distributed Map child execution, kept in its own history list in
+/// the parent's shard.
+#[derive(Debug)]
+pub struct ChildWrite {
+    /// Its history list.
+    pub hkey: String,
+    /// History events to append (JSON texts).
+    pub events: Vec<String>,
+    /// When it ended: how long its history is kept (ms); 0 keeps it.
+    pub expire_ms: i64,
 }
 
 impl Store {
@@ -179,12 +193,19 @@ impl Store {
                 .arg(&x.st)
                 .arg(x.fields.len() / 2)
                 .arg(x.history.len())
-                .arg(x.expire_ms);
+                .arg(x.expire_ms)
+                .arg(x.children.len());
             for f in &x.fields {
                 inv.arg(f);
             }
             for h in &x.history {
                 inv.arg(h);
+            }
+            for c in &x.children {
+                inv.arg(&c.hkey).arg(c.events.len()).arg(c.expire_ms);
+                for e in &c.events {
+                    inv.arg(e);
+                }
             }
         }
         Ok(inv.invoke(&mut self.conn()).await?)

@@ -29,7 +29,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnecti
 use redis::{AsyncConnectionConfig, Client, Script};
 use serde::{Deserialize, Serialize};
 
-pub use apply::{ApplyPlan, ExecCreate, ExecWrite, TaskWrite};
+pub use apply::{ApplyPlan, ChildWrite, ExecCreate, ExecWrite, TaskWrite};
 pub use keys::{Keys, shard_of};
 pub use local_shards::{LocalShardGuard, LocalShards};
 use registry::ExecutionExtras;
@@ -502,9 +502,35 @@ impl Store {
         })
     }
 
+    /// The first and last history events of each of `arns`, child executions of the
+    /// parent execution `parent_arn` (None for a child with no history yet).
+    pub async fn child_ends(&self, parent_arn: &str, arns: &[String]) -> Result<Vec<Option<(String, String)>>> {
+        if arns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let shard = shard_of(parent_arn, self.shards);
+        let mut pipe = redis::pipe();
+        for arn in arns {
+            let key = self.keys.history(shard, arn);
+            pipe.cmd("LRANGE").arg(&key).arg(0).arg(0);
+            pipe.cmd("LRANGE").arg(&key).arg(-1).arg(-1);
+        }
+        let ends: Vec<Vec<String>> = pipe.query_async(&mut self.conn()).await?;
+        Ok(ends
+            .chunks(2)
+            .map(|pair| match pair {
+                [first, last] => first.first().cloned().zip(last.first().cloned()),
+                _ => None,
+            })
+            .collect())
+    }
+
     /// History events `start..=stop` (LRANGE indexes) and the history's length.
     pub async fn history(&self, arn: &str, start: i64, stop: i64) -> Result<(Vec<String>, u64)> {
-        let key = self.keys.history(shard_of(arn, self.shards), arn);
+        // A distributed Map's child execution keeps its history in its parent's shard.
+        let parent = asl::map_run_arns::child_execution_parts(arn)
+            .and_then(|(map_run, _)| asl::map_run_arns::map_run_parent(&map_run));
+        let key = self.keys.history(shard_of(parent.as_deref().unwrap_or(arn), self.shards), arn);
         let mut pipe = redis::pipe();
         pipe.cmd("LRANGE").arg(&key).arg(start).arg(stop);
         pipe.cmd("LLEN").arg(&key);

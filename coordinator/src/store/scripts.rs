@@ -308,7 +308,8 @@ return n
 /// handed in, written as the start script would; it must not exist, and its machine must
 /// still have that definition); execs (key, or "@n" for the key of the n-th create;
 /// hkey, ver, next ver, st, nfields, nhistory, ttl ms ("0": none; set when it
-/// finishes), field/value pairs..., history events...).
+/// finishes), nchildren, field/value pairs..., history events..., then per distributed
+/// Map child execution with new events: its history key, nevents, ttl ms, events...).
 /// Every byte of ARGV is hashed by Lua when the call starts (~1.6 µs per KB here), and
 /// every `redis.call` costs about a microsecond besides its command: hence the machine
 /// table, the "@n" keys, and one HSET, ZADD or LPUSH per call and key for the tasks.
@@ -382,13 +383,21 @@ local function exec_key(i)
   end
   return key, created[key]
 end
+-- Where an exec write's child histories start, and where the next exec write starts.
+local function exec_parts(i)
+  local children = i + 9 + 2 * tonumber(ARGV[i + 5]) + tonumber(ARGV[i + 6])
+  local j = children
+  for _ = 1, tonumber(ARGV[i + 8]) do j = j + 3 + tonumber(ARGV[j + 1]) end
+  return children, j
+end
 local i = execs
 for _ = 1, nexecs do
   local key, at = exec_key(i)
   local v = '0'
   if not at then v = redis.call('HGET', key, 'ver') or '0' end
   if v ~= ARGV[i + 2] then return 'ver' end
-  i = i + 8 + 2 * tonumber(ARGV[i + 5]) + tonumber(ARGV[i + 6])
+  local _, next_exec = exec_parts(i)
+  i = next_exec
 end
 local n = tonumber(ARGV[2])
 if n > 0 then redis.call('LTRIM', KEYS[2], n, -1) end
@@ -420,24 +429,31 @@ for _ = 1, nexecs do
   local key, at = exec_key(i)
   local hkey = ARGV[i + 1]
   local nf, nh, ttl = 2 * tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]), ARGV[i + 7]
+  local children, next_exec = exec_parts(i)
   if at then
     -- A created execution and its first step in one HSET (the step's fields come later
     -- in the call, so they win): one command and one key lookup fewer per execution.
     created[key] = nil
     local a = create_fields(at)
     a[#a + 1], a[#a + 2], a[#a + 3], a[#a + 4] = 'ver', ARGV[i + 3], 'st', ARGV[i + 4]
-    for k = i + 8, i + 7 + nf do a[#a + 1] = ARGV[k] end
+    for k = i + 9, i + 8 + nf do a[#a + 1] = ARGV[k] end
     redis.call('HSET', key, unpack(a))
   else
     -- An execution's fields are a handful of pairs: one HSET, well within unpack's limit.
-    redis.call('HSET', key, 'ver', ARGV[i + 3], 'st', ARGV[i + 4], unpack(ARGV, i + 8, i + 7 + nf))
+    redis.call('HSET', key, 'ver', ARGV[i + 3], 'st', ARGV[i + 4], unpack(ARGV, i + 9, i + 8 + nf))
   end
-  i = i + 8 + nf
+  i = i + 9 + nf
   if nh > 0 then push_range('RPUSH', hkey, i, i + nh - 1) end
-  i = i + nh
   if ttl ~= '0' then
     redis.call('PEXPIRE', key, ttl)
     redis.call('PEXPIRE', hkey, ttl)
+  end
+  i = children
+  while i < next_exec do
+    local ckey, cn, cttl = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
+    if cn > 0 then push_range('RPUSH', ckey, i + 3, i + 2 + cn) end
+    if cttl ~= '0' then redis.call('PEXPIRE', ckey, cttl) end
+    i = i + 3 + cn
   end
 end
 -- A create without a step in this call (the loop always sends one) is still written.
