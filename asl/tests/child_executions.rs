@@ -156,3 +156,32 @@ fn an_inline_map_inside_a_child_is_recorded_in_the_child() {
     assert_eq!(t.first().map(String::as_str), Some("ExecutionStarted"));
     assert_eq!(t.last().map(String::as_str), Some("ExecutionSucceeded"));
 }
+
+#[test]
+fn inside_a_child_the_context_object_is_the_childs() {
+    let probe = json!({"P": {"Type": "Pass", "Parameters": {"execution.$": "$$.Execution", "machine.$": "$$.StateMachine"}, "End": true}});
+    let def = distributed("STANDARD", probe, "P");
+    let d = Driver::start(def, json!([{"k": 1}]));
+    assert_eq!(d.status(), ExecutionStatus::Succeeded);
+    let out = d.exec.output.clone().unwrap_or_default();
+    let run_arn = d.history()[3]["mapRunStartedEventDetails"]["mapRunArn"].as_str().unwrap_or_default().to_string();
+    let child = &out[0]["execution"];
+    assert_eq!(child["Id"], json!(asl::map_run_arns::child_execution_arn(&run_arn, 0)));
+    assert_eq!(child["Input"], json!({"k": 1}));
+    assert_eq!(child["Name"], json!(child["Id"].as_str().unwrap_or_default().rsplit(':').next()));
+    assert_eq!(child["StartTime"], json!("2024-01-01T00:00:00.000Z"));
+    assert_eq!(
+        out[0]["machine"],
+        json!({"Id": "arn:aws:states:us-east-1:123456789012:stateMachine:sm/Fan", "Name": "sm/Fan"})
+    );
+}
+
+#[test]
+fn an_express_child_has_its_own_context_object_too() {
+    let probe = json!({"P": {"Type": "Pass", "Parameters": {"id.$": "$$.Execution.Id", "input.$": "$$.Execution.Input"}, "End": true}});
+    let d = Driver::start(distributed("EXPRESS", probe, "P"), json!(["a", "b"]));
+    let out = d.exec.output.clone().unwrap_or_default();
+    assert_eq!(out[1]["input"], json!("b"));
+    assert_ne!(out[0]["id"], out[1]["id"], "each child is an execution of its own");
+    assert_ne!(out[0]["id"], json!("arn:aws:states:us-east-1:123456789012:execution:sm:exec"));
+}

@@ -1,49 +1,83 @@
 //! A distributed Map's iterations as child executions: AWS runs each item as an
 //! execution of its own, with its own history (`ExecutionStarted` with the item, the
-//! iteration's state events, then `ExecutionSucceeded`, `…Failed` or `…Aborted`), and
-//! the parent's history shows only the map run. Events recorded for a frame inside such
-//! an iteration go to that child's history (see [`ChildEvent`]); an EXPRESS child's
-//! events are dropped, as AWS keeps no history of them.
+//! iteration's state events, then `ExecutionSucceeded`, `…Failed` or `…Aborted`) and
+//! its own context object (`$$.Execution` is the child's), and the parent's history
+//! shows only the map run. Events recorded for a frame inside such an iteration go to
+//! that child's history (see [`ChildEvent`]); an EXPRESS child's events are dropped, as
+//! AWS keeps no history of them.
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::history::{ChildEvent, Details, EventChain, HistoryEvent, payload_text};
 use super::states::Run;
-use super::{Execution, FrameEnd, FrameId, Phase};
+use super::{Execution, Frame, FrameEnd, FrameId, Phase};
 
-/// The child histories of one map run whose children are STANDARD executions.
+/// The child executions of one map run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct ChildRecords {
     /// The map run's ARN, from which each child's ARN follows.
     pub map_run_arn: String,
-    /// Each running child's history so far (a child leaves when it ends).
+    /// STANDARD children have histories; EXPRESS ones do not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub express: bool,
+    /// Each running child (a child leaves when it ends).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    chains: BTreeMap<usize, EventChain>,
+    running: BTreeMap<usize, ChildRun>,
+}
+
+/// A running child execution: what its context object shows, and its history so far.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct ChildRun {
+    /// `$$.Execution.Input`.
+    pub input: Value,
+    /// `$$.Execution.StartTime`.
+    pub started: DateTime<Utc>,
+    #[serde(default)]
+    chain: EventChain,
 }
 
 impl ChildRecords {
     /// Records for the children of the map run `map_run_arn`.
-    pub(super) fn new(map_run_arn: String) -> ChildRecords {
-        ChildRecords { map_run_arn, chains: BTreeMap::new() }
+    pub(super) fn new(map_run_arn: String, express: bool) -> ChildRecords {
+        ChildRecords { map_run_arn, express, running: BTreeMap::new() }
+    }
+
+    /// Running child `index`, if it runs.
+    pub(super) fn running(&self, index: usize) -> Option<&ChildRun> {
+        self.running.get(&index)
+    }
+}
+
+/// The distributed Map frame and item index of the child execution that frame `fid`
+/// runs in, if it runs in one (the innermost, for nested distributed Maps).
+pub(super) fn child_execution_of(frames: &BTreeMap<FrameId, Frame>, mut fid: FrameId) -> Option<(FrameId, usize)> {
+    loop {
+        let (parent, index) = frames.get(&fid)?.parent?;
+        if let Some(Phase::Fanout(fan)) = frames.get(&parent).map(|f| &f.phase)
+            && fan.runs_child_executions()
+        {
+            return Some((parent, index));
+        }
+        fid = parent;
+    }
+}
+
+/// The child records of the distributed Map frame `map`.
+pub(super) fn child_records(frames: &BTreeMap<FrameId, Frame>, map: FrameId) -> Option<&ChildRecords> {
+    match frames.get(&map).map(|f| &f.phase) {
+        Some(Phase::Fanout(fan)) => fan.children.as_ref(),
+        _ => None,
     }
 }
 
 impl Execution {
-    /// The distributed Map frame and item index of the child execution that frame `fid`
-    /// runs in, if it runs in one (the innermost, for nested distributed Maps).
-    pub(super) fn child_execution_of(&self, mut fid: FrameId) -> Option<(FrameId, usize)> {
-        loop {
-            let (parent, index) = self.frames.get(&fid)?.parent?;
-            if let Some(Phase::Fanout(fan)) = self.frames.get(&parent).map(|f| &f.phase)
-                && fan.runs_child_executions()
-            {
-                return Some((parent, index));
-            }
-            fid = parent;
-        }
+    /// See [`child_execution_of`].
+    pub(super) fn child_execution_of(&self, fid: FrameId) -> Option<(FrameId, usize)> {
+        child_execution_of(&self.frames, fid)
     }
 
     /// Removes and returns the child executions' events recorded since the last call.
@@ -77,10 +111,16 @@ impl Run<'_, '_> {
         };
         let ends = matches!(event_type, "ExecutionSucceeded" | "ExecutionFailed" | "ExecutionAborted");
         let (id, previous_event_id) = if ends {
-            records.chains.remove(&index).unwrap_or_default().advance(event_type)
+            records.running.remove(&index).map(|r| r.chain).unwrap_or_default().advance(event_type)
         } else {
-            records.chains.entry(index).or_default().advance(event_type)
+            match records.running.get_mut(&index) {
+                Some(run) => run.chain.advance(event_type),
+                None => return 0,
+            }
         };
+        if records.express {
+            return id;
+        }
         let event = HistoryEvent {
             id,
             previous_event_id,
@@ -93,13 +133,19 @@ impl Run<'_, '_> {
         id
     }
 
-    /// Child frame `child` starts its execution with `input`.
-    pub(super) fn child_execution_started(&mut self, child: FrameId, input: &str) {
-        if self.exec.child_execution_of(child).is_some() {
-            let details =
-                json!({"input": input, "inputDetails": {"truncated": false}, "roleArn": self.exec.info.role_arn});
-            self.record_at(child, "ExecutionStarted", Some(details));
-        }
+    /// The distributed Map frame `map` starts item `index`'s child execution with `input`.
+    pub(super) fn child_execution_started(&mut self, map: FrameId, index: usize, input: Value) {
+        let now = self.now;
+        let Some(Phase::Fanout(fan)) = self.exec.frames.get_mut(&map).map(|f| &mut f.phase) else {
+            return;
+        };
+        let Some(records) = fan.children.as_mut() else {
+            return;
+        };
+        let text = payload_text(&input);
+        records.running.insert(index, ChildRun { input, started: now, chain: EventChain::default() });
+        let details = json!({"input": text, "inputDetails": {"truncated": false}, "roleArn": self.exec.info.role_arn});
+        self.record_child(map, index, "ExecutionStarted", Details::Json(details));
     }
 
     /// Child `index` of the distributed Map frame `map` ended with `end`.

@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
+use super::child_executions::{child_execution_of, child_records};
 use super::{ExecutionInfo, Frame, FrameId};
 use crate::env::Environment;
+use crate::map_run_arns::{child_execution_arn, child_state_machine_arn};
 
 /// Formats a time the way the context object and history show it.
 pub fn iso_millis(t: DateTime<Utc>) -> String {
@@ -101,21 +103,26 @@ impl<'a> StateEnv<'a> {
         if let Some(n) = self.retry_count {
             state.insert("RetryCount".into(), json!(n));
         }
-        let mut execution = json!({
-            "Id": info.execution_arn,
-            "Input": info.input,
-            "StartTime": iso_millis(info.start_time),
-            "Name": info.name,
-            "RoleArn": info.role_arn,
-        });
-        if !info.synchronous {
-            execution["RedriveCount"] = json!(info.redrive_count);
-        }
-        let mut ctx = json!({
-            "Execution": execution,
-            "StateMachine": {"Id": info.state_machine_arn, "Name": info.state_machine_name},
-            "State": Value::Object(state),
-        });
+        let mut ctx = match self.child_context() {
+            Some(child) => child,
+            None => {
+                let mut execution = json!({
+                    "Id": info.execution_arn,
+                    "Input": info.input,
+                    "StartTime": iso_millis(info.start_time),
+                    "Name": info.name,
+                    "RoleArn": info.role_arn,
+                });
+                if !info.synchronous {
+                    execution["RedriveCount"] = json!(info.redrive_count);
+                }
+                json!({
+                    "Execution": execution,
+                    "StateMachine": {"Id": info.state_machine_arn, "Name": info.state_machine_name},
+                })
+            }
+        };
+        ctx["State"] = Value::Object(state);
         if let Some(token) = self.task_token {
             ctx["Task"] = json!({ "Token": token });
         }
@@ -123,6 +130,32 @@ impl<'a> StateEnv<'a> {
             ctx["Map"] = json!({"Item": {"Index": index, "Value": value}});
         }
         ctx
+    }
+}
+
+impl StateEnv<'_> {
+    /// `Execution` and `StateMachine` of the context object inside a distributed Map's
+    /// child execution, which are the child's own: its ARN, name, input and start, and
+    /// the map run's state machine (`<machine>/<label>`).
+    fn child_context(&self) -> Option<Value> {
+        let (map, index) = child_execution_of(self.frames, self.frame)?;
+        let records = child_records(self.frames, map)?;
+        let run = records.running(index)?;
+        let arn = child_execution_arn(&records.map_run_arn, index);
+        let name = arn.rsplit(':').next().unwrap_or_default().to_string();
+        let machine_arn = child_state_machine_arn(&records.map_run_arn).unwrap_or_default();
+        let machine_name = machine_arn.rsplit(':').next().unwrap_or_default().to_string();
+        Some(json!({
+            "Execution": {
+                "Id": arn,
+                "Input": run.input,
+                "StartTime": iso_millis(run.started),
+                "Name": name,
+                "RoleArn": self.info.role_arn,
+                "RedriveCount": 0,
+            },
+            "StateMachine": {"Id": machine_arn, "Name": machine_name},
+        }))
     }
 }
 

@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 
 use super::child_executions::ChildRecords;
 use super::eval::{compact, quote_value};
-use super::history::payload_text;
 use super::states::{Outcome, Run};
 use super::{ChildResume, Execution, FrameEnd, FrameId, Phase, RedrivePoint};
 use crate::definition::{Dynamic, ItemSelector, MachineId, MapSpec, PathField, State, StateKind};
@@ -48,8 +47,7 @@ pub struct Fanout {
     /// Every child's progress when the state failed, for a redrive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     failed_progress: Option<Vec<ChildResume>>,
-    /// A distributed Map's STANDARD child executions (None for EXPRESS ones, whose
-    /// events are not kept, and for everything else).
+    /// A distributed Map's child executions (None for everything else).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) children: Option<ChildRecords>,
 }
@@ -105,7 +103,7 @@ impl Run<'_, '_> {
                     let n = self.exec.fresh_id();
                     let arn = map_run_arn(&self.exec.info.execution_arn, label.unwrap_or(&state.name), n);
                     self.record_at(fid, "MapRunStarted", Some(json!({"mapRunArn": arn})));
-                    children = (!express).then(|| ChildRecords::new(arn));
+                    children = Some(ChildRecords::new(arn, express));
                 }
             }
         }
@@ -182,20 +180,15 @@ impl Run<'_, '_> {
             if kind == (FanoutKind::Map { distributed: false }) {
                 self.record_at(fid, "MapIterationStarted", Some(json!({"name": state_name, "index": index})));
             }
-            let distributed = kind == (FanoutKind::Map { distributed: true });
+            if kind == (FanoutKind::Map { distributed: true }) {
+                let child_input = point.as_ref().map_or_else(|| input.clone(), |p| p.input.clone());
+                self.child_execution_started(fid, index, child_input);
+            }
             let id = match point {
-                Some(point) => {
-                    let input_text = if distributed { payload_text(&point.input) } else { String::new() };
-                    let id = self.resume_frame(machine, Some((fid, index)), point);
-                    self.child_execution_started(id, &input_text);
-                    id
-                }
+                Some(point) => self.resume_frame(machine, Some((fid, index)), point),
                 None => {
-                    let input_text = if distributed { payload_text(&input) } else { String::new() };
                     let start_at = self.machine.machine(machine).start_at.clone();
-                    let id = self.new_frame(machine, Some((fid, index)), start_at, input);
-                    self.child_execution_started(id, &input_text);
-                    id
+                    self.new_frame(machine, Some((fid, index)), start_at, input)
                 }
             };
             ids.push(id);
