@@ -475,6 +475,10 @@ def test_map_runs(sfn):
     assert child_types == ["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"], child_types
     assert sfn.list_executions(mapRunArn=runs[0]["mapRunArn"], statusFilter="FAILED")["executions"] == []
     fails("ExecutionDoesNotExist", sfn.describe_execution, executionArn=children[0]["executionArn"][:-1] + "9")
+    machine = check_shape("DescribeStateMachineForExecution",
+                          sfn.describe_state_machine_for_execution(executionArn=children[0]["executionArn"]))
+    assert (machine["label"], machine["mapRunArn"], machine["stateMachineArn"]) == ("Batch", runs[0]["mapRunArn"], arn + "/Batch")
+    assert json.loads(machine["definition"])["StartAt"] == "I", machine
     check_shape("UpdateMapRun", sfn.update_map_run(mapRunArn=runs[0]["mapRunArn"], maxConcurrency=5))
     fails("ResourceNotFound", sfn.update_map_run, mapRunArn=runs[0]["mapRunArn"] + "x", maxConcurrency=1)
     fails("ResourceNotFound", sfn.describe_map_run, mapRunArn=runs[0]["mapRunArn"] + "x")

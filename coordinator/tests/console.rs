@@ -98,3 +98,35 @@ async fn graph_svg_refuses_bad_requests_clearly() {
     assert_eq!(status, 400, "{body}");
     h.stop().await;
 }
+
+/// A distributed Map's child execution is drawn with its item processor's graph and path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_svg_draws_a_child_execution_of_a_distributed_map() {
+    let h = Harness::start().await;
+    let sm = h
+        .create(
+            "console-fan",
+            json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map", "End": true, "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Check", "States": {
+                    "Check": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericGreaterThan": 1, "Next": "Big"}],
+                              "Default": "Small"},
+                    "Big": {"Type": "Pass", "End": true},
+                    "Small": {"Type": "Pass", "End": true}}}}}}),
+        )
+        .await;
+    let arn = h.start_execution(&sm, "fan", json!([5])).await;
+    assert_eq!(h.wait_done(&arn, Duration::from_secs(10)).await["status"], "SUCCEEDED");
+    let run = h.ok("ListMapRuns", json!({"executionArn": arn})).await["mapRuns"][0]["mapRunArn"].clone();
+    let child = h.ok("ListExecutions", json!({"mapRunArn": run})).await["executions"][0]["executionArn"].clone();
+    let child = child.as_str().expect("a child ARN");
+    let described = h.ok("DescribeStateMachineForExecution", json!({"executionArn": child})).await;
+    assert_eq!((described["label"].as_str(), described["mapRunArn"] == run), (Some("Fan"), true), "{described}");
+    assert_eq!(described["stateMachineArn"], json!(format!("{sm}/Fan")));
+    let (status, svg) = graph(&h, "executionArn", child).await;
+    assert_eq!(status, 200, "{svg}");
+    assert!(svg.contains("<g class=\"node state type-pass visited\" data-state=\"Big\""), "{svg}");
+    assert!(svg.contains("<g class=\"node state type-pass\" data-state=\"Small\""), "Small was not visited: {svg}");
+    assert!(!svg.contains("data-state=\"Fan\""), "the child's graph is its processor's");
+    h.stop().await;
+}

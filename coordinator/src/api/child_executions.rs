@@ -1,5 +1,6 @@
-//! A distributed Map's child executions through the execution API: DescribeExecution
-//! and GetExecutionHistory of a child ARN, and ListExecutions with `mapRunArn`. Each
+//! A distributed Map's child executions through the execution API: DescribeExecution,
+//! GetExecutionHistory and DescribeStateMachineForExecution of a child ARN, and
+//! ListExecutions with `mapRunArn`. Each
 //! child's history is a list in its parent's shard (see `asl::map_run_arns`); what
 //! these calls answer is read from its first and last events.
 
@@ -148,4 +149,96 @@ pub async fn list(app: &App, p: &Params, map_run_arn: &str, filter: Option<&str>
         v["nextToken"] = json!(page_token(n));
     }
     Ok(v)
+}
+
+/// DescribeStateMachineForExecution of a child execution ARN, or None when `arn` is not
+/// one: the definition its item processor runs, as a state machine of its own, under the
+/// map run's state machine ARN (`<machine>/<label>`), with `mapRunArn` and `label`.
+pub async fn describe_state_machine(app: &App, arn: &str) -> Option<ApiResult> {
+    let (map_run_arn, index) = child_execution_parts(arn)?;
+    Some(describe_child_machine(app, arn, &map_run_arn, index).await)
+}
+
+async fn describe_child_machine(app: &App, arn: &str, map_run_arn: &str, index: usize) -> ApiResult {
+    let parent = map_run_parent(map_run_arn).ok_or_else(|| ApiError::invalid_arn(arn))?;
+    let summary =
+        summaries(app, &parent, map_run_arn, &[index]).await?.pop().flatten().ok_or_else(|| no_execution(arn))?;
+    let (_, extras) = app.store.describe_execution(&parent).await?.ok_or_else(|| no_execution(arn))?;
+    let text = app.store.definition(extras.sha.as_deref().unwrap_or_default()).await?.unwrap_or_default();
+    let label = asl::map_run_arns::map_run_label(map_run_arn).unwrap_or_default();
+    let definition = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|d| processor_of(&d, label))
+        .ok_or_else(|| no_execution(arn))?;
+    let machine_arn = child_state_machine_arn(map_run_arn).unwrap_or_default();
+    let name = machine_arn.rsplit(':').next().unwrap_or_default().to_string();
+    Ok(json!({
+        "stateMachineArn": machine_arn,
+        "name": name,
+        "definition": definition.to_string(),
+        "roleArn": extras.role.unwrap_or_default(),
+        "updateDate": timestamp(summary.start_ms),
+        "mapRunArn": map_run_arn,
+        "label": label,
+        "loggingConfiguration": super::configurations::shown_logging(None),
+        "tracingConfiguration": super::configurations::shown_tracing(None),
+        "encryptionConfiguration": {"type": "AWS_OWNED_KEY"},
+    }))
+}
+
+/// The item processor of the distributed Map labelled `label` (or named so, without a
+/// Label) in `definition`, as a state machine definition: its states, with the query
+/// language it inherits written out.
+fn processor_of(definition: &Value, label: &str) -> Option<Value> {
+    fn search(states: &Value, label: &str, language: &str) -> Option<Value> {
+        for (name, state) in states.as_object()? {
+            let language = state["QueryLanguage"].as_str().unwrap_or(language);
+            let processor = state.get("ItemProcessor").or_else(|| state.get("Iterator"));
+            if state["Type"] == "Map"
+                && let Some(p) = processor
+            {
+                let distributed = p["ProcessorConfig"]["Mode"] == "DISTRIBUTED";
+                if distributed && state["Label"].as_str().unwrap_or(name) == label {
+                    let mut child = p.clone();
+                    if let Some(o) = child.as_object_mut() {
+                        o.remove("ProcessorConfig");
+                        o.entry("QueryLanguage").or_insert_with(|| json!(language));
+                    }
+                    return Some(child);
+                }
+                if let Some(found) = search(&p["States"], label, language) {
+                    return Some(found);
+                }
+            }
+            for branch in state["Branches"].as_array().into_iter().flatten() {
+                if let Some(found) = search(&branch["States"], label, language) {
+                    return Some(found);
+                }
+            }
+        }
+        None
+    }
+    search(&definition["States"], label, definition["QueryLanguage"].as_str().unwrap_or("JSONPath"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_processor_of_a_labelled_or_named_map_is_found_at_any_depth() {
+        let def = json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
+            "P": {"Type": "Parallel", "End": true, "Branches": [{"StartAt": "Outer", "States": {
+                "Outer": {"Type": "Map", "End": true, "ItemProcessor": {"StartAt": "Inner", "States": {
+                    "Inner": {"Type": "Map", "Label": "Deep", "End": true, "ItemProcessor": {
+                        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                        "StartAt": "X", "States": {"X": {"Type": "Pass", "End": true}}}}}}}}}]}}});
+        let found = processor_of(&def, "Deep").expect("found");
+        assert_eq!(
+            found,
+            json!({"QueryLanguage": "JSONata", "StartAt": "X", "States": {"X": {"Type": "Pass", "End": true}}})
+        );
+        assert_eq!(processor_of(&def, "Outer"), None, "an inline Map runs no child executions");
+        assert_eq!(processor_of(&def, "Nope"), None);
+    }
 }

@@ -88,6 +88,9 @@ pub async fn update(app: &App, p: &Params) -> ApiResult {
 pub async fn describe_for_execution(app: &App, p: &Params) -> ApiResult {
     let arn = p.str("executionArn")?;
     check_execution_arn(arn)?;
+    if let Some(child) = super::child_executions::describe_state_machine(app, arn).await {
+        return child;
+    }
     let (x, extras) = app.store.describe_execution(arn).await?.ok_or_else(|| no_execution(arn))?;
     let (sha, role) = (extras.sha.unwrap_or_default(), extras.role);
     let definition = app.store.definition(&sha).await?.unwrap_or_default();

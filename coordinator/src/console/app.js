@@ -295,7 +295,9 @@
     ]);
     if (desc.status === 'rejected') throw desc.reason;
     const x = desc.value;
-    setCrumbs([['State machines', '#/'], [nameOf(x.stateMachineArn), smHash(x.stateMachineArn)], [x.name]]);
+    // A distributed Map's child runs on `<machine>/<label>`: its crumbs lead to the machine.
+    const machineArn = x.mapRunArn ? x.stateMachineArn.replace(/\/[^/:]*$/, '') : x.stateMachineArn;
+    setCrumbs([['State machines', '#/'], [nameOf(machineArn), smHash(machineArn)], [x.name]]);
     if (selected.arn !== arn) selected = { arn, state: null };
     const rows = history.status === 'fulfilled' ? annotate(history.value.items) : [];
     const gcard = graphCard(svg.value, svg.status === 'rejected' ? svg.reason : null, true);
@@ -313,7 +315,8 @@
     });
     const facts = el('dl', { class: 'facts' },
       el('dt', { text: 'Status' }), el('dd', {}, badge(x.status)),
-      el('dt', { text: 'State machine' }), el('dd', {}, link(smHash(x.stateMachineArn), nameOf(x.stateMachineArn))),
+      el('dt', { text: 'State machine' }), el('dd', {}, link(smHash(machineArn), nameOf(x.stateMachineArn))),
+      x.mapRunArn !== undefined && [el('dt', { text: 'Map run' }), el('dd', { class: 'arn', text: x.mapRunArn })],
       el('dt', { text: 'Started' }), el('dd', { text: fmtDate(x.startDate) }),
       el('dt', { text: 'Stopped' }), el('dd', { text: fmtDate(x.stopDate) }),
       el('dt', { text: 'Duration' }), el('dd', { text: duration(x.startDate, x.stopDate) }),
@@ -339,9 +342,36 @@
         el('section', { class: 'card' }, el('h2', { text: 'Input' }), el('pre', { text: pretty(x.input) })),
         el('section', { class: 'card' }, el('h2', { text: 'Output' }),
           el('pre', { text: x.output !== undefined ? pretty(x.output) : '—' }))),
+      mapRunsCard(rows, mine),
       el('section', { class: 'card flush' }, el('h2', { text: `Events (${rows.length})` }), more, table));
     highlight(selected.state, panel, rows, graphBox, table);
     if (x.status === 'RUNNING') later(mine, 2000);
+  }
+
+  // A distributed Map's map runs in this history, each with its child executions
+  // (newest first, the first 100), filled in once listed.
+  function mapRunsCard(rows, mine) {
+    const runs = rows.filter((r) => r.e.type === 'MapRunStarted')
+      .map((r) => r.details && r.details.mapRunArn).filter(Boolean);
+    if (runs.length === 0) return null;
+    const card = el('section', { class: 'card flush' }, el('h2', { text: `Map runs (${runs.length})` }));
+    runs.slice(0, 5).forEach((run) => {
+      const box = el('div', {}, el('div', { class: 'arn', style: 'padding:0 16px', text: run }));
+      card.append(box);
+      api('ListExecutions', { mapRunArn: run, maxResults: 100 }).then((page) => {
+        if (mine !== seq) return;
+        const children = page.executions || [];
+        box.append(children.length === 0 ? el('div', { class: 'empty', text: 'No child executions.' }) :
+          el('table', {},
+            el('thead', {}, el('tr', {}, ['Child execution', 'Status', 'Started', 'Duration'].map((h) => el('th', { text: h })))),
+            el('tbody', {}, children.map((c) => el('tr', {},
+              el('td', {}, link(execHash(c.executionArn), c.name)),
+              el('td', {}, badge(c.status)),
+              el('td', { class: 'num', text: fmtDate(c.startDate) }),
+              el('td', { class: 'num', text: duration(c.startDate, c.stopDate) }))))));
+      }, (e) => { if (mine === seq) box.append(errorBox(e)); });
+    });
+    return card;
   }
 
   // ---- routing ---------------------------------------------------------------------
