@@ -185,3 +185,14 @@ fn an_express_child_has_its_own_context_object_too() {
     assert_ne!(out[0]["id"], out[1]["id"], "each child is an execution of its own");
     assert_ne!(out[0]["id"], json!("arn:aws:states:us-east-1:123456789012:execution:sm:exec"));
 }
+
+#[test]
+fn a_distributed_map_runs_at_most_ten_thousand_children_at_once() {
+    let def = distributed("STANDARD", json!({"T": {"Type": "Task", "Resource": ACTIVITY, "End": true}}), "T");
+    let items: Vec<Value> = (0..10_002).map(|i| json!(i)).collect();
+    let mut d = Driver::start(def, Value::Array(items));
+    assert_eq!(d.tasks.len(), 10_000, "AWS's limit on concurrent child executions");
+    let first = d.tasks[0].token.clone();
+    d.succeed(&first, json!(0));
+    assert_eq!(d.tasks.len(), 10_000, "one ended, the next started");
+}

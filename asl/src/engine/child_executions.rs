@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -34,8 +33,9 @@ pub(super) struct ChildRecords {
 pub(super) struct ChildRun {
     /// `$$.Execution.Input`.
     pub input: Value,
-    /// `$$.Execution.StartTime`.
-    pub started: DateTime<Utc>,
+    /// `$$.Execution.StartTime`, in epoch milliseconds (as a number: the state of a Map
+    /// with thousands of children running is written on every step).
+    pub started_ms: i64,
     #[serde(default)]
     chain: EventChain,
 }
@@ -143,7 +143,8 @@ impl Run<'_, '_> {
             return;
         };
         let text = payload_text(&input);
-        records.running.insert(index, ChildRun { input, started: now, chain: EventChain::default() });
+        let started_ms = now.timestamp_millis();
+        records.running.insert(index, ChildRun { input, started_ms, chain: EventChain::default() });
         let details = json!({"input": text, "inputDetails": {"truncated": false}, "roleArn": self.exec.info.role_arn});
         self.record_child(map, index, "ExecutionStarted", Details::Json(details));
     }

@@ -149,7 +149,7 @@ impl StateEnv<'_> {
             "Execution": {
                 "Id": arn,
                 "Input": run.input,
-                "StartTime": iso_millis(run.started),
+                "StartTime": iso_millis(DateTime::from_timestamp_millis(run.started_ms).unwrap_or_default()),
                 "Name": name,
                 "RoleArn": self.info.role_arn,
                 "RedriveCount": 0,

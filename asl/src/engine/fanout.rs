@@ -14,6 +14,9 @@ use crate::definition::{Dynamic, ItemSelector, MachineId, MapSpec, PathField, St
 use crate::failure::Failure;
 use crate::map_run_arns::map_run_arn;
 
+/// Most children a distributed Map runs at once when its MaxConcurrency is unset or 0.
+const DISTRIBUTED_MAX_CONCURRENCY: usize = 10_000;
+
 /// Which state type owns the children.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FanoutKind {
@@ -114,7 +117,11 @@ impl Run<'_, '_> {
             running: 0,
             results: vec![Value::Null; total],
             failures: 0,
-            max_concurrency: max_concurrency.unwrap_or(0),
+            // AWS runs at most 10,000 of a distributed Map's children at once.
+            max_concurrency: match (max_concurrency.unwrap_or(0), kind) {
+                (0, FanoutKind::Map { distributed: true }) => DISTRIBUTED_MAX_CONCURRENCY,
+                (n, _) => n,
+            },
             tolerance,
             last_failure: None,
             failed_at: BTreeMap::new(),

@@ -278,6 +278,11 @@ impl<'m> Run<'m, '_> {
 
     /// Removes all descendants of `fid`, cancelling their work.
     pub(super) fn abort_children(&mut self, fid: FrameId) {
+        // Only a Parallel or Map that is running its children has any; the scan below
+        // would otherwise run for every frame that ends, quadratic in a Map's children.
+        if !matches!(self.exec.frames.get(&fid).map(|f| &f.phase), Some(Phase::Fanout(_))) {
+            return;
+        }
         let children: Vec<FrameId> = self
             .exec
             .frames

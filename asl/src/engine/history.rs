@@ -178,6 +178,33 @@ fn push_timestamp(out: &mut Vec<u8>, t: &DateTime<Utc>) {
     out.extend_from_slice(&buf);
 }
 
+/// Serializes a time as chrono's serde does (RFC 3339, `Z`, the fraction in 0, 3, 6 or
+/// 9 digits), without its formatting machinery: an execution's durable state holds a
+/// time per frame, and a Map with thousands of children running writes them all on
+/// every step.
+pub(super) fn serialize_time<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    let (year, nanos) = (t.year(), t.timestamp_subsec_nanos());
+    if !(0..=9999).contains(&year) || nanos > 999_999_999 {
+        return t.serialize(s);
+    }
+    let mut buf = *b"0000-00-00T00:00:00.000000000Z";
+    put_digits(&mut buf[0..4], year as u32);
+    put_digits(&mut buf[5..7], t.month());
+    put_digits(&mut buf[8..10], t.day());
+    put_digits(&mut buf[11..13], t.hour());
+    put_digits(&mut buf[14..16], t.minute());
+    put_digits(&mut buf[17..19], t.second());
+    put_digits(&mut buf[20..29], nanos);
+    let end = match nanos {
+        0 => 19,
+        n if n % 1_000_000 == 0 => 23,
+        n if n % 1_000 == 0 => 26,
+        _ => 29,
+    };
+    buf[end] = b'Z';
+    s.serialize_str(std::str::from_utf8(&buf[..=end]).unwrap_or_default())
+}
+
 /// Writes `n` into `slot` in decimal, zero-padded to the slot's width.
 fn put_digits(slot: &mut [u8], mut n: u32) {
     for b in slot.iter_mut().rev() {
@@ -318,6 +345,28 @@ mod tests {
         assert_eq!(details_key("ExecutionStarted"), "executionStartedEventDetails");
         assert_eq!(details_key("MapIterationStarted"), "mapIterationStartedEventDetails");
         assert_eq!(details_key("LambdaFunctionScheduled"), "lambdaFunctionScheduledEventDetails");
+    }
+
+    #[test]
+    fn durable_times_are_serialized_as_chrono_serializes_them() {
+        let cases = [
+            DateTime::<Utc>::UNIX_EPOCH,
+            DateTime::from_timestamp_millis(1_795_833_277_472).unwrap(),
+            DateTime::from_timestamp(1_795_833_277, 123_000_000).unwrap(),
+            DateTime::from_timestamp(1_795_833_277, 123_456_000).unwrap(),
+            DateTime::from_timestamp(1_795_833_277, 123_456_789).unwrap(),
+            DateTime::from_timestamp(1_795_833_277, 1).unwrap(),
+            DateTime::from_timestamp(-62_000_000_000, 0).unwrap(),
+            DateTime::from_timestamp(253_402_300_800, 5).unwrap(),
+            DateTime::from_timestamp(1_483_228_799, 1_500_000_000).unwrap(),
+        ];
+        for t in cases {
+            let mut fast = serde_json::Serializer::new(Vec::new());
+            serialize_time(&t, &mut fast).unwrap();
+            let fast = String::from_utf8(fast.into_inner()).unwrap();
+            assert_eq!(fast, serde_json::to_string(&t).unwrap());
+            assert_eq!(serde_json::from_str::<DateTime<Utc>>(&fast).unwrap(), t, "reads back the same");
+        }
     }
 
     #[test]

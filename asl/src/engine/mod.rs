@@ -21,7 +21,7 @@ mod states;
 mod task;
 mod task_events;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -235,6 +235,12 @@ pub struct Execution {
     /// Where a redrive resumes: the top-level state that was running when the execution ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     redrive_point: Option<RedrivePoint>,
+    /// The frame awaiting each task token, built from the frames when first needed and
+    /// kept as tasks are scheduled: a Map with thousands of tasks out found each result's
+    /// frame by a scan of them all, quadratic in the tasks out. It may hold tokens no
+    /// longer awaited; every hit is checked against the frame.
+    #[serde(skip)]
+    task_index: Option<HashMap<String, FrameId>>,
 }
 
 /// The state a flow was in when it failed or was stopped, kept so that it can be
@@ -298,6 +304,7 @@ struct Frame {
     variables: Map<String, Value>,
     state: String,
     entered_event: u64,
+    #[serde(serialize_with = "history::serialize_time")]
     entered_time: DateTime<Utc>,
     input: Value,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -355,6 +362,7 @@ impl Execution {
             next_id: 1,
             rng: seed ^ 0x9E37_79B9_7F4A_7C15,
             redrive_point: None,
+            task_index: None,
         }
     }
 
@@ -379,10 +387,51 @@ impl Execution {
             .collect()
     }
 
-    /// Whether the task with `token` is awaited (a scan of the frames, without the
-    /// allocations of `pending_tokens`).
-    pub fn awaits(&self, token: &str) -> bool {
-        self.frames.values().any(|f| matches!(&f.phase, Phase::Task { token: t, .. } if t == token))
+    /// Whether the task with `token` is awaited.
+    pub fn awaits(&mut self, token: &str) -> bool {
+        self.task_frame(token).is_some()
+    }
+
+    /// The frame awaiting the task `token`, and whether it is a Lambda task.
+    fn task_frame(&mut self, token: &str) -> Option<(FrameId, bool)> {
+        let frames = &self.frames;
+        let index = self.task_index.get_or_insert_with(|| {
+            let mut index = HashMap::new();
+            for (id, f) in frames {
+                if let Phase::Task { token, .. } = &f.phase {
+                    index.insert(token.clone(), *id);
+                }
+            }
+            index
+        });
+        let fid = *index.get(token)?;
+        match frames.get(&fid).map(|f| &f.phase) {
+            Some(Phase::Task { token: t, lambda, .. }) if t == token => Some((fid, *lambda)),
+            _ => {
+                index.remove(token);
+                None
+            }
+        }
+    }
+
+    /// Notes that frame `fid` now awaits the task `token`.
+    fn index_task(&mut self, token: &str, fid: FrameId) {
+        if let Some(index) = self.task_index.as_mut() {
+            // Tokens of tasks that ended without a result (aborted, cancelled) stay until
+            // the index outgrows the frames; then it is built again.
+            if index.len() > 64 && index.len() > 4 * self.frames.len() {
+                self.task_index = None;
+            } else {
+                index.insert(token.to_string(), fid);
+            }
+        }
+    }
+
+    /// Forgets the task `token` once its result is in.
+    fn forget_task(&mut self, token: &str) {
+        if let Some(index) = self.task_index.as_mut() {
+            index.remove(token);
+        }
     }
 
     fn fresh_id(&mut self) -> u64 {

@@ -115,7 +115,7 @@ impl<'m> Run<'m, '_> {
                 }
             }
             Event::TaskSucceeded { token, output } => {
-                if let Some((fid, _)) = self.find_task(&token) {
+                if let Some((fid, _)) = self.take_task(&token) {
                     self.ensure_started(fid);
                     let output = self.wrap_result(fid, output);
                     self.record_task_output(fid, &output);
@@ -123,7 +123,7 @@ impl<'m> Run<'m, '_> {
                 }
             }
             Event::TaskFailed { token, error, cause } => {
-                if let Some((fid, _)) = self.find_task(&token) {
+                if let Some((fid, _)) = self.take_task(&token) {
                     self.ensure_started(fid);
                     let details = json!({"error": error, "cause": cause});
                     self.record_task(fid, TaskStep::Failed, Some(details));
@@ -131,7 +131,7 @@ impl<'m> Run<'m, '_> {
                 }
             }
             Event::TaskTimedOut { token } | Event::HeartbeatTimedOut { token } => {
-                if let Some((fid, _)) = self.find_task(&token) {
+                if let Some((fid, _)) = self.take_task(&token) {
                     // AWS names a missed heartbeat States.Timeout too; States.HeartbeatTimeout
                     // still catches it (see `Failure::heartbeat`).
                     let details = json!({"error": "States.Timeout"});

@@ -49,11 +49,17 @@ impl<'m> Run<'m, '_> {
         uuid
     }
 
-    pub(super) fn find_task(&self, token: &str) -> Option<(FrameId, bool)> {
-        self.exec.frames.iter().find_map(|(id, f)| match &f.phase {
-            Phase::Task { token: t, lambda, .. } if t == token => Some((*id, *lambda)),
-            _ => None,
-        })
+    pub(super) fn find_task(&mut self, token: &str) -> Option<(FrameId, bool)> {
+        self.exec.task_frame(token)
+    }
+
+    /// The frame awaiting the task `token`, whose result is in: the task leaves the index.
+    pub(super) fn take_task(&mut self, token: &str) -> Option<(FrameId, bool)> {
+        let found = self.exec.task_frame(token);
+        if found.is_some() {
+            self.exec.forget_task(token);
+        }
+        found
     }
 
     /// Puts a Task's work out for a worker.
@@ -95,6 +101,7 @@ impl<'m> Run<'m, '_> {
         self.record_at(fid, family.event(TaskStep::Scheduled), Some(d));
         if let Some(f) = self.exec.frames.get_mut(&fid) {
             f.phase = Phase::Task { token: token.clone(), attempt, lambda, started: false };
+            self.exec.index_task(&token, fid);
         }
         self.commands.push(Command::ScheduleTask(TaskCommand {
             token,
