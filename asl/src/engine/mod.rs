@@ -34,6 +34,9 @@ pub use history::{ChildEvent, Details, HistoryEvent};
 /// Identifies a frame within one execution.
 pub type FrameId = u64;
 
+/// Up to this many frames, a task's frame is found by a scan rather than an index.
+const SCANNED_FRAMES: usize = 32;
+
 /// Identifies a timer within one execution.
 pub type TimerId = u64;
 
@@ -395,6 +398,13 @@ impl Execution {
     /// The frame awaiting the task `token`, and whether it is a Lambda task.
     fn task_frame(&mut self, token: &str) -> Option<(FrameId, bool)> {
         let frames = &self.frames;
+        // A scan of a few frames costs less than building and keeping an index.
+        if self.task_index.is_none() && frames.len() <= SCANNED_FRAMES {
+            return frames.iter().find_map(|(id, f)| match &f.phase {
+                Phase::Task { token: t, lambda, .. } if t == token => Some((*id, *lambda)),
+                _ => None,
+            });
+        }
         let index = self.task_index.get_or_insert_with(|| {
             let mut index = HashMap::new();
             for (id, f) in frames {
