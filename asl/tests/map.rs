@@ -315,3 +315,26 @@ fn a_map_whose_items_fail_to_evaluate_records_map_state_failed() {
         vec!["ExecutionStarted", "MapStateEntered", "EvaluationFailed", "MapStateFailed", "ExecutionFailed"]
     );
 }
+
+#[test]
+fn results_reach_their_frames_in_any_order_and_after_a_reload() {
+    // Past a few dozen frames tasks are found through an index, which is not persisted.
+    let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true, "ItemProcessor": {
+        "StartAt": "T", "States": {"T": {"Type": "Task", "Resource": ACT, "End": true}}}}}});
+    let items: Vec<Value> = (0..50).map(|i| json!(i)).collect();
+    let mut d = Driver::start(def, Value::Array(items.clone()));
+    assert_eq!(d.tasks.len(), 50);
+    let tokens: Vec<(String, Value)> = d.tasks.iter().rev().map(|t| (t.token.clone(), t.input.clone())).collect();
+    for (token, input) in &tokens[..25] {
+        d.succeed(token, input.clone());
+    }
+    assert!(!d.exec.awaits(&tokens[0].0), "an answered task is no longer awaited");
+    assert!(d.exec.awaits(&tokens[30].0));
+    let text = serde_json::to_string(&d.exec).unwrap_or_default();
+    d.exec = serde_json::from_str(&text).unwrap_or_else(|e| panic!("reloads: {e}"));
+    for (token, input) in &tokens[25..] {
+        d.succeed(token, input.clone());
+    }
+    assert_eq!(d.status(), ExecutionStatus::Succeeded);
+    assert_eq!(d.exec.output, Some(Value::Array(items)));
+}
