@@ -241,6 +241,8 @@ async fn distributed_map_children_are_executions_of_their_own() {
         !h.history_types(&arn).await.iter().any(|t| t.starts_with("Activity")),
         "the parent shows the map run only"
     );
+    // A child ends with its parent, not alone: refused with a reason, nothing changes.
+    h.err("StopExecution", json!({"executionArn": child}), "ValidationException").await;
     h.ok("StopExecution", json!({"executionArn": arn})).await;
     assert_eq!(h.wait_done(&arn, Duration::from_secs(5)).await["status"], "ABORTED");
     let types = h.history_types(&child).await;

@@ -356,6 +356,13 @@ pub async fn list(app: &App, p: &Params) -> ApiResult {
 pub async fn stop(app: &App, p: &Params) -> ApiResult {
     let arn = p.str("executionArn")?;
     check_arn(arn)?;
+    if let Some(parent) = super::child_executions::parent_of(arn) {
+        // The children run inside the parent's engine state; one cannot end alone.
+        super::child_executions::describe(app, arn).await.transpose()?;
+        return Err(ApiError::validation(format!(
+            "'{arn}' is a child execution of a Map Run; Stepline stops it with its parent execution '{parent}'"
+        )));
+    }
     let error = p.opt_str("error")?.map(str::to_string);
     let cause = p.opt_str("cause")?.map(str::to_string);
     let before = app.store.stop_execution(arn, error, cause).await?.ok_or_else(|| no_execution(arn))?;
