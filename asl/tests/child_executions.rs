@@ -196,3 +196,19 @@ fn a_distributed_map_runs_at_most_ten_thousand_children_at_once() {
     d.succeed(&first, json!(0));
     assert_eq!(d.tasks.len(), 10_000, "one ended, the next started");
 }
+
+#[test]
+fn a_child_cannot_read_the_parents_variables() {
+    let def = |mode: &str| {
+        json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Assign": {"x": 42}, "Next": "M"},
+            "M": {"Type": "Map", "End": true, "ItemSelector": {"item.$": "$$.Map.Item.Value", "x.$": "$x"},
+                  "ItemProcessor": {"ProcessorConfig": {"Mode": mode, "ExecutionType": "STANDARD"},
+                    "StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"seen.$": "$x"}, "End": true}}}}}})
+    };
+    let inline = Driver::start(def("INLINE"), json!([1]));
+    assert_eq!(inline.exec.output, Some(json!([{"seen": 42}])), "an inline iteration reads the outer scope");
+    let d = Driver::start(def("DISTRIBUTED"), json!([1]));
+    assert_eq!(d.status(), ExecutionStatus::Failed, "the child is an execution of its own");
+    assert!(d.exec.cause.as_deref().unwrap_or_default().contains("The JSONPath '$x'"), "{:?}", d.exec.cause);
+}

@@ -8,7 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use super::child_executions::{child_execution_of, child_records};
-use super::{ExecutionInfo, Frame, FrameId};
+use super::{ExecutionInfo, Frame, FrameId, Phase};
 use crate::env::Environment;
 use crate::map_run_arns::{child_execution_arn, child_state_machine_arn};
 
@@ -176,6 +176,13 @@ impl Environment for StateEnv<'_> {
                 return Some(v);
             }
             id = f.parent.map(|(p, _)| p);
+            // A distributed Map's child is an execution of its own: the parent's
+            // variables are out of its reach.
+            if let Some(Phase::Fanout(fan)) = id.and_then(|p| self.frames.get(&p)).map(|p| &p.phase)
+                && fan.runs_child_executions()
+            {
+                return None;
+            }
         }
         None
     }
