@@ -338,3 +338,14 @@ fn results_reach_their_frames_in_any_order_and_after_a_reload() {
     assert_eq!(d.status(), ExecutionStatus::Succeeded);
     assert_eq!(d.exec.output, Some(Value::Array(items)));
 }
+
+#[test]
+fn a_map_with_an_item_reader_fails_and_says_how_to_pass_the_items() {
+    let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "Parameters": {"Bucket": "b", "Key": "k"}},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}});
+    let (error, cause) = failed(&run(def, json!({})));
+    assert_eq!(error, "States.Runtime");
+    assert!(cause.contains("Stepline does not run ItemReader ('arn:aws:states:::s3:getObject')"), "{cause}");
+}

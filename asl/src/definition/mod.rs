@@ -267,6 +267,8 @@ pub struct MapSpec {
     pub item_batcher: Option<ItemBatcher>,
     /// `Label`.
     pub label: Option<String>,
+    /// `ItemReader.Resource`: where AWS reads the items from (S3), which Stepline cannot.
+    pub item_reader: Option<String>,
 }
 
 /// `ItemSelector` in either language.

@@ -685,6 +685,7 @@ impl Parser {
             batch_input: b.get("BatchInput").cloned(),
         });
         let label = obj.get("Label").and_then(Value::as_str).map(str::to_string);
+        let item_reader = obj.get("ItemReader").map(|r| r["Resource"].as_str().unwrap_or_default().to_string());
         if let Some(l) = &label
             && (l.chars().count() > 40 || l.chars().any(|c| " <>{}[]?*\"#%\\^|~`$&,;:/".contains(c) || c.is_control()))
         {
@@ -712,6 +713,7 @@ impl Parser {
             ),
             item_batcher,
             label,
+            item_reader,
         })))
     }
 }

@@ -14,6 +14,17 @@ use crate::definition::{Dynamic, ItemSelector, MachineId, MapSpec, PathField, St
 use crate::failure::Failure;
 use crate::map_run_arns::map_run_arn;
 
+/// A Map with an ItemReader fails: AWS reads its items from S3, which Stepline cannot
+/// reach. The cause says how to get the same items in.
+fn no_item_reader(spec: &MapSpec) -> Result<(), Failure> {
+    match &spec.item_reader {
+        Some(resource) => Err(Failure::runtime(format!(
+            "Stepline does not run ItemReader ('{resource}'): read the items in a Task state before the Map (a worker polling the queue '{resource}' can serve that resource) and pass them in through ItemsPath or Items."
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Most children a distributed Map runs at once when its MaxConcurrency is unset or 0.
 const DISTRIBUTED_MAX_CONCURRENCY: usize = 10_000;
 
@@ -314,6 +325,7 @@ impl Run<'_, '_> {
         spec: &MapSpec,
         effective: Value,
     ) -> Result<Outcome, Failure> {
+        no_item_reader(spec)?;
         let items = match &spec.items_path {
             PathField::Path(p) => {
                 self.with_env(fid, None, None, |env| p.select_for_field(&effective, env, "ItemsPath"))?
@@ -328,6 +340,7 @@ impl Run<'_, '_> {
 
     /// Map in JSONata mode: items from `Items` (default the input), each through ItemSelector.
     pub fn start_map_jsonata(&mut self, fid: FrameId, state: &State, spec: &MapSpec) -> Result<Outcome, Failure> {
+        no_item_reader(spec)?;
         let input = self.exec.frames[&fid].input.clone();
         let items = match &spec.items {
             Some(t) => {
