@@ -168,14 +168,20 @@ fn push_timestamp(out: &mut Vec<u8>, t: &DateTime<Utc>) {
     }
     // Digit by digit: `write!` through `fmt` was a third of a history event's cost.
     let mut buf = *b"0000-00-00T00:00:00.000Z";
-    put_digits(&mut buf[0..4], year as u32);
+    put_date_time(&mut buf, t);
+    put_digits(&mut buf[20..23], millis);
+    out.extend_from_slice(&buf);
+}
+
+/// Writes `t`'s `YYYY-MM-DDTHH:MM:SS` over the first 19 bytes of `buf` (a year within
+/// 0..=9999, which the callers check).
+fn put_date_time(buf: &mut [u8], t: &DateTime<Utc>) {
+    put_digits(&mut buf[0..4], t.year() as u32);
     put_digits(&mut buf[5..7], t.month());
     put_digits(&mut buf[8..10], t.day());
     put_digits(&mut buf[11..13], t.hour());
     put_digits(&mut buf[14..16], t.minute());
     put_digits(&mut buf[17..19], t.second());
-    put_digits(&mut buf[20..23], millis);
-    out.extend_from_slice(&buf);
 }
 
 /// Serializes a time as chrono's serde does (RFC 3339, `Z`, the fraction in 0, 3, 6 or
@@ -188,12 +194,7 @@ pub(super) fn serialize_time<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> R
         return t.serialize(s);
     }
     let mut buf = *b"0000-00-00T00:00:00.000000000Z";
-    put_digits(&mut buf[0..4], year as u32);
-    put_digits(&mut buf[5..7], t.month());
-    put_digits(&mut buf[8..10], t.day());
-    put_digits(&mut buf[11..13], t.hour());
-    put_digits(&mut buf[14..16], t.minute());
-    put_digits(&mut buf[17..19], t.second());
+    put_date_time(&mut buf, t);
     put_digits(&mut buf[20..29], nanos);
     let end = match nanos {
         0 => 19,

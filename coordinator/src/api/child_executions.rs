@@ -80,10 +80,17 @@ pub async fn describe(app: &App, arn: &str) -> Option<ApiResult> {
     Some(describe_child(app, arn, &map_run_arn, index).await)
 }
 
-async fn describe_child(app: &App, arn: &str, map_run_arn: &str, index: usize) -> ApiResult {
+/// The parent's ARN and the summary of the child `arn` (item `index` of `map_run_arn`),
+/// or ExecutionDoesNotExist when it has not started.
+async fn find_child(app: &App, arn: &str, map_run_arn: &str, index: usize) -> Result<(String, ChildSummary), ApiError> {
     let parent = map_run_parent(map_run_arn).ok_or_else(|| ApiError::invalid_arn(arn))?;
     let summary =
         summaries(app, &parent, map_run_arn, &[index]).await?.pop().flatten().ok_or_else(|| no_execution(arn))?;
+    Ok((parent, summary))
+}
+
+async fn describe_child(app: &App, arn: &str, map_run_arn: &str, index: usize) -> ApiResult {
+    let (_, summary) = find_child(app, arn, map_run_arn, index).await?;
     let mut v = item_json(arn, map_run_arn, &summary);
     v["input"] = summary.input.clone();
     v["inputDetails"] = json!({"included": true});
@@ -165,9 +172,7 @@ pub async fn describe_state_machine(app: &App, arn: &str) -> Option<ApiResult> {
 }
 
 async fn describe_child_machine(app: &App, arn: &str, map_run_arn: &str, index: usize) -> ApiResult {
-    let parent = map_run_parent(map_run_arn).ok_or_else(|| ApiError::invalid_arn(arn))?;
-    let summary =
-        summaries(app, &parent, map_run_arn, &[index]).await?.pop().flatten().ok_or_else(|| no_execution(arn))?;
+    let (parent, summary) = find_child(app, arn, map_run_arn, index).await?;
     let (_, extras) = app.store.describe_execution(&parent).await?.ok_or_else(|| no_execution(arn))?;
     let text = app.store.definition(extras.sha.as_deref().unwrap_or_default()).await?.unwrap_or_default();
     let label = asl::map_run_arns::map_run_label(map_run_arn).unwrap_or_default();
