@@ -91,12 +91,18 @@ fn a_failing_child_ends_with_execution_failed_and_fails_the_map() {
     let def = distributed("STANDARD", json!({"F": {"Type": "Fail", "Error": "Boom", "Cause": "why"}}), "F");
     let mut d = Driver::start(def, json!([1]));
     assert_eq!(d.status(), ExecutionStatus::Failed);
-    assert_eq!(d.exec.error.as_deref(), Some("Boom"));
+    // Without ToleratedFailure… a distributed Map tolerates no failed child, and fails for
+    // the threshold; the child's own error is in the child's history.
+    assert_eq!(d.exec.error.as_deref(), Some("States.ExceedToleratedFailureThreshold"));
     let events = d.exec.take_child_history();
     assert_eq!(child_types(&events, 0), ["ExecutionStarted", "FailStateEntered", "ExecutionFailed"]);
     let end = events.last().map(|c| c.event.to_aws_json()).unwrap_or_default();
     assert_eq!(end["executionFailedEventDetails"], json!({"error": "Boom", "cause": "why"}));
-    assert!(d.types().contains(&"MapRunFailed".to_string()), "{:?}", d.types());
+    let run_failed = d.history().into_iter().find(|e| e["type"] == "MapRunFailed").unwrap_or_default();
+    assert_eq!(
+        run_failed["mapRunFailedEventDetails"],
+        json!({"error": "States.ExceedToleratedFailureThreshold", "cause": "The specified tolerated failure threshold was exceeded"})
+    );
 }
 
 #[test]
@@ -208,7 +214,9 @@ fn a_child_cannot_read_the_parents_variables() {
     };
     let inline = Driver::start(def("INLINE"), json!([1]));
     assert_eq!(inline.exec.output, Some(json!([{"seen": 42}])), "an inline iteration reads the outer scope");
-    let d = Driver::start(def("DISTRIBUTED"), json!([1]));
+    let mut d = Driver::start(def("DISTRIBUTED"), json!([1]));
     assert_eq!(d.status(), ExecutionStatus::Failed, "the child is an execution of its own");
-    assert!(d.exec.cause.as_deref().unwrap_or_default().contains("The JSONPath '$x'"), "{:?}", d.exec.cause);
+    let end = d.exec.take_child_history().into_iter().find(|c| c.ends).map(|c| c.event.to_aws_json());
+    let cause = end.unwrap_or_default()["executionFailedEventDetails"]["cause"].clone();
+    assert!(cause.as_str().unwrap_or_default().contains("The JSONPath '$x'"), "{cause}");
 }

@@ -240,7 +240,15 @@ impl Run<'_, '_> {
                 }
                 fan.failures += 1;
                 fan.last_failure = Some((error.clone(), cause.clone()));
-                match fan.tolerance {
+                // A distributed Map tolerates no failed child unless told to: it fails for
+                // the threshold, not with the child's error (the child's history has that).
+                let tolerance = match (fan.tolerance, kind) {
+                    (None, FanoutKind::Map { distributed: true }) => {
+                        Some(Tolerance { count: Some(0), percentage: None })
+                    }
+                    (t, _) => t,
+                };
+                match tolerance {
                     Some(t) => {
                         // With both thresholds set, exceeding either one fails the Map.
                         let over_count = t.count.is_some_and(|c| fan.failures as u64 > c);
@@ -274,7 +282,8 @@ impl Run<'_, '_> {
                 }
                 FanoutKind::Map { distributed } => {
                     if distributed {
-                        self.record_at(parent, "MapRunFailed", None);
+                        let details = json!({"error": failure.error, "cause": failure.cause});
+                        self.record_at(parent, "MapRunFailed", Some(details));
                     }
                     if !retried {
                         self.record_at(parent, "MapStateFailed", None);
