@@ -68,6 +68,11 @@ pub fn child_execution_parts(arn: &str) -> Option<(String, usize)> {
     index.parse().ok().filter(|_| is_number(index)).map(|i| (map_run, i))
 }
 
+/// The parent execution's ARN of a child execution ARN; None for any other ARN.
+pub fn child_execution_parent(arn: &str) -> Option<String> {
+    child_execution_parts(arn).and_then(|(map_run, _)| map_run_parent(&map_run))
+}
+
 /// The state machine ARN AWS gives a map run's child executions:
 /// `arn:…:stateMachine:<machine>/<label>`.
 pub fn child_state_machine_arn(map_run_arn: &str) -> Option<String> {
@@ -106,6 +111,7 @@ mod tests {
         let child = child_execution_arn(&run, 42);
         assert_eq!(child, "arn:aws:states:us-east-1:123456789012:execution:orders/Fan:run.1.7.42");
         assert_eq!(child_execution_parts(&child), Some((run.clone(), 42)));
+        assert_eq!(child_execution_parent(&child).as_deref(), Some(EXEC));
         assert_eq!(
             child_state_machine_arn(&run).as_deref(),
             Some("arn:aws:states:us-east-1:123456789012:stateMachine:orders/Fan")

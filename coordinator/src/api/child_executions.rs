@@ -69,11 +69,6 @@ pub async fn summaries(
     Ok(ends.into_iter().map(|e| e.and_then(|(first, last)| ChildSummary::of(&first, &last))).collect())
 }
 
-/// The parent execution's ARN of a child execution ARN, or None when `arn` is not one.
-pub fn parent_of(arn: &str) -> Option<String> {
-    child_execution_parts(arn).and_then(|(map_run, _)| map_run_parent(&map_run))
-}
-
 /// DescribeExecution of a child execution ARN, or None when `arn` is not one.
 pub async fn describe(app: &App, arn: &str) -> Option<ApiResult> {
     let (map_run_arn, index) = child_execution_parts(arn)?;

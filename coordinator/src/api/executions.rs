@@ -356,7 +356,7 @@ pub async fn list(app: &App, p: &Params) -> ApiResult {
 pub async fn stop(app: &App, p: &Params) -> ApiResult {
     let arn = p.str("executionArn")?;
     check_arn(arn)?;
-    if let Some(parent) = super::child_executions::parent_of(arn) {
+    if let Some(parent) = asl::map_run_arns::child_execution_parent(arn) {
         // The children run inside the parent's engine state; one cannot end alone.
         super::child_executions::describe(app, arn).await.transpose()?;
         return Err(ApiError::validation(format!(

@@ -528,8 +528,7 @@ impl Store {
     /// History events `start..=stop` (LRANGE indexes) and the history's length.
     pub async fn history(&self, arn: &str, start: i64, stop: i64) -> Result<(Vec<String>, u64)> {
         // A distributed Map's child execution keeps its history in its parent's shard.
-        let parent = asl::map_run_arns::child_execution_parts(arn)
-            .and_then(|(map_run, _)| asl::map_run_arns::map_run_parent(&map_run));
+        let parent = asl::map_run_arns::child_execution_parent(arn);
         let key = self.keys.history(shard_of(parent.as_deref().unwrap_or(arn), self.shards), arn);
         let mut pipe = redis::pipe();
         pipe.cmd("LRANGE").arg(&key).arg(start).arg(stop);
