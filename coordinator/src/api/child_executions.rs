@@ -12,8 +12,8 @@ use super::map_runs::{MapRun, history, map_runs};
 use super::{ApiError, ApiResult, Params, event_ms, page_token, timestamp};
 use crate::serve::App;
 
-/// Most children whose ends one Redis round trip reads while paging.
-const READ_CHUNK: usize = 500;
+/// Most children whose ends one Redis round trip reads.
+pub const READ_CHUNK: usize = 500;
 
 /// A child execution as its first and last history events tell it.
 #[derive(Debug)]

@@ -6,7 +6,7 @@
 use asl::definition::{Dynamic, StateKind, StateMachine};
 use serde_json::{Value, json};
 
-use super::child_executions::{find_map_run, summaries};
+use super::child_executions::{READ_CHUNK, find_map_run, summaries};
 use super::executions::{check_arn as check_execution_arn, no_execution};
 use super::{ApiError, ApiResult, Params, event_ms, page_token, timestamp};
 use crate::serve::App;
@@ -44,16 +44,6 @@ pub fn map_runs(events: &[Value]) -> Vec<MapRun> {
                     ..MapRun::default()
                 });
             }
-            "MapIterationSucceeded" => {
-                if let Some(r) = open.last().and_then(|i| runs.get_mut(*i)) {
-                    r.succeeded += 1;
-                }
-            }
-            "MapIterationFailed" | "MapIterationAborted" => {
-                if let Some(r) = open.last().and_then(|i| runs.get_mut(*i)) {
-                    r.failed += 1;
-                }
-            }
             t @ ("MapRunSucceeded" | "MapRunFailed" | "MapRunAborted") => {
                 if let Some(r) = open.pop().and_then(|i| runs.get_mut(i)) {
                     r.status = match t {
@@ -62,12 +52,12 @@ pub fn map_runs(events: &[Value]) -> Vec<MapRun> {
                         _ => "ABORTED",
                     };
                     r.stop_ms = Some(event_ms(e).unwrap_or(0));
-                    // A distributed Map's iterations run as child executions whose events
-                    // stay out of this history; a finished run's items all ended.
-                    if t == "MapRunSucceeded" {
-                        r.succeeded = r.total.saturating_sub(r.failed);
-                    } else if r.succeeded + r.failed < r.total && t == "MapRunFailed" {
-                        r.failed = r.total - r.succeeded;
+                    // The children's events stay out of this history (see
+                    // `child_executions`); here, a finished run's items all ended so.
+                    match t {
+                        "MapRunSucceeded" => r.succeeded = r.total,
+                        "MapRunFailed" => r.failed = r.total,
+                        _ => {}
                     }
                 }
             }
@@ -115,7 +105,7 @@ pub async fn describe(app: &App, p: &Params) -> ApiResult {
     let counts = match child_counts(app, &exec, &r).await? {
         Some(counts) => counts,
         None => {
-            let running = if r.stop_ms.is_some() { 0 } else { r.total.saturating_sub(r.succeeded + r.failed) };
+            let running = if r.stop_ms.is_some() { 0 } else { r.total };
             Counts { running, succeeded: r.succeeded, failed: r.failed, ..Counts::default() }
         }
     };
@@ -159,7 +149,7 @@ async fn child_counts(app: &App, exec: &str, r: &MapRun) -> Result<Option<Counts
     let mut counts = Counts::default();
     let mut seen = false;
     let indexes: Vec<usize> = (0..r.total as usize).collect();
-    for chunk in indexes.chunks(1000) {
+    for chunk in indexes.chunks(READ_CHUNK) {
         for summary in summaries(app, exec, &r.arn, chunk).await? {
             let Some(s) = summary else {
                 counts.pending += 1;
