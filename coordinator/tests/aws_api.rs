@@ -256,3 +256,51 @@ async fn distributed_map_children_are_executions_of_their_own() {
     h.err("ListExecutions", json!({"mapRunArn": run, "stateMachineArn": sm}), "ValidationException").await;
     h.stop().await;
 }
+
+/// UpdateMapRun reaches the running map run: a higher MaxConcurrency starts more
+/// children at once, a raised tolerance lets a failed child pass, and DescribeMapRun
+/// shows the limits in force, during the run and after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_map_run_changes_the_running_map_run() {
+    let h = Harness::start().await;
+    let act = h.ok("CreateActivity", json!({"name": "slow"})).await["activityArn"].as_str().unwrap().to_string();
+    let sm = h
+        .create(
+            "limited",
+            json!({"StartAt": "M", "States": {"M": {
+                "Type": "Map", "MaxConcurrency": 1, "End": true,
+                "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "T", "States": {"T": {"Type": "Task", "Resource": act, "End": true}}}}}}),
+        )
+        .await;
+    let arn = h.start_execution(&sm, "run", json!([1, 2, 3])).await;
+    let mut w = h.worker().await;
+    let first = poll_one(&mut w, "slow", Duration::from_secs(5)).await;
+    let idle = pb::PollTasksRequest { queue: "slow".into(), max_tasks: 1, wait_time_ms: 300, worker_id: "t".into() };
+    assert!(w.poll_tasks(idle).await.unwrap().into_inner().tasks.is_empty(), "one child at a time");
+    let runs = h.ok("ListMapRuns", json!({"executionArn": arn})).await;
+    let run = runs["mapRuns"][0]["mapRunArn"].as_str().unwrap().to_string();
+    let limits = |d: &Value| (d["maxConcurrency"].clone(), d["toleratedFailureCount"].clone());
+    assert_eq!(limits(&h.ok("DescribeMapRun", json!({"mapRunArn": run})).await), (json!(1), json!(0)));
+
+    h.ok("UpdateMapRun", json!({"mapRunArn": run, "maxConcurrency": 3, "toleratedFailureCount": 1})).await;
+    let second = poll_one(&mut w, "slow", Duration::from_secs(5)).await;
+    let third = poll_one(&mut w, "slow", Duration::from_secs(5)).await;
+    assert_eq!(limits(&h.ok("DescribeMapRun", json!({"mapRunArn": run})).await), (json!(3), json!(1)));
+
+    let failed = pb::FailTaskRequest { token: second.token, error: "Bad".into(), cause: "tolerated".into() };
+    w.fail_task(failed).await.unwrap();
+    for t in [first, third] {
+        w.complete_task(pb::CompleteTaskRequest { token: t.token, output_json: t.input_json }).await.unwrap();
+    }
+    let done = h.wait_done(&arn, Duration::from_secs(5)).await;
+    assert_eq!(done["status"], "SUCCEEDED", "one failure was tolerated after the update: {done}");
+    let after = h.ok("DescribeMapRun", json!({"mapRunArn": run})).await;
+    assert_eq!((limits(&after), after["status"].clone()), ((json!(3), json!(1)), json!("SUCCEEDED")));
+    assert_eq!(after["executionCounts"]["failed"], 1, "{after}");
+    // An ended run has nothing left to change; bad values are refused.
+    h.ok("UpdateMapRun", json!({"mapRunArn": run, "maxConcurrency": 7})).await;
+    assert_eq!(limits(&h.ok("DescribeMapRun", json!({"mapRunArn": run})).await), (json!(3), json!(1)));
+    h.err("UpdateMapRun", json!({"mapRunArn": run, "toleratedFailurePercentage": 101}), "ValidationException").await;
+    h.stop().await;
+}

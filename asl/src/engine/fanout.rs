@@ -89,6 +89,48 @@ pub struct Tolerance {
     percentage: Option<f64>,
 }
 
+impl Tolerance {
+    /// Whether `failures` of `total` children exceed it: with both thresholds set,
+    /// exceeding either one fails the Map.
+    fn exceeded(&self, failures: usize, total: usize) -> bool {
+        let over_count = self.count.is_some_and(|c| failures as u64 > c);
+        let over_pct = self.percentage.is_some_and(|p| failures as f64 * 100.0 / total.max(1) as f64 > p);
+        over_count || over_pct
+    }
+}
+
+/// UpdateMapRun's new limits for a running map run; `None` leaves a limit as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct MapRunUpdate {
+    /// MaxConcurrency (0: as many as a distributed Map runs at most).
+    pub max_concurrency: Option<u64>,
+    /// ToleratedFailureCount.
+    pub tolerated_failure_count: Option<u64>,
+    /// ToleratedFailurePercentage (0 to 100).
+    pub tolerated_failure_percentage: Option<f64>,
+}
+
+impl Fanout {
+    /// The failures it tolerates: a distributed Map tolerates none unless told to.
+    fn effective_tolerance(&self) -> Option<Tolerance> {
+        match (self.tolerance, self.kind) {
+            (None, FanoutKind::Map { distributed: true }) => Some(Tolerance { count: Some(0), percentage: None }),
+            (t, _) => t,
+        }
+    }
+}
+
+/// How a Map fails when more children failed than it tolerates.
+fn threshold_exceeded() -> Failure {
+    Failure::new("States.ExceedToleratedFailureThreshold", "The specified tolerated failure threshold was exceeded")
+}
+
+/// A distributed Map's MaxConcurrency as it runs: 0 (unset) and anything above AWS's
+/// limit become that limit.
+fn distributed_concurrency(n: usize) -> usize {
+    if n == 0 { DISTRIBUTED_MAX_CONCURRENCY } else { n.min(DISTRIBUTED_MAX_CONCURRENCY) }
+}
+
 impl Run<'_, '_> {
     /// Starts a Parallel's branches or a Map's iterations.
     pub fn start_fanout(
@@ -130,7 +172,7 @@ impl Run<'_, '_> {
             failures: 0,
             // AWS runs at most 10,000 of a distributed Map's children at once.
             max_concurrency: match (max_concurrency.unwrap_or(0), kind) {
-                (0, FanoutKind::Map { distributed: true }) => DISTRIBUTED_MAX_CONCURRENCY,
+                (n, FanoutKind::Map { distributed: true }) => distributed_concurrency(n),
                 (n, _) => n,
             },
             tolerance,
@@ -240,24 +282,12 @@ impl Run<'_, '_> {
                 }
                 fan.failures += 1;
                 fan.last_failure = Some((error.clone(), cause.clone()));
-                // A distributed Map tolerates no failed child unless told to: it fails for
-                // the threshold, not with the child's error (the child's history has that).
-                let tolerance = match (fan.tolerance, kind) {
-                    (None, FanoutKind::Map { distributed: true }) => {
-                        Some(Tolerance { count: Some(0), percentage: None })
-                    }
-                    (t, _) => t,
-                };
-                match tolerance {
+                // A distributed Map fails for the threshold, not with the child's error
+                // (the child's history has that).
+                match fan.effective_tolerance() {
                     Some(t) => {
-                        // With both thresholds set, exceeding either one fails the Map.
-                        let over_count = t.count.is_some_and(|c| fan.failures as u64 > c);
-                        let over_pct = t.percentage.is_some_and(|p| fan.failures as f64 * 100.0 / total as f64 > p);
-                        if over_count || over_pct {
-                            fail = Some(Failure::new(
-                                "States.ExceedToleratedFailureThreshold",
-                                "The specified tolerated failure threshold was exceeded",
-                            ));
+                        if t.exceeded(fan.failures, total) {
+                            fail = Some(threshold_exceeded());
                         }
                     }
                     None => fail = Some(Failure::new(error, cause)),
@@ -269,33 +299,70 @@ impl Run<'_, '_> {
             self.record_at(parent, t, Some(json!({"name": state_name, "index": index})));
         }
         if let Some(failure) = fail {
-            let progress = self.exec.children_progress(parent);
-            if let Some(Phase::Fanout(fan)) = self.exec.frames.get_mut(&parent).map(|f| &mut f.phase) {
-                fan.failed_progress = Some(progress);
-            }
-            self.abort_children(parent);
-            // AWS records the state's failure only when no retrier takes it up.
-            let retried = self.will_retry(parent, &failure);
-            match kind {
-                FanoutKind::Parallel if !retried => {
-                    self.record_at(parent, "ParallelStateFailed", None);
-                }
-                FanoutKind::Map { distributed } => {
-                    if distributed {
-                        let details = json!({"error": failure.error, "cause": failure.cause});
-                        self.record_at(parent, "MapRunFailed", Some(details));
-                    }
-                    if !retried {
-                        self.record_at(parent, "MapStateFailed", None);
-                    }
-                }
-                FanoutKind::Parallel => {}
-            };
-            self.fail_state(parent, failure);
+            self.fanout_failed(parent, kind, failure);
             return;
         }
         self.start_more(parent);
         self.finish_if_done(parent);
+    }
+
+    /// UpdateMapRun: applies new limits to the running map run `map_run_arn` (nothing
+    /// when it no longer runs). A higher MaxConcurrency starts more children at once; a
+    /// threshold that the failures so far exceed fails the Map now.
+    pub(super) fn update_map_run(&mut self, map_run_arn: &str, update: MapRunUpdate) {
+        let Some((fid, fan)) = self.exec.frames.iter_mut().find_map(|(id, f)| match &mut f.phase {
+            Phase::Fanout(fan) if fan.children.as_ref().is_some_and(|c| c.map_run_arn == map_run_arn) => {
+                Some((*id, fan))
+            }
+            _ => None,
+        }) else {
+            return;
+        };
+        if let Some(n) = update.max_concurrency {
+            fan.max_concurrency = distributed_concurrency(usize::try_from(n).unwrap_or(usize::MAX));
+        }
+        if update.tolerated_failure_count.is_some() || update.tolerated_failure_percentage.is_some() {
+            let mut t = fan.tolerance.unwrap_or(Tolerance { count: None, percentage: None });
+            t.count = update.tolerated_failure_count.or(t.count);
+            t.percentage = update.tolerated_failure_percentage.or(t.percentage);
+            fan.tolerance = Some(t);
+        }
+        let exceeded =
+            fan.failures > 0 && fan.effective_tolerance().is_some_and(|t| t.exceeded(fan.failures, fan.inputs.len()));
+        let kind = fan.kind;
+        if exceeded {
+            self.fanout_failed(fid, kind, threshold_exceeded());
+            return;
+        }
+        self.start_more(fid);
+    }
+
+    /// Fails a Parallel or Map whose child failed (or whose failures passed its
+    /// threshold): the other children are aborted and the state fails with `failure`.
+    fn fanout_failed(&mut self, parent: FrameId, kind: FanoutKind, failure: Failure) {
+        let progress = self.exec.children_progress(parent);
+        if let Some(Phase::Fanout(fan)) = self.exec.frames.get_mut(&parent).map(|f| &mut f.phase) {
+            fan.failed_progress = Some(progress);
+        }
+        self.abort_children(parent);
+        // AWS records the state's failure only when no retrier takes it up.
+        let retried = self.will_retry(parent, &failure);
+        match kind {
+            FanoutKind::Parallel if !retried => {
+                self.record_at(parent, "ParallelStateFailed", None);
+            }
+            FanoutKind::Map { distributed } => {
+                if distributed {
+                    let details = json!({"error": failure.error, "cause": failure.cause});
+                    self.record_at(parent, "MapRunFailed", Some(details));
+                }
+                if !retried {
+                    self.record_at(parent, "MapStateFailed", None);
+                }
+            }
+            FanoutKind::Parallel => {}
+        };
+        self.fail_state(parent, failure);
     }
 
     /// Succeeds the fanout once every child has ended (or was kept by a redrive).

@@ -29,6 +29,7 @@ use serde_json::{Map, Value};
 
 use crate::definition::{MachineId, StateMachine};
 pub use crate::simulate::ExecutionStatus;
+pub use fanout::MapRunUpdate;
 pub use history::{ChildEvent, Details, HistoryEvent};
 
 /// Identifies a frame within one execution.
@@ -148,6 +149,13 @@ pub enum Event {
     },
     /// The execution ran past its TimeoutSeconds.
     ExecutionTimedOut,
+    /// UpdateMapRun: new limits for a running distributed Map's map run.
+    UpdateMapRun {
+        /// The map run's ARN.
+        map_run_arn: String,
+        /// The limits to change (the others stay).
+        limits: MapRunUpdate,
+    },
     /// Resume the work a previous step left ready (after `Command::Continue`).
     Continue,
 }

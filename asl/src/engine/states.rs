@@ -151,6 +151,7 @@ impl<'m> Run<'m, '_> {
                 self.record("ExecutionAborted", Some(json!({"error": error, "cause": cause})));
                 self.commands.push(Command::Finished);
             }
+            Event::UpdateMapRun { map_run_arn, limits } => self.update_map_run(&map_run_arn, limits),
             Event::ExecutionTimedOut => {
                 self.abort_all();
                 self.exec.status = ExecutionStatus::TimedOut;

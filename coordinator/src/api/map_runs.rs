@@ -4,6 +4,8 @@
 //! histories (STANDARD children), or else from how the run ended.
 
 use asl::definition::{Dynamic, StateKind, StateMachine};
+use asl::engine::MapRunUpdate;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::child_executions::{READ_CHUNK, find_map_run, summaries};
@@ -73,10 +75,20 @@ pub async fn history(app: &App, arn: &str) -> Result<Vec<Value>, ApiError> {
     Ok(texts.iter().filter_map(|t| serde_json::from_str(t).ok()).collect())
 }
 
-/// The limits a distributed Map labelled `label` sets in the definition: (MaxConcurrency,
-/// ToleratedFailurePercentage, ToleratedFailureCount), 0 where unset or read at run time.
-fn written_limits(machine: &StateMachine, label: &str) -> (i64, f64, i64) {
-    let fixed_int = |d: &Option<Dynamic<i64>>| if let Some(Dynamic::Fixed(n)) = d { *n } else { 0 };
+/// A map run's MaxConcurrency and tolerated failures, as DescribeMapRun gives them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Limits {
+    max_concurrency: u64,
+    tolerated_failure_percentage: f64,
+    tolerated_failure_count: u64,
+}
+
+/// The limits a distributed Map labelled `label` sets in the definition, 0 where unset
+/// or read at run time.
+fn written_limits(machine: &StateMachine, label: &str) -> Limits {
+    let fixed =
+        |d: &Option<Dynamic<i64>>| if let Some(Dynamic::Fixed(n)) = d { u64::try_from(*n).unwrap_or(0) } else { 0 };
     for flow in &machine.machines {
         for (name, state) in &flow.states {
             if let StateKind::Map(spec) = &state.kind
@@ -85,23 +97,36 @@ fn written_limits(machine: &StateMachine, label: &str) -> (i64, f64, i64) {
             {
                 let percentage =
                     if let Some(Dynamic::Fixed(p)) = &spec.tolerated_failure_percentage { *p } else { 0.0 };
-                return (fixed_int(&spec.max_concurrency), percentage, fixed_int(&spec.tolerated_failure_count));
+                return Limits {
+                    max_concurrency: fixed(&spec.max_concurrency),
+                    tolerated_failure_percentage: percentage,
+                    tolerated_failure_count: fixed(&spec.tolerated_failure_count),
+                };
             }
         }
     }
-    (0, 0.0, 0)
+    Limits::default()
+}
+
+/// The map run's limits: those the last UpdateMapRun set, else the definition's.
+async fn limits(app: &App, exec: &str, map_run_arn: &str) -> Result<Limits, ApiError> {
+    if let Some(updated) = app.store.map_run_limits(exec, map_run_arn).await?
+        && let Ok(limits) = serde_json::from_str(&updated)
+    {
+        return Ok(limits);
+    }
+    let label = asl::map_run_arns::map_run_label(map_run_arn).unwrap_or_default();
+    Ok(match app.store.describe_execution(exec).await?.and_then(|(_, extras)| extras.sha) {
+        Some(sha) => written_limits(&*app.machines.get(&app.store, &sha).await?, label),
+        None => Limits::default(),
+    })
 }
 
 /// DescribeMapRun.
 pub async fn describe(app: &App, p: &Params) -> ApiResult {
     let arn = p.str("mapRunArn")?;
     let (exec, r) = find_map_run(app, arn).await?;
-    let label = asl::map_run_arns::map_run_label(arn).unwrap_or_default();
-    let sha = app.store.describe_execution(&exec).await?.and_then(|(_, extras)| extras.sha);
-    let (max_concurrency, percentage, count) = match sha {
-        Some(sha) => written_limits(&*app.machines.get(&app.store, &sha).await?, label),
-        None => (0, 0.0, 0),
-    };
+    let limits = limits(app, &exec, arn).await?;
     let counts = match child_counts(app, &exec, &r).await? {
         Some(counts) => counts,
         None => {
@@ -119,9 +144,9 @@ pub async fn describe(app: &App, p: &Params) -> ApiResult {
         "executionArn": exec,
         "status": r.status,
         "startDate": timestamp(r.start_ms),
-        "maxConcurrency": max_concurrency,
-        "toleratedFailurePercentage": percentage,
-        "toleratedFailureCount": count,
+        "maxConcurrency": limits.max_concurrency,
+        "toleratedFailurePercentage": limits.tolerated_failure_percentage,
+        "toleratedFailureCount": limits.tolerated_failure_count,
         "itemCounts": counts,
         "executionCounts": counts,
         "redriveCount": 0,
@@ -200,17 +225,37 @@ pub async fn list(app: &App, p: &Params) -> ApiResult {
     Ok(out)
 }
 
-/// UpdateMapRun: accepted for an existing map run; Stepline's engine takes the Map's
-/// limits from the definition, so the new values are validated but not applied.
+/// UpdateMapRun: the running map run takes the new limits (a higher MaxConcurrency
+/// starts more children at once; a tolerance the failures so far exceed fails it), and
+/// DescribeMapRun shows them. A map run that has ended has nothing left to change.
 pub async fn update(app: &App, p: &Params) -> ApiResult {
-    p.str("mapRunArn")?;
-    if let Some(Value::Number(n)) = p.0.get("toleratedFailurePercentage")
-        && !n.as_f64().is_some_and(|f| (0.0..=100.0).contains(&f))
-    {
-        return Err(ApiError::validation("toleratedFailurePercentage must be between 0 and 100"));
+    let arn = p.str("mapRunArn")?;
+    let percentage = match p.0.get("toleratedFailurePercentage") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_f64() {
+            Some(f) if (0.0..=100.0).contains(&f) => Some(f),
+            _ => return Err(ApiError::validation("toleratedFailurePercentage must be between 0 and 100")),
+        },
+    };
+    let max_concurrency = p.opt_u64("maxConcurrency")?;
+    if max_concurrency.is_some_and(|n| n > i32::MAX as u64) {
+        return Err(ApiError::validation("maxConcurrency must be at most 2147483647"));
     }
-    p.opt_u64("maxConcurrency")?;
-    p.opt_u64("toleratedFailureCount")?;
-    describe(app, p).await?;
+    let update = MapRunUpdate {
+        max_concurrency,
+        tolerated_failure_count: p.opt_u64("toleratedFailureCount")?,
+        tolerated_failure_percentage: percentage,
+    };
+    let (exec, r) = find_map_run(app, arn).await?;
+    if r.status != "RUNNING" || update == MapRunUpdate::default() {
+        return Ok(json!({}));
+    }
+    let before = limits(app, &exec, arn).await?;
+    let after = json!({
+        "maxConcurrency": update.max_concurrency.unwrap_or(before.max_concurrency),
+        "toleratedFailurePercentage": update.tolerated_failure_percentage.unwrap_or(before.tolerated_failure_percentage),
+        "toleratedFailureCount": update.tolerated_failure_count.unwrap_or(before.tolerated_failure_count),
+    });
+    app.store.update_map_run(&exec, arn, update, &after.to_string()).await?;
     Ok(json!({}))
 }

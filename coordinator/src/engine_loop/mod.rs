@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use asl::definition::StateMachine;
-use asl::engine::{Command, Event, Execution, ExecutionStatus, step};
+use asl::engine::{Command, Event, Execution, ExecutionStatus, MapRunUpdate, step};
 use chrono::{DateTime, Utc};
 use foldhash::fast::RandomState as FastHash;
 
@@ -480,6 +480,14 @@ fn apply_items(
                 Event::TaskFailed { token: tok, error: err, cause }
             }
             Item::Inbox(InboxEvent::Stop { err, cause }) => Event::Stop { error: err, cause },
+            Item::Inbox(InboxEvent::UpdateMapRun { run, mc, tfc, tfp }) => {
+                let limits = MapRunUpdate {
+                    max_concurrency: mc,
+                    tolerated_failure_count: tfc,
+                    tolerated_failure_percentage: tfp,
+                };
+                Event::UpdateMapRun { map_run_arn: run, limits }
+            }
             Item::Inbox(InboxEvent::Started { tok, worker }) => {
                 if !d.tasks.contains_key(&tok) {
                     continue;

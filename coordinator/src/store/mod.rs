@@ -92,6 +92,20 @@ pub enum InboxEvent {
         /// Cause given.
         cause: Option<String>,
     },
+    /// UpdateMapRun: new limits for a running map run (absent ones stay).
+    UpdateMapRun {
+        /// The map run's ARN.
+        run: String,
+        /// MaxConcurrency.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mc: Option<u64>,
+        /// ToleratedFailureCount.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tfc: Option<u64>,
+        /// ToleratedFailurePercentage.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tfp: Option<f64>,
+    },
     /// GetActivityTask handed the task to a worker (AWS records `ActivityStarted` then).
     Started {
         /// Task token.
@@ -223,7 +237,7 @@ const DESCRIBE_FIELDS: [&str; 10] = ["arn", "name", "sm", "status", "start", "st
 struct Scripts {
     create_sm: Script,
     start: Script,
-    stop: Script,
+    queue_if_running: Script,
     report: Script,
     claim: Script,
     recover_claims: Script,
@@ -267,7 +281,7 @@ impl Store {
         let scripts = Scripts {
             create_sm: Script::new(scripts::CREATE_STATE_MACHINE),
             start: Script::new(&scripts::start_executions()),
-            stop: Script::new(&scripts::stop_execution()),
+            queue_if_running: Script::new(&scripts::queue_if_running()),
             report: Script::new(&scripts::report()),
             claim: Script::new(&scripts::claim()),
             recover_claims: Script::new(&scripts::recover_claims()),
@@ -483,23 +497,7 @@ impl Store {
         error: Option<String>,
         cause: Option<String>,
     ) -> Result<Option<String>> {
-        let shard = shard_of(arn, self.shards);
-        let entry = entry_json(&InboxEntry { x: arn.to_string(), event: InboxEvent::Stop { err: error, cause } });
-        let r: String = self
-            .scripts
-            .stop
-            .key(self.keys.execution(shard, arn))
-            .key(self.keys.inbox(shard))
-            .key(self.keys.inbox_bell(shard))
-            .arg(entry)
-            .arg(self.bell_flag(shard))
-            .invoke_async(&mut self.conn())
-            .await?;
-        Ok(match r.as_str() {
-            "none" => None,
-            "queued" => Some("RUNNING".to_string()),
-            other => Some(other.to_string()),
-        })
+        self.queue_if_running(arn, InboxEvent::Stop { err: error, cause }, None).await
     }
 
     /// The first and last history events of each of `arns`, child executions of the

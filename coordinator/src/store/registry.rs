@@ -15,7 +15,15 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-use super::{ExecutionRecord, Result, StateMachineRecord, Store, shard_of};
+use asl::engine::MapRunUpdate;
+
+use super::{ExecutionRecord, InboxEvent, Result, StateMachineRecord, Store, shard_of};
+
+/// The execution hash's field that keeps a map run's limits after an UpdateMapRun (it
+/// expires with the execution).
+fn map_run_limits_field(map_run_arn: &str) -> String {
+    format!("mrl:{map_run_arn}")
+}
 
 /// A stored activity.
 #[derive(Debug, Clone)]
@@ -513,6 +521,60 @@ return 1
             "queued" => Some("RUNNING".to_string()),
             other => Some(other.to_string()),
         })
+    }
+
+    /// Queues `event` for the running execution `arn` and, when given, sets a field of
+    /// its hash with it, atomically. Returns None if there is no such execution, else
+    /// its status before ("RUNNING" when queued).
+    pub(super) async fn queue_if_running(
+        &self,
+        arn: &str,
+        event: InboxEvent,
+        field: Option<(&str, &str)>,
+    ) -> Result<Option<String>> {
+        let shard = shard_of(arn, self.shards);
+        let entry = super::entry_json(&super::InboxEntry { x: arn.to_string(), event });
+        let mut inv = self.scripts.queue_if_running.prepare_invoke();
+        inv.key(self.keys.execution(shard, arn))
+            .key(self.keys.inbox(shard))
+            .key(self.keys.inbox_bell(shard))
+            .arg(entry)
+            .arg(self.bell_flag(shard));
+        if let Some((name, value)) = field {
+            inv.arg(name).arg(value);
+        }
+        let r: String = inv.invoke_async(&mut self.conn()).await?;
+        Ok(match r.as_str() {
+            "none" => None,
+            "queued" => Some("RUNNING".to_string()),
+            other => Some(other.to_string()),
+        })
+    }
+
+    /// UpdateMapRun: queues new limits for the map run `map_run_arn` of the running
+    /// execution `parent_arn`, and keeps `limits_json` (all of the run's limits after
+    /// the update) with the execution for DescribeMapRun. Returns what
+    /// [`Store::queue_if_running`] does.
+    pub async fn update_map_run(
+        &self,
+        parent_arn: &str,
+        map_run_arn: &str,
+        update: MapRunUpdate,
+        limits_json: &str,
+    ) -> Result<Option<String>> {
+        let event = InboxEvent::UpdateMapRun {
+            run: map_run_arn.to_string(),
+            mc: update.max_concurrency,
+            tfc: update.tolerated_failure_count,
+            tfp: update.tolerated_failure_percentage,
+        };
+        self.queue_if_running(parent_arn, event, Some((&map_run_limits_field(map_run_arn), limits_json))).await
+    }
+
+    /// The limits the last UpdateMapRun left on `map_run_arn` (JSON), if one did.
+    pub async fn map_run_limits(&self, parent_arn: &str, map_run_arn: &str) -> Result<Option<String>> {
+        let key = self.keys.execution(shard_of(parent_arn, self.shards), parent_arn);
+        Ok(redis::cmd("HGET").arg(key).arg(map_run_limits_field(map_run_arn)).query_async(&mut self.conn()).await?)
     }
 
     /// Delivers a SendTaskSuccess/Failure result (see `CALLBACK`).

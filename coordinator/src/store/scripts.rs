@@ -109,15 +109,18 @@ return out
     )
 }
 
-/// Queues a StopExecution for a running execution.
-/// KEYS: exec hash, inbox, shard bell. ARGV: inbox entry, ring (as in `start_execution`).
-pub fn stop_execution() -> String {
+/// Queues an inbox entry (StopExecution, UpdateMapRun) for a running execution and,
+/// when given, sets one field of its hash with it.
+/// KEYS: exec hash, inbox, shard bell. ARGV: inbox entry, ring (as in `start_execution`),
+/// then optionally field and value.
+pub fn queue_if_running() -> String {
     format!(
         "{HELPERS}{}",
         r#"
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return 'none' end
 if st ~= 'RUNNING' then return st end
+if ARGV[3] then redis.call('HSET', KEYS[1], ARGV[3], ARGV[4]) end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 if ARGV[2] ~= '0' then ring(KEYS[3]) end
 return 'queued'
