@@ -340,12 +340,17 @@ fn results_reach_their_frames_in_any_order_and_after_a_reload() {
 }
 
 #[test]
-fn a_map_with_an_item_reader_fails_and_says_how_to_pass_the_items() {
+fn a_map_with_an_item_reader_runs_over_what_the_reader_task_returns() {
     let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
-        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "Parameters": {"Bucket": "b", "Key": "k"}},
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "Parameters": {"Bucket": "b", "Key": "k"},
+                       "ReaderConfig": {"InputType": "JSONL"}},
         "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
             "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}});
-    let (error, cause) = failed(&run(def, json!({})));
-    assert_eq!(error, "States.Runtime");
-    assert!(cause.contains("Stepline does not run ItemReader ('arn:aws:states:::s3:getObject')"), "{cause}");
+    let mut reads = Vec::new();
+    let out = run_with(def, json!({}), |r| {
+        reads.push((r.resource.clone(), r.input.clone()));
+        TaskResult::Success(json!("{\"n\": 1}\n{\"n\": 2}\n"))
+    });
+    assert_eq!(succeeded(&out), json!([{"n": 1}, {"n": 2}]));
+    assert_eq!(reads, [("arn:aws:states:::s3:getObject".to_string(), json!({"Bucket": "b", "Key": "k"}))]);
 }

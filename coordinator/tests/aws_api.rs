@@ -304,3 +304,56 @@ async fn update_map_run_changes_the_running_map_run() {
     h.err("UpdateMapRun", json!({"mapRunArn": run, "toleratedFailurePercentage": 101}), "ValidationException").await;
     h.stop().await;
 }
+
+/// A distributed Map's ItemReader, end to end: the read goes to the queue named after
+/// `s3:getObject`, where the worker's built-in `files` handler serves it from a
+/// directory, and each CSV row runs as a child execution.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item_reader_reads_items_through_the_files_worker() {
+    use stepline_worker::builtin::S3Files;
+    use stepline_worker::{Worker, WorkerConfig};
+
+    let h = Harness::start().await;
+    let root = std::env::temp_dir().join(format!("stepline-item-reader-{}", std::process::id()));
+    std::fs::create_dir_all(root.join("data")).unwrap();
+    std::fs::write(root.join("data/rows.csv"), "id,name\n1,ann\n2,bob\n3,cy\n").unwrap();
+    let get = "arn:aws:states:::s3:getObject";
+    let config = WorkerConfig::new(format!("http://{}", h.grpc), get);
+    let worker = Worker::new(config, S3Files { root: root.clone() }).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(worker.run_until(async {
+        let _ = stopped.await;
+    }));
+    let sm = h
+        .create(
+            "reader",
+            json!({"StartAt": "M", "States": {"M": {
+                "Type": "Map", "End": true,
+                "ItemReader": {"Resource": get, "ReaderConfig": {"InputType": "CSV", "MaxItems": 2},
+                               "Parameters": {"Bucket": "data", "Key.$": "$.key"}},
+                "ItemSelector": {"name.$": "$$.Map.Item.Value.name"},
+                "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}}),
+        )
+        .await;
+    let arn = h.start_execution(&sm, "csv", json!({"key": "rows.csv"})).await;
+    let done = h.wait_done(&arn, Duration::from_secs(10)).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let output: Value = serde_json::from_str(done["output"].as_str().unwrap()).unwrap();
+    assert_eq!(output, json!([{"name": "ann"}, {"name": "bob"}]), "MaxItems 2 of the CSV's rows");
+    let run = h.ok("ListMapRuns", json!({"executionArn": arn})).await["mapRuns"][0]["mapRunArn"].clone();
+    let children = h.ok("ListExecutions", json!({"mapRunArn": run})).await;
+    assert_eq!(children["executions"].as_array().map(Vec::len), Some(2));
+
+    let missing = h.start_execution(&sm, "missing", json!({"key": "nope.csv"})).await;
+    let failed = h.wait_done(&missing, Duration::from_secs(10)).await;
+    assert_eq!(
+        (failed["status"].as_str(), failed["error"].as_str()),
+        (Some("FAILED"), Some("States.ItemReaderFailed"))
+    );
+    assert_eq!(failed["cause"], "S3.NoSuchKey: The specified key does not exist.");
+    let _ = stop.send(());
+    let _ = running.await;
+    let _ = std::fs::remove_dir_all(root);
+    h.stop().await;
+}

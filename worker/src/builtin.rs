@@ -1,4 +1,9 @@
-//! The handlers built into the `stepline-worker` binary: `echo`, `sleep`, `fail`, `exec`.
+//! The handlers built into the `stepline-worker` binary: `echo`, `sleep`, `fail`, `exec`,
+//! `files`.
+
+mod s3_files;
+
+pub use s3_files::S3Files;
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -192,7 +197,7 @@ fn capped_text(bytes: &[u8]) -> (String, bool) {
 }
 
 /// One of the built-in handlers, chosen at run time (e.g. from the command line).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Builtin {
     /// See [`Echo`].
     Echo,
@@ -202,6 +207,8 @@ pub enum Builtin {
     Fail,
     /// See [`Exec`].
     Exec(Exec),
+    /// See [`S3Files`].
+    Files(S3Files),
 }
 
 impl Handler for Builtin {
@@ -211,6 +218,7 @@ impl Handler for Builtin {
             Builtin::Sleep => Sleep.handle(task).await,
             Builtin::Fail => Fail.handle(task).await,
             Builtin::Exec(exec) => exec.handle(task).await,
+            Builtin::Files(files) => files.handle(task).await,
         }
     }
 }

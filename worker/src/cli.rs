@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use crate::builtin::{Builtin, Exec};
+use crate::builtin::{Builtin, Exec, S3Files};
 use crate::{WorkerConfig, WorkerError};
 
 /// Settings of a worker process running a built-in handler.
@@ -41,6 +41,9 @@ pub struct WorkerArgs {
     /// Default `exec` timeout in milliseconds when the input gives none (0 = none).
     #[arg(long, env = "STEPLINE_EXEC_TIMEOUT_MS", default_value_t = 0)]
     pub exec_timeout_ms: u64,
+    /// The directory the `files` handler serves (bucket `B`, key `K` is `<dir>/B/K`).
+    #[arg(long, env = "STEPLINE_FILES_ROOT")]
+    pub files_root: Option<std::path::PathBuf>,
     /// Poll with a PollTasks call each time instead of keeping a `Work` stream open
     /// (e.g. behind a proxy that does not pass bidirectional gRPC streams).
     #[arg(long, env = "STEPLINE_POLL_CALLS")]
@@ -58,6 +61,8 @@ pub enum HandlerKind {
     Fail,
     /// Run the command in the input (needs --allow-exec).
     Exec,
+    /// Serve a Map's ItemReader (`s3:getObject`, `s3:listObjectsV2`) from `--files-root`.
+    Files,
 }
 
 impl WorkerArgs {
@@ -75,6 +80,11 @@ impl WorkerArgs {
             }
             HandlerKind::Exec => Builtin::Exec(Exec {
                 default_timeout: (self.exec_timeout_ms > 0).then(|| Duration::from_millis(self.exec_timeout_ms)),
+            }),
+            HandlerKind::Files => Builtin::Files(S3Files {
+                root: self.files_root.clone().ok_or_else(|| {
+                    WorkerError::InvalidConfig("the files handler needs --files-root <directory>".into())
+                })?,
             }),
         })
     }

@@ -90,6 +90,12 @@ impl TaskContext {
         }
     }
 
+    /// The same context with `resource` as its Resource ARN, for unit-testing handlers.
+    pub fn with_resource(mut self, resource: &str) -> Self {
+        self.resource = resource.to_string();
+        self
+    }
+
     /// The task's input JSON.
     pub fn input(&self) -> &Value {
         &self.input

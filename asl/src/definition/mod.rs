@@ -267,8 +267,50 @@ pub struct MapSpec {
     pub item_batcher: Option<ItemBatcher>,
     /// `Label`.
     pub label: Option<String>,
-    /// `ItemReader.Resource`: where AWS reads the items from (S3), which Stepline cannot.
-    pub item_reader: Option<String>,
+    /// `ItemReader`: where the items are read from, instead of the state input.
+    pub item_reader: Option<ItemReader>,
+}
+
+/// A Map's `ItemReader`. AWS reads the items from S3; Stepline puts the read out as a
+/// task on the queue named after `resource` (as it does for any service integration),
+/// and decodes what the worker returns as `ReaderConfig` says.
+#[derive(Debug, Clone)]
+pub struct ItemReader {
+    /// `Resource`, e.g. `arn:aws:states:::s3:getObject` or `…:s3:listObjectsV2`.
+    pub resource: String,
+    /// `Parameters` (JSONPath) or `Arguments` (JSONata): what the worker receives.
+    pub arguments: Option<ItemSelector>,
+    /// `ReaderConfig`.
+    pub config: ReaderConfig,
+}
+
+/// `ItemReader.ReaderConfig`.
+#[derive(Debug, Clone)]
+pub struct ReaderConfig {
+    /// `InputType`: how an object's content becomes items (None: the worker returns
+    /// the items, or an S3 listing).
+    pub input_type: Option<ReaderInputType>,
+    /// `CSVHeaders`, when `CSVHeaderLocation` is `GIVEN` (else the first row is the header).
+    pub csv_headers: Option<Vec<String>>,
+    /// `CSVDelimiter` as a byte (default `,`).
+    pub csv_delimiter: u8,
+    /// `MaxItems` / `MaxItemsPath`: read at most this many items.
+    pub max_items: Option<Dynamic<i64>>,
+}
+
+/// `ReaderConfig.InputType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReaderInputType {
+    /// A CSV file: one item per row, an object keyed by the header.
+    Csv,
+    /// A JSON file holding an array of items.
+    Json,
+    /// JSON Lines: one item per line.
+    Jsonl,
+    /// An S3 inventory manifest (not decoded by Stepline).
+    Manifest,
+    /// A Parquet file (not decoded by Stepline).
+    Parquet,
 }
 
 /// `ItemSelector` in either language.

@@ -9,6 +9,8 @@ use crate::choice::Condition;
 use crate::intrinsics::Intrinsic;
 use crate::jsonata::Expression;
 
+mod item_reader;
+
 /// Fields any state may carry, by language.
 const COMMON: &[&str] = &["Type", "Comment", "QueryLanguage", "Next", "End"];
 const JSONPATH_ONLY: &[&str] = &[
@@ -685,7 +687,7 @@ impl Parser {
             batch_input: b.get("BatchInput").cloned(),
         });
         let label = obj.get("Label").and_then(Value::as_str).map(str::to_string);
-        let item_reader = obj.get("ItemReader").map(|r| r["Resource"].as_str().unwrap_or_default().to_string());
+        let item_reader = obj.get("ItemReader").and_then(|r| self.item_reader(r, loc, ql));
         if let Some(l) = &label
             && (l.chars().count() > 40 || l.chars().any(|c| " <>{}[]?*\"#%\\^|~`$&,;:/".contains(c) || c.is_control()))
         {

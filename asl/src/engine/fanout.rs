@@ -14,17 +14,6 @@ use crate::definition::{Dynamic, ItemSelector, MachineId, MapSpec, PathField, St
 use crate::failure::Failure;
 use crate::map_run_arns::map_run_arn;
 
-/// A Map with an ItemReader fails: AWS reads its items from S3, which Stepline cannot
-/// reach. The cause says how to get the same items in.
-fn no_item_reader(spec: &MapSpec) -> Result<(), Failure> {
-    match &spec.item_reader {
-        Some(resource) => Err(Failure::runtime(format!(
-            "Stepline does not run ItemReader ('{resource}'): read the items in a Task state before the Map (a worker polling the queue '{resource}' can serve that resource) and pass them in through ItemsPath or Items."
-        ))),
-        None => Ok(()),
-    }
-}
-
 /// Most children a distributed Map runs at once when its MaxConcurrency is unset or 0.
 const DISTRIBUTED_MAX_CONCURRENCY: usize = 10_000;
 
@@ -401,7 +390,9 @@ impl Run<'_, '_> {
         spec: &MapSpec,
         effective: Value,
     ) -> Result<Outcome, Failure> {
-        no_item_reader(spec)?;
+        if let Some(reader) = &spec.item_reader {
+            return self.read_items(fid, reader, &effective);
+        }
         let items = match &spec.items_path {
             PathField::Path(p) => {
                 self.with_env(fid, None, None, |env| p.select_for_field(&effective, env, "ItemsPath"))?
@@ -416,8 +407,10 @@ impl Run<'_, '_> {
 
     /// Map in JSONata mode: items from `Items` (default the input), each through ItemSelector.
     pub fn start_map_jsonata(&mut self, fid: FrameId, state: &State, spec: &MapSpec) -> Result<Outcome, Failure> {
-        no_item_reader(spec)?;
         let input = self.exec.frames[&fid].input.clone();
+        if let Some(reader) = &spec.item_reader {
+            return self.read_items(fid, reader, &input);
+        }
         let items = match &spec.items {
             Some(t) => {
                 let v = self.with_env(fid, Some(self.states_base(fid, None)), None, |env| {
@@ -442,7 +435,7 @@ impl Run<'_, '_> {
 
     /// Shapes each item with ItemSelector (with `$$.Map.Item` set), batches them, and
     /// starts the iterations within the Map's limits.
-    fn start_items(
+    pub(super) fn start_items(
         &mut self,
         fid: FrameId,
         state: &State,
@@ -545,7 +538,13 @@ impl Run<'_, '_> {
         }
     }
 
-    fn dynamic_number(&mut self, fid: FrameId, d: &Dynamic<i64>, input: &Value, field: &str) -> Result<i64, Failure> {
+    pub(super) fn dynamic_number(
+        &mut self,
+        fid: FrameId,
+        d: &Dynamic<i64>,
+        input: &Value,
+        field: &str,
+    ) -> Result<i64, Failure> {
         self.dynamic_value(fid, d, input, field, "integer", value_as_int)
     }
 

@@ -265,7 +265,10 @@ impl<'m> Run<'m, '_> {
             Phase::Task { token, .. } => {
                 let token = token.clone();
                 let details = json!({"name": f.state});
-                self.record_at(fid, "TaskStateAborted", Some(details));
+                // A Map reading its items has no Task state to abort.
+                if !self.reads_items(fid) {
+                    self.record_at(fid, "TaskStateAborted", Some(details));
+                }
                 self.commands.push(Command::CancelTask { token });
             }
             Phase::Wait { timer, .. } | Phase::Backoff { timer } => {

@@ -14,6 +14,7 @@ mod eval;
 mod fanout;
 mod flow;
 mod history;
+mod item_reader;
 mod jsonata_states;
 mod jsonpath_states;
 mod retry;

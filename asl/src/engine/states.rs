@@ -110,12 +110,18 @@ impl<'m> Run<'m, '_> {
                 self.ready.push(fid);
             }
             Event::TaskStarted { token, worker_name } => {
-                if let Some((fid, _)) = self.find_task(&token) {
+                if let Some((fid, _)) = self.find_task(&token)
+                    && !self.reads_items(fid)
+                {
                     self.ensure_started_by(fid, worker_name);
                 }
             }
             Event::TaskSucceeded { token, output } => {
                 if let Some((fid, _)) = self.take_task(&token) {
+                    if self.reads_items(fid) {
+                        self.items_read(fid, output);
+                        return;
+                    }
                     self.ensure_started(fid);
                     let output = self.wrap_result(fid, output);
                     self.record_task_output(fid, &output);
@@ -124,6 +130,10 @@ impl<'m> Run<'m, '_> {
             }
             Event::TaskFailed { token, error, cause } => {
                 if let Some((fid, _)) = self.take_task(&token) {
+                    if self.reads_items(fid) {
+                        self.item_read_failed(fid, &error, &cause);
+                        return;
+                    }
                     self.ensure_started(fid);
                     let details = json!({"error": error, "cause": cause});
                     self.record_task(fid, TaskStep::Failed, Some(details));
@@ -132,6 +142,10 @@ impl<'m> Run<'m, '_> {
             }
             Event::TaskTimedOut { token } | Event::HeartbeatTimedOut { token } => {
                 if let Some((fid, _)) = self.take_task(&token) {
+                    if self.reads_items(fid) {
+                        self.item_read_failed(fid, "States.Timeout", "");
+                        return;
+                    }
                     // AWS names a missed heartbeat States.Timeout too; States.HeartbeatTimeout
                     // still catches it (see `Failure::heartbeat`).
                     let details = json!({"error": "States.Timeout"});
