@@ -327,9 +327,35 @@ async fn leave_after_being_picked(
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
-    // The poller goes away; its handed-over task must come back to the queue.
-    drop(ticket);
+    // The poller goes away as a gRPC poller does (`Parked`'s drop): what was handed to it
+    // goes back to the queue. The loop hands tasks over while its write is still on its
+    // way (here, held by the pause); the release waits for that write (the store's
+    // handoff fence) and must not find the task missing.
+    ticket.rx.close();
+    let handed: Vec<String> = ticket.rx.try_recv().unwrap_or_default();
+    let tokens: Vec<(u32, String)> = handed
+        .iter()
+        .filter_map(|r| serde_json::from_str::<Value>(r).ok())
+        .filter_map(|r| r["token"].as_str().map(|t| (shard, t.to_string())))
+        .collect();
+    // A heartbeat sent meanwhile waits for the write too, instead of finding no task and
+    // cancelling it.
+    let beat = tokio::spawn({
+        let (store, first) = (app.store.clone(), tokens.first().cloned());
+        async move {
+            match first {
+                Some((shard, token)) => store.heartbeat(shard, &token, Utc::now().timestamp_millis()).await,
+                None => Ok(true),
+            }
+        }
+    });
+    let release = tokio::spawn({
+        let store = app.store.clone();
+        async move { store.release(&tokens).await }
+    });
     let () = redis::cmd("CLIENT").arg("UNPAUSE").query_async(&mut redis).await.expect("CLIENT UNPAUSE works");
+    assert!(beat.await.expect("the heartbeat runs").expect("the heartbeat is written"), "the task is alive");
+    release.await.expect("the release runs").expect("the release is written");
 
     let t = poll_one(w, queue, SOON).await;
     assert_eq!(t.execution_arn, arn, "the stranded task is handed out again");

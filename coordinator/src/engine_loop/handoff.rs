@@ -130,18 +130,34 @@ pub(super) fn hand_to_local_pollers(app: &App, shard: u32, plan: &mut Plan, meta
     dispatch
 }
 
-/// Sends handed-off tasks to their pollers and fills the backlogs; a poller that left
-/// gets its tasks put back on the queue, and so does a backlog that went away.
-pub(super) fn deliver(app: &App, dispatch: Dispatch) {
-    let mut orphans: Vec<(u32, String)> = Vec::new();
+impl Dispatch {
+    /// The tokens of the tasks handed to parked pollers.
+    pub(super) fn handed_tokens(&self) -> Vec<String> {
+        self.handoffs.iter().flat_map(|h| h.tokens.iter().cloned()).collect()
+    }
+
+    /// Sends the handed-off tasks to their pollers, before the batch's write has landed
+    /// (the store's `handoff_fence` holds back what this process would tell Redis about
+    /// them meanwhile). Returns the tasks of pollers that left, to put back on their
+    /// queues once the write has landed.
+    pub(super) fn hand_over(&mut self, app: &App) -> Vec<(u32, String)> {
+        let mut orphans = Vec::new();
+        for h in self.handoffs.drain(..) {
+            if h.poller.tx.send(h.records).is_err() {
+                orphans.extend(
+                    h.tokens.into_iter().filter_map(|t| Some((app.tokens.verify(&t, app.store.shards).ok()?, t))),
+                );
+            }
+        }
+        orphans
+    }
+}
+
+/// Once the batch is written: fills the backlogs, and puts back on their queues the
+/// tasks of pollers that left (`orphans`) and of backlogs that went away.
+pub(super) fn deliver(app: &App, dispatch: Dispatch, mut orphans: Vec<(u32, String)>) {
     for (queue, kept) in dispatch.backlog {
         orphans.extend(app.waiters.push_backlog(&queue, kept).into_iter().map(|b| (b.shard, b.token)));
-    }
-    for h in dispatch.handoffs {
-        if h.poller.tx.send(h.records).is_err() {
-            orphans
-                .extend(h.tokens.into_iter().filter_map(|t| Some((app.tokens.verify(&t, app.store.shards).ok()?, t))));
-        }
     }
     if !orphans.is_empty() {
         let store = app.store.clone();

@@ -297,10 +297,19 @@ async fn write_batch(
         }
         touched.push(arn);
     }
-    let dispatch = hand_to_local_pollers(app, shard, &mut plan, &task_meta);
+    let mut dispatch = hand_to_local_pollers(app, shard, &mut plan, &task_meta);
     let armed = plan.zadd.iter().map(|(at, _)| *at).min();
 
-    let result = store.apply(shard, &app.owner, inbox.len(), &plan).await?;
+    // The parked pollers get their tasks while the write is on its way, not after its
+    // reply: an idle chain's next task goes out a Redis round trip sooner. Task delivery
+    // is at least once anyway (a crash before the write lands runs the task again, as a
+    // crash before a result is written does); the fence keeps this process's Redis calls
+    // about these tasks (heartbeats, releases, callbacks) behind the write.
+    let fence = store.fence.raise(dispatch.handed_tokens());
+    let orphans = dispatch.hand_over(app);
+    let result = store.apply(shard, &app.owner, inbox.len(), &plan).await;
+    drop(fence);
+    let result = result?;
     match result.as_str() {
         "ok" => {
             replies.send();
@@ -317,10 +326,7 @@ async fn write_batch(
                 st.next_due = Some(st.next_due.map_or(at, |d| d.min(at)));
             }
             stats.record();
-            // Last on purpose: tokio runs the task woken last first (its LIFO slot), and
-            // the parked poller that gets the new tasks is the next step of a chain,
-            // while the reporting worker's answer is off that path.
-            deliver(app, dispatch);
+            deliver(app, dispatch, orphans);
             let woken: HashSet<&str> = plan.tasks.iter().filter(|t| t.queued).map(|t| t.queue.as_str()).collect();
             for q in woken {
                 app.waiters.wake(q);

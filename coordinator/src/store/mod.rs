@@ -14,6 +14,7 @@
 pub mod apply;
 pub mod counted;
 pub mod epoch;
+pub mod handoff_fence;
 pub mod keys;
 pub mod local_shards;
 pub mod registry;
@@ -263,6 +264,8 @@ pub struct Store {
     /// Where StartExecution writes wait to be written together (None in the writer's
     /// own handle).
     starts: Option<starts::StartQueue>,
+    /// Tasks handed out before their write landed (see `handoff_fence`).
+    pub fence: std::sync::Arc<handoff_fence::HandoffFence>,
 }
 
 impl Store {
@@ -299,6 +302,7 @@ impl Store {
             scripts: std::sync::Arc::new(scripts),
             local_shards: Default::default(),
             starts: None,
+            fence: Default::default(),
         };
         store.starts = Some(starts::StartQueue::spawn(store.clone()));
         Ok(store)
@@ -545,6 +549,11 @@ impl Store {
         if items.is_empty() {
             return Ok(Vec::new());
         }
+        if self.fence.holds_any() {
+            for (_, token, _) in items {
+                self.fence.wait(token).await;
+            }
+        }
         let mut quiet = String::from(",");
         let mut seen = std::collections::HashSet::new();
         for (shard, _, _) in items {
@@ -597,6 +606,7 @@ impl Store {
 
     /// Extends a heartbeat deadline; false when the task is gone.
     pub async fn heartbeat(&self, shard: u32, token: &str, now_ms: i64) -> Result<bool> {
+        self.fence.wait(token).await;
         let r: i64 = self
             .scripts
             .heartbeat
@@ -613,6 +623,11 @@ impl Store {
     pub async fn release(&self, tokens: &[(u32, String)]) -> Result<u64> {
         if tokens.is_empty() {
             return Ok(0);
+        }
+        if self.fence.holds_any() {
+            for (_, token) in tokens {
+                self.fence.wait(token).await;
+            }
         }
         let mut inv = self.scripts.release.prepare_invoke();
         inv.arg(&self.keys.prefix);

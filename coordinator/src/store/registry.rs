@@ -592,6 +592,7 @@ return 1
     /// Runs `CALLBACK`: the event goes to the pending task's execution, and `ends_task`
     /// takes the task (and its timers) off the pending ones.
     async fn to_task_inbox(&self, shard: u32, token: &str, event_json: &str, ends_task: bool) -> Result<bool> {
+        self.fence.wait(token).await;
         let r: i64 = CALLBACK_SCRIPT
             .key(self.keys.tasks(shard))
             .key(self.keys.timers(shard))
