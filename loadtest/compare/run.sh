@@ -14,9 +14,9 @@
 # core; see `stepline serve --runtime-threads`); NO_BUILD=1 skips the release build; BIN_DIR picks the binaries (default
 # target/release); REDIS_PORT / HTTP_PORT / GRPC_PORT pick loopback ports;
 # TASKS / CHAINS / CHAIN_LEN change the sizes. PIN_CPU=n adds a last workload 3 for both
-# systems with every process (Redis, broker or coordinator, workers, driver) on CPU n:
-# one chain at a time needs one CPU, and on a VM waking a halted vCPU is most of a
-# hop's cost (loadtest/RESULTS.md, round 9). The headline rows stay unpinned.
+# systems with every process (Redis, broker or coordinator, workers, driver) on CPU n,
+# to compare placements (loadtest/RESULTS.md, rounds 9 and 13). The headline rows stay
+# unpinned.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
