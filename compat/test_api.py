@@ -486,6 +486,34 @@ def test_map_runs(sfn):
     fails("ExecutionDoesNotExist", sfn.list_map_runs, executionArn=NOPE_EX)
 
 
+def test_update_map_run_on_a_running_map(sfn):
+    act = sfn.create_activity(name=unique("maprun"))["activityArn"]
+    arn = create_machine(sfn, {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "MaxConcurrency": 1, "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "T", "States": {"T": {"Type": "Task", "Resource": act, "End": True}}}}}})
+    ex = sfn.start_execution(stateMachineArn=arn, input="[1, 2, 3]")["executionArn"]
+    first = sfn.get_activity_task(activityArn=act, workerName="w")
+    assert first.get("taskToken"), first
+    run = sfn.list_map_runs(executionArn=ex)["mapRuns"][0]["mapRunArn"]
+    assert sfn.describe_map_run(mapRunArn=run)["maxConcurrency"] == 1
+    check_shape("UpdateMapRun", sfn.update_map_run(mapRunArn=run, maxConcurrency=3, toleratedFailurePercentage=50.0))
+    d = check_shape("DescribeMapRun", sfn.describe_map_run(mapRunArn=run))
+    assert (d["maxConcurrency"], d["toleratedFailurePercentage"]) == (3, 50.0), d
+    # The other two children start now that three may run at once.
+    tokens = [first["taskToken"]]
+    deadline = time.time() + 10
+    while len(tokens) < 3 and time.time() < deadline:
+        t = sfn.get_activity_task(activityArn=act, workerName="w")
+        if t.get("taskToken"):
+            tokens.append(t["taskToken"])
+    assert len(tokens) == 3, tokens
+    for tok in tokens:
+        sfn.send_task_success(taskToken=tok, output="{}")
+    assert wait_done(sfn, ex)["status"] == "SUCCEEDED"
+    fails("ValidationException", sfn.update_map_run, mapRunArn=run, toleratedFailurePercentage=101.0)
+
+
 # ---- tags ---------------------------------------------------------------------------
 
 

@@ -77,8 +77,8 @@ fn a_failed_or_unreadable_read_fails_the_map_with_item_reader_failed() {
     let read = d.only_task();
     d.succeed(&read.token, json!("a,b\n1,2,3\n"));
     assert_eq!(d.exec.error.as_deref(), Some("States.ItemReaderFailed"));
-    let cause = d.exec.cause.clone().unwrap_or_default();
-    assert!(cause.ends_with("CSV row 1 has 3 fields; the header has 2"), "{cause}");
+    assert_eq!(d.exec.cause.as_deref(), Some("CSV row 1 has 3 fields; the header has 2"));
+    assert_eq!(d.types(), ["ExecutionStarted", "MapStateEntered", "MapStateFailed", "ExecutionFailed"]);
 }
 
 #[test]

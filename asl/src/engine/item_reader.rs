@@ -68,7 +68,7 @@ impl Run<'_, '_> {
             f.task_token = None;
         }
         let raw = self.exec.frames.get(&fid).map(|f| f.input.clone()).unwrap_or(Value::Null);
-        let started = (|| {
+        let limited = (|| {
             let input = match state.query_language {
                 QueryLanguage::JsonPath => {
                     self.with_env(fid, None, None, |env| apply_io_path(&state.input_path, raw, env, "InputPath"))?
@@ -76,18 +76,36 @@ impl Run<'_, '_> {
                 QueryLanguage::Jsonata => raw,
             };
             let max_items = self.max_items(fid, &reader.config, &input)?;
-            let items =
-                decode_items(&reader.config, output, max_items).map_err(|cause| Failure::new(READ_FAILED, cause))?;
-            self.start_items(fid, state, spec, items, &input)
+            Ok((input, max_items))
         })();
-        let outcome = started.unwrap_or_else(|f| self.state_error(fid, f));
+        let (input, max_items) = match limited {
+            Ok(found) => found,
+            Err(f) => {
+                let outcome = self.state_error(fid, f);
+                return self.settle(fid, state, outcome);
+            }
+        };
+        let items = match decode_items(&reader.config, output, max_items) {
+            Ok(items) => items,
+            Err(cause) => return self.reader_failed(fid, cause),
+        };
+        let outcome = self.start_items(fid, state, spec, items, &input).unwrap_or_else(|f| self.state_error(fid, f));
         self.settle(fid, state, outcome);
     }
 
     /// The worker could not read the items.
     pub(super) fn item_read_failed(&mut self, fid: FrameId, error: &str, cause: &str) {
         let cause = if cause.is_empty() { error.to_string() } else { format!("{error}: {cause}") };
-        self.fail_state(fid, Failure::new(READ_FAILED, cause));
+        self.reader_failed(fid, cause);
+    }
+
+    /// The Map fails as a Map (`MapStateFailed`, unless a retrier takes it up).
+    fn reader_failed(&mut self, fid: FrameId, cause: String) {
+        let failure = Failure::new(READ_FAILED, cause);
+        if !self.will_retry(fid, &failure) {
+            self.record_at(fid, "MapStateFailed", None);
+        }
+        self.fail_state(fid, failure);
     }
 
     fn max_items(&mut self, fid: FrameId, config: &ReaderConfig, input: &Value) -> Result<Option<usize>, Failure> {
