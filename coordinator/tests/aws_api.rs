@@ -357,3 +357,41 @@ async fn item_reader_reads_items_through_the_files_worker() {
     let _ = std::fs::remove_dir_all(root);
     h.stop().await;
 }
+
+/// `examples/csv-map` runs as its README says: the `files` worker reads the CSV, an echo
+/// worker answers the activity, and the summary counts the rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_csv_map_example_runs() {
+    use stepline_worker::builtin::{Echo, S3Files};
+    use stepline_worker::{Worker, WorkerConfig};
+
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/csv-map");
+    let h = Harness::start().await;
+    h.ok("CreateActivity", json!({"name": "price-order"})).await;
+    let grpc = format!("http://{}", h.grpc);
+    let reader = WorkerConfig::new(grpc.clone(), "arn:aws:states:::s3:getObject");
+    let reader = Worker::new(reader, S3Files { root: example.join("files") }).unwrap();
+    let pricer = Worker::new(WorkerConfig::new(grpc, "price-order"), Echo).unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = || {
+        let mut s = stopped.clone();
+        async move {
+            let _ = s.wait_for(|v| *v).await;
+        }
+    };
+    let running = [tokio::spawn(reader.run_until(until_stopped())), tokio::spawn(pricer.run_until(until_stopped()))];
+    let definition: Value =
+        serde_json::from_str(&std::fs::read_to_string(example.join("definition.asl.json")).unwrap()).unwrap();
+    let sm = h.create("csv-map", definition).await;
+    let arn = h.start_execution(&sm, "november", json!({"bucket": "orders", "key": "2026/11.csv"})).await;
+    let done = h.wait_done(&arn, Duration::from_secs(10)).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let output: Value = serde_json::from_str(done["output"].as_str().unwrap()).unwrap();
+    assert_eq!(output["orders"], 5, "{output}");
+    assert_eq!(output["priced"][2], json!({"id": "A-1003", "customer": "Lee, Cy", "amount": 30.25}));
+    let _ = stop.send(true);
+    for r in running {
+        let _ = r.await;
+    }
+    h.stop().await;
+}
