@@ -579,3 +579,37 @@ async fn scripts_flushed_from_redis_are_loaded_again() {
     assert_eq!(h.wait_done(&arn, SOON).await["status"], "SUCCEEDED");
     h.stop().await;
 }
+
+/// A StartExecution retried with the name of an execution that has ended is refused
+/// (ExecutionAlreadyExists, as on AWS) and runs nothing, even with a poller parked and
+/// waiting: the retry's first step goes to the write that would create the execution,
+/// which refuses it, and its task, held until that write, never goes out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_refused_for_its_name_hands_out_no_task() {
+    let h = Harness::start().await;
+    let queue = "retried-start";
+    let sm = h
+        .create(
+            "retried",
+            json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": format!("stepline:queue:{queue}"), "End": true}}}),
+        )
+        .await;
+    let mut w = h.worker().await;
+    let start = json!({"stateMachineArn": sm, "name": "once", "input": "{\"n\":1}"});
+    let first = h.ok("StartExecution", start.clone()).await;
+    let task = poll_one(&mut w, queue, SOON).await;
+    complete(&mut w, &task.token, "{}").await.expect("the result is accepted");
+    let arn = first["executionArn"].as_str().unwrap_or_default();
+    assert_eq!(h.wait_done(arn, SOON).await["status"], "SUCCEEDED");
+    for _ in 0..3 {
+        // A parked poller is waiting while the retry steps.
+        let mut parked = h.worker().await;
+        let waiting = tokio::spawn(async move { parked.poll_tasks(poll_request(queue, 1500)).await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        h.err("StartExecution", start.clone(), "ExecutionAlreadyExists").await;
+        let got = waiting.await.expect("the poll ends").expect("the poll works").into_inner();
+        assert!(got.tasks.is_empty(), "a refused start ran its task: {got:?}");
+    }
+    assert_eq!(count(&h.history_types(arn).await, "TaskScheduled"), 1);
+    h.stop().await;
+}

@@ -58,12 +58,17 @@ pub(super) struct Handoff {
     poller: ParkedPoller,
     records: Vec<String>,
     tokens: Vec<String>,
+    /// Some task belongs to an execution this batch creates: it goes out only once the
+    /// write has landed (see `Dispatch::hand_over`).
+    after_write: bool,
 }
 
 /// What an execution's scheduled task needs for a hand-off, beside its `TaskWrite`.
 pub(super) struct TaskMeta {
     pub(super) execution_arn: String,
     pub(super) heartbeat_seconds: u64,
+    /// Its execution is created by this batch's write.
+    pub(super) created_here: bool,
 }
 
 /// Where a batch's new tasks go besides Redis, once it is written.
@@ -90,13 +95,14 @@ pub(super) fn hand_to_local_pollers(app: &App, shard: u32, plan: &mut Plan, meta
     for (queue, indexes) in per_queue {
         let mut next = indexes.into_iter().peekable();
         for poller in app.waiters.take_parked(&queue, next.len()) {
-            let mut h = Handoff { records: Vec::new(), tokens: Vec::new(), poller };
+            let mut h = Handoff { records: Vec::new(), tokens: Vec::new(), poller, after_write: false };
             while h.records.len() < h.poller.max {
                 let Some(i) = next.next() else { break };
                 let task = &mut plan.tasks[i];
                 task.queued = false;
                 h.records.push(task.record.clone());
                 h.tokens.push(task.token.clone());
+                h.after_write |= meta[i].created_here;
                 if meta[i].heartbeat_seconds > 0 {
                     let at = plan.now.saturating_add((meta[i].heartbeat_seconds.min(u32::MAX as u64) * 1000) as i64);
                     heartbeats.push((at, Timer::Heartbeat(task.token.clone()).member(&meta[i].execution_arn)));
@@ -131,31 +137,42 @@ pub(super) fn hand_to_local_pollers(app: &App, shard: u32, plan: &mut Plan, meta
 }
 
 impl Dispatch {
-    /// The tokens of the tasks handed to parked pollers.
-    pub(super) fn handed_tokens(&self) -> Vec<String> {
-        self.handoffs.iter().flat_map(|h| h.tokens.iter().cloned()).collect()
+    /// The tokens of the tasks that go out before the write lands.
+    pub(super) fn early_tokens(&self) -> Vec<String> {
+        self.handoffs.iter().filter(|h| !h.after_write).flat_map(|h| h.tokens.iter().cloned()).collect()
     }
 
-    /// Sends the handed-off tasks to their pollers, before the batch's write has landed
-    /// (the store's `handoff_fence` holds back what this process would tell Redis about
-    /// them meanwhile). Returns the tasks of pollers that left, to put back on their
-    /// queues once the write has landed.
+    /// Sends handed-off tasks to their pollers before the batch's write has landed (the
+    /// store's `handoff_fence` holds back what this process would tell Redis about them
+    /// meanwhile), except those of executions the write creates: a create can be
+    /// refused (a StartExecution retried with the same name), and its first task must
+    /// then not run. Returns the tasks of pollers that left, to put back on their queues
+    /// once the write has landed.
     pub(super) fn hand_over(&mut self, app: &App) -> Vec<(u32, String)> {
         let mut orphans = Vec::new();
-        for h in self.handoffs.drain(..) {
-            if h.poller.tx.send(h.records).is_err() {
-                orphans.extend(
-                    h.tokens.into_iter().filter_map(|t| Some((app.tokens.verify(&t, app.store.shards).ok()?, t))),
-                );
-            }
+        let (late, early): (Vec<Handoff>, Vec<Handoff>) = self.handoffs.drain(..).partition(|h| h.after_write);
+        self.handoffs = late;
+        for h in early {
+            send_or_orphan(app, h, &mut orphans);
         }
         orphans
     }
 }
 
-/// Once the batch is written: fills the backlogs, and puts back on their queues the
-/// tasks of pollers that left (`orphans`) and of backlogs that went away.
+/// Sends a hand-off to its poller, or adds its tasks to `orphans` if the poller left.
+fn send_or_orphan(app: &App, h: Handoff, orphans: &mut Vec<(u32, String)>) {
+    if h.poller.tx.send(h.records).is_err() {
+        orphans.extend(h.tokens.into_iter().filter_map(|t| Some((app.tokens.verify(&t, app.store.shards).ok()?, t))));
+    }
+}
+
+/// Once the batch is written: sends the hand-offs that waited for it, fills the
+/// backlogs, and puts back on their queues the tasks of pollers that left (`orphans`)
+/// and of backlogs that went away.
 pub(super) fn deliver(app: &App, dispatch: Dispatch, mut orphans: Vec<(u32, String)>) {
+    for h in dispatch.handoffs {
+        send_or_orphan(app, h, &mut orphans);
+    }
     for (queue, kept) in dispatch.backlog {
         orphans.extend(app.waiters.push_backlog(&queue, kept).into_iter().map(|b| (b.shard, b.token)));
     }

@@ -304,8 +304,9 @@ async fn write_batch(
     // reply: an idle chain's next task goes out a Redis round trip sooner. Task delivery
     // is at least once anyway (a crash before the write lands runs the task again, as a
     // crash before a result is written does); the fence keeps this process's Redis calls
-    // about these tasks (heartbeats, releases, callbacks) behind the write.
-    let fence = store.fence.raise(dispatch.handed_tokens());
+    // about these tasks (heartbeats, releases, callbacks) behind the write. Tasks of
+    // executions this write creates wait for it (`Dispatch::hand_over`).
+    let fence = store.fence.raise(dispatch.early_tokens());
     let orphans = dispatch.hand_over(app);
     let result = store.apply(shard, &app.owner, inbox.len(), &plan).await;
     drop(fence);
@@ -409,6 +410,9 @@ fn apply_items(
     out: &mut BatchOut<'_>,
 ) -> Option<ExecWrite> {
     let BatchOut { plan, stats, replies, tasks: task_meta } = out;
+    // An execution this batch creates may yet be refused (its name taken: a retried
+    // StartExecution), so its tasks wait for the write before going out.
+    let created_here = items.iter().any(|i| matches!(i, Item::Fresh));
     let now_ms = now.timestamp_millis();
     let machine = c.machine.clone();
     let d = &mut c.durable;
@@ -583,8 +587,11 @@ fn apply_items(
                                     queued: true,
                                     ledger: record.hb == 0 && record.timeout_at_ms == 0,
                                 });
-                                task_meta
-                                    .push(TaskMeta { execution_arn: arn.to_string(), heartbeat_seconds: record.hb });
+                                task_meta.push(TaskMeta {
+                                    execution_arn: arn.to_string(),
+                                    heartbeat_seconds: record.hb,
+                                    created_here,
+                                });
                                 if record.resource.ends_with(".waitForTaskToken") {
                                     d.callbacks.insert(token.clone());
                                 }
