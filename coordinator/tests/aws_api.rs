@@ -8,6 +8,33 @@ use std::time::Duration;
 use common::{Harness, poll_one};
 use serde_json::{Value, json};
 use stepline_proto::worker::v1 as pb;
+use stepline_worker::{Handler, Worker, WorkerConfig};
+
+/// A worker of the SDK serving `queue` with `handler`, until `stop`.
+struct SdkWorker {
+    stop: tokio::sync::oneshot::Sender<()>,
+    running: tokio::task::JoinHandle<()>,
+}
+
+impl SdkWorker {
+    fn start<H: Handler>(h: &Harness, queue: &str, handler: H) -> SdkWorker {
+        let worker = Worker::new(WorkerConfig::new(format!("http://{}", h.grpc), queue), handler).unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(async move {
+            let _ = worker
+                .run_until(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        SdkWorker { stop, running }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.running.await;
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn activity_tasks_reach_get_activity_task_and_grpc_workers() {
@@ -311,19 +338,13 @@ async fn update_map_run_changes_the_running_map_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn item_reader_reads_items_through_the_files_worker() {
     use stepline_worker::builtin::S3Files;
-    use stepline_worker::{Worker, WorkerConfig};
 
     let h = Harness::start().await;
     let root = std::env::temp_dir().join(format!("stepline-item-reader-{}", std::process::id()));
     std::fs::create_dir_all(root.join("data")).unwrap();
     std::fs::write(root.join("data/rows.csv"), "id,name\n1,ann\n2,bob\n3,cy\n").unwrap();
     let get = "arn:aws:states:::s3:getObject";
-    let config = WorkerConfig::new(format!("http://{}", h.grpc), get);
-    let worker = Worker::new(config, S3Files { root: root.clone() }).unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(worker.run_until(async {
-        let _ = stopped.await;
-    }));
+    let files = SdkWorker::start(&h, get, S3Files { root: root.clone() });
     let sm = h
         .create(
             "reader",
@@ -352,8 +373,7 @@ async fn item_reader_reads_items_through_the_files_worker() {
         (Some("FAILED"), Some("States.ItemReaderFailed"))
     );
     assert_eq!(failed["cause"], "S3.NoSuchKey: The specified key does not exist.");
-    let _ = stop.send(());
-    let _ = running.await;
+    files.stop().await;
     let _ = std::fs::remove_dir_all(root);
     h.stop().await;
 }
@@ -363,23 +383,12 @@ async fn item_reader_reads_items_through_the_files_worker() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_csv_map_example_runs() {
     use stepline_worker::builtin::{Echo, S3Files};
-    use stepline_worker::{Worker, WorkerConfig};
 
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/csv-map");
     let h = Harness::start().await;
     h.ok("CreateActivity", json!({"name": "price-order"})).await;
-    let grpc = format!("http://{}", h.grpc);
-    let reader = WorkerConfig::new(grpc.clone(), "arn:aws:states:::s3:getObject");
-    let reader = Worker::new(reader, S3Files { root: example.join("files") }).unwrap();
-    let pricer = Worker::new(WorkerConfig::new(grpc, "price-order"), Echo).unwrap();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let until_stopped = || {
-        let mut s = stopped.clone();
-        async move {
-            let _ = s.wait_for(|v| *v).await;
-        }
-    };
-    let running = [tokio::spawn(reader.run_until(until_stopped())), tokio::spawn(pricer.run_until(until_stopped()))];
+    let reader = SdkWorker::start(&h, "arn:aws:states:::s3:getObject", S3Files { root: example.join("files") });
+    let pricer = SdkWorker::start(&h, "price-order", Echo);
     let definition: Value =
         serde_json::from_str(&std::fs::read_to_string(example.join("definition.asl.json")).unwrap()).unwrap();
     let sm = h.create("csv-map", definition).await;
@@ -389,9 +398,7 @@ async fn the_csv_map_example_runs() {
     let output: Value = serde_json::from_str(done["output"].as_str().unwrap()).unwrap();
     assert_eq!(output["orders"], 5, "{output}");
     assert_eq!(output["priced"][2], json!({"id": "A-1003", "customer": "Lee, Cy", "amount": 30.25}));
-    let _ = stop.send(true);
-    for r in running {
-        let _ = r.await;
-    }
+    reader.stop().await;
+    pricer.stop().await;
     h.stop().await;
 }

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::eval::apply_io_path;
 use super::states::{Outcome, Run};
-use super::{Command, FrameId, Phase, TaskCommand};
+use super::{FrameId, TaskCommand};
 use crate::definition::{Dynamic, ItemReader, ItemSelector, QueryLanguage, ReaderConfig, ReaderInputType, StateKind};
 use crate::failure::Failure;
 
@@ -31,21 +31,16 @@ impl Run<'_, '_> {
             }
             None => Value::Object(Map::new()),
         };
-        let token = self.mint_token(fid);
-        if let Some(f) = self.exec.frames.get_mut(&fid) {
-            f.phase = Phase::Task { token: token.clone(), attempt: 0, lambda: false, started: false };
-            self.exec.index_task(&token, fid);
-        }
-        self.commands.push(Command::ScheduleTask(TaskCommand {
-            token,
+        let command = TaskCommand {
+            token: self.mint_token(fid),
             state_name: self.exec.frames[&fid].state.clone(),
             resource: reader.resource.clone(),
             input: arguments,
             attempt: 0,
             timeout_seconds: None,
             heartbeat_seconds: None,
-        }));
-        Ok(Outcome::Parked)
+        };
+        Ok(self.await_task(fid, command, false))
     }
 
     /// Whether frame `fid` awaits a task because its Map is reading its items.

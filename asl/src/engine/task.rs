@@ -99,11 +99,7 @@ impl<'m> Run<'m, '_> {
             d["heartbeatInSeconds"] = json!(h);
         }
         self.record_at(fid, family.event(TaskStep::Scheduled), Some(d));
-        if let Some(f) = self.exec.frames.get_mut(&fid) {
-            f.phase = Phase::Task { token: token.clone(), attempt, lambda, started: false };
-            self.exec.index_task(&token, fid);
-        }
-        self.commands.push(Command::ScheduleTask(TaskCommand {
+        let command = TaskCommand {
             token,
             state_name: self.exec.frames[&fid].state.clone(),
             resource: task.resource.clone(),
@@ -111,8 +107,18 @@ impl<'m> Run<'m, '_> {
             attempt,
             timeout_seconds,
             heartbeat_seconds,
-        }));
-        Ok(Outcome::Parked)
+        };
+        Ok(self.await_task(fid, command, lambda))
+    }
+
+    /// Parks frame `fid` on the task `command` and puts the task out for a worker.
+    pub(super) fn await_task(&mut self, fid: FrameId, command: TaskCommand, lambda: bool) -> Outcome {
+        if let Some(f) = self.exec.frames.get_mut(&fid) {
+            f.phase = Phase::Task { token: command.token.clone(), attempt: command.attempt, lambda, started: false };
+            self.exec.index_task(&command.token, fid);
+        }
+        self.commands.push(Command::ScheduleTask(command));
+        Outcome::Parked
     }
 
     pub(super) fn task_seconds(
