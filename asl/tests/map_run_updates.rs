@@ -111,3 +111,15 @@ fn an_update_for_another_or_a_finished_map_run_changes_nothing() {
     update(&mut d, &arn, MapRunUpdate { max_concurrency: Some(5), ..MapRunUpdate::default() });
     assert_eq!((d.status(), d.history().len()), (ExecutionStatus::Succeeded, after));
 }
+
+#[test]
+fn a_started_map_run_reports_the_limits_it_resolved() {
+    let def = map_of_tasks(json!({"ItemsPath": "$.items", "MaxConcurrencyPath": "$.mc", "ToleratedFailureCount": 2}));
+    let mut d = Driver::start(def, json!({"items": [1, 2], "mc": 1}));
+    let started = d.exec.take_started_map_runs();
+    assert_eq!(started.len(), 1);
+    let run = &started[0];
+    assert_eq!(run.map_run_arn, map_run_arn(&d));
+    assert_eq!((run.max_concurrency, run.tolerated_failure_count, run.tolerated_failure_percentage), (1, 2, 0.0));
+    assert!(d.exec.take_started_map_runs().is_empty(), "taken once");
+}

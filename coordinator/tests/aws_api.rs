@@ -402,3 +402,30 @@ async fn the_csv_map_example_runs() {
     pricer.stop().await;
     h.stop().await;
 }
+
+/// DescribeMapRun gives the limits a map run started with, also when the definition reads
+/// them from the input (`…Path`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_map_run_shows_limits_read_from_the_input() {
+    let h = Harness::start().await;
+    let sm = h
+        .create(
+            "pathed",
+            json!({"StartAt": "M", "States": {"M": {
+                "Type": "Map", "ItemsPath": "$.items", "MaxConcurrencyPath": "$.mc",
+                "ToleratedFailurePercentagePath": "$.pct", "End": true,
+                "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                    "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}}),
+        )
+        .await;
+    let arn = h.start_execution(&sm, "pathed", json!({"items": [1, 2, 3], "mc": 2, "pct": 25})).await;
+    assert_eq!(h.wait_done(&arn, Duration::from_secs(5)).await["status"], "SUCCEEDED");
+    let run = h.ok("ListMapRuns", json!({"executionArn": arn})).await["mapRuns"][0]["mapRunArn"].clone();
+    let d = h.ok("DescribeMapRun", json!({"mapRunArn": run})).await;
+    assert_eq!(
+        (&d["maxConcurrency"], &d["toleratedFailurePercentage"], &d["toleratedFailureCount"]),
+        (&json!(2), &json!(25.0), &json!(0)),
+        "{d}"
+    );
+    h.stop().await;
+}

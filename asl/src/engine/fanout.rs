@@ -88,6 +88,20 @@ impl Tolerance {
     }
 }
 
+/// A map run as it started, for DescribeMapRun: its ARN and the limits it started with,
+/// as resolved from the definition (0 where unset).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapRunStart {
+    /// The map run's ARN.
+    pub map_run_arn: String,
+    /// MaxConcurrency.
+    pub max_concurrency: u64,
+    /// ToleratedFailureCount.
+    pub tolerated_failure_count: u64,
+    /// ToleratedFailurePercentage.
+    pub tolerated_failure_percentage: f64,
+}
+
 /// UpdateMapRun's new limits for a running map run; `None` leaves a limit as it is.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct MapRunUpdate {
@@ -148,6 +162,12 @@ impl Run<'_, '_> {
                     let n = self.exec.fresh_id();
                     let arn = map_run_arn(&self.exec.info.execution_arn, label.unwrap_or(&state.name), n);
                     self.record_at(fid, "MapRunStarted", Some(json!({"mapRunArn": arn})));
+                    self.exec.started_map_runs.push(MapRunStart {
+                        map_run_arn: arn.clone(),
+                        max_concurrency: max_concurrency.unwrap_or(0) as u64,
+                        tolerated_failure_count: tolerance.and_then(|t| t.count).unwrap_or(0),
+                        tolerated_failure_percentage: tolerance.and_then(|t| t.percentage).unwrap_or(0.0),
+                    });
                     children = Some(ChildRecords::new(arn, express));
                 }
             }

@@ -30,7 +30,7 @@ use serde_json::{Map, Value};
 
 use crate::definition::{MachineId, StateMachine};
 pub use crate::simulate::ExecutionStatus;
-pub use fanout::MapRunUpdate;
+pub use fanout::{MapRunStart, MapRunUpdate};
 pub use history::{ChildEvent, Details, HistoryEvent};
 
 /// Identifies a frame within one execution.
@@ -231,6 +231,9 @@ pub struct Execution {
     /// Distributed Map child executions' events not yet taken by the driver.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub child_history: Vec<ChildEvent>,
+    /// Map runs started and not yet taken by the driver (`take_started_map_runs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub started_map_runs: Vec<MapRunStart>,
     /// How many history events there have been in all; the next one's id is this plus one.
     pub event_count: u64,
     /// The last event's type and `previousEventId`, from which the next event's link
@@ -366,6 +369,7 @@ impl Execution {
             cause: None,
             history: Vec::new(),
             child_history: Vec::new(),
+            started_map_runs: Vec::new(),
             event_count: 0,
             last_event_type: String::new(),
             last_previous_id: 0,
@@ -386,6 +390,11 @@ impl Execution {
     /// Whether the execution has ended.
     pub fn is_finished(&self) -> bool {
         self.status != ExecutionStatus::Running
+    }
+
+    /// Removes and returns the map runs started since the last call.
+    pub fn take_started_map_runs(&mut self) -> Vec<MapRunStart> {
+        std::mem::take(&mut self.started_map_runs)
     }
 
     /// Tokens of the tasks currently awaited.

@@ -108,7 +108,8 @@ fn written_limits(machine: &StateMachine, label: &str) -> Limits {
     Limits::default()
 }
 
-/// The map run's limits: those the last UpdateMapRun set, else the definition's.
+/// The map run's limits: as it started or as the last UpdateMapRun set them (kept with
+/// the execution), else, for runs recorded before that was kept, the definition's.
 async fn limits(app: &App, exec: &str, map_run_arn: &str) -> Result<Limits, ApiError> {
     if let Some(updated) = app.store.map_run_limits(exec, map_run_arn).await?
         && let Ok(limits) = serde_json::from_str(&updated)

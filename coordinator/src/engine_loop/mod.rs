@@ -669,6 +669,15 @@ fn apply_items(
         stats.finished.push(d.exec.status);
     }
     stats.transitions += d.exec.transitions.saturating_sub(transitions_before);
+    // Each map run's limits as it started, resolved from paths or JSONata, for DescribeMapRun.
+    for run in d.exec.take_started_map_runs() {
+        let limits = serde_json::json!({
+            "maxConcurrency": run.max_concurrency,
+            "toleratedFailurePercentage": run.tolerated_failure_percentage,
+            "toleratedFailureCount": run.tolerated_failure_count,
+        });
+        fields.extend([crate::store::registry::map_run_limits_field(&run.map_run_arn), limits.to_string()]);
+    }
     let history: Vec<String> = d.exec.take_history().iter().map(|e| e.to_aws_json_string()).collect();
     let children = child_writes(&app.store.keys, shard, d.exec.take_child_history(), app.retention_ms);
     let st = state_text(d);

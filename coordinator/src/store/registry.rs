@@ -19,9 +19,9 @@ use asl::engine::MapRunUpdate;
 
 use super::{ExecutionRecord, InboxEvent, Result, StateMachineRecord, Store, shard_of};
 
-/// The execution hash's field that keeps a map run's limits after an UpdateMapRun (it
-/// expires with the execution).
-fn map_run_limits_field(map_run_arn: &str) -> String {
+/// The execution hash's field that keeps a map run's limits as JSON (written when the
+/// run starts and by UpdateMapRun; it expires with the execution).
+pub fn map_run_limits_field(map_run_arn: &str) -> String {
     format!("mrl:{map_run_arn}")
 }
 
