@@ -5,13 +5,13 @@
 
 use asl::definition::{Dynamic, StateKind, StateMachine};
 use asl::engine::MapRunUpdate;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::child_executions::{READ_CHUNK, find_map_run, summaries};
 use super::executions::{check_arn as check_execution_arn, no_execution};
 use super::{ApiError, ApiResult, Params, event_ms, page_token, timestamp};
 use crate::serve::App;
+use crate::store::registry::MapRunLimits;
 
 /// One map run as read from the history.
 #[derive(Debug, Default)]
@@ -75,18 +75,9 @@ pub async fn history(app: &App, arn: &str) -> Result<Vec<Value>, ApiError> {
     Ok(texts.iter().filter_map(|t| serde_json::from_str(t).ok()).collect())
 }
 
-/// A map run's MaxConcurrency and tolerated failures, as DescribeMapRun gives them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Limits {
-    max_concurrency: u64,
-    tolerated_failure_percentage: f64,
-    tolerated_failure_count: u64,
-}
-
 /// The limits a distributed Map labelled `label` sets in the definition, 0 where unset
 /// or read at run time.
-fn written_limits(machine: &StateMachine, label: &str) -> Limits {
+fn written_limits(machine: &StateMachine, label: &str) -> MapRunLimits {
     let fixed =
         |d: &Option<Dynamic<i64>>| if let Some(Dynamic::Fixed(n)) = d { u64::try_from(*n).unwrap_or(0) } else { 0 };
     for flow in &machine.machines {
@@ -97,7 +88,7 @@ fn written_limits(machine: &StateMachine, label: &str) -> Limits {
             {
                 let percentage =
                     if let Some(Dynamic::Fixed(p)) = &spec.tolerated_failure_percentage { *p } else { 0.0 };
-                return Limits {
+                return MapRunLimits {
                     max_concurrency: fixed(&spec.max_concurrency),
                     tolerated_failure_percentage: percentage,
                     tolerated_failure_count: fixed(&spec.tolerated_failure_count),
@@ -105,21 +96,19 @@ fn written_limits(machine: &StateMachine, label: &str) -> Limits {
             }
         }
     }
-    Limits::default()
+    MapRunLimits::default()
 }
 
 /// The map run's limits: as it started or as the last UpdateMapRun set them (kept with
 /// the execution), else, for runs recorded before that was kept, the definition's.
-async fn limits(app: &App, exec: &str, map_run_arn: &str) -> Result<Limits, ApiError> {
-    if let Some(updated) = app.store.map_run_limits(exec, map_run_arn).await?
-        && let Ok(limits) = serde_json::from_str(&updated)
-    {
-        return Ok(limits);
+async fn limits(app: &App, exec: &str, map_run_arn: &str) -> Result<MapRunLimits, ApiError> {
+    if let Some(kept) = app.store.map_run_limits(exec, map_run_arn).await? {
+        return Ok(kept);
     }
     let label = asl::map_run_arns::map_run_label(map_run_arn).unwrap_or_default();
     Ok(match app.store.describe_execution(exec).await?.and_then(|(_, extras)| extras.sha) {
         Some(sha) => written_limits(&*app.machines.get(&app.store, &sha).await?, label),
-        None => Limits::default(),
+        None => MapRunLimits::default(),
     })
 }
 
@@ -252,11 +241,13 @@ pub async fn update(app: &App, p: &Params) -> ApiResult {
         return Ok(json!({}));
     }
     let before = limits(app, &exec, arn).await?;
-    let after = json!({
-        "maxConcurrency": update.max_concurrency.unwrap_or(before.max_concurrency),
-        "toleratedFailurePercentage": update.tolerated_failure_percentage.unwrap_or(before.tolerated_failure_percentage),
-        "toleratedFailureCount": update.tolerated_failure_count.unwrap_or(before.tolerated_failure_count),
-    });
-    app.store.update_map_run(&exec, arn, update, &after.to_string()).await?;
+    let after = MapRunLimits {
+        max_concurrency: update.max_concurrency.unwrap_or(before.max_concurrency),
+        tolerated_failure_percentage: update
+            .tolerated_failure_percentage
+            .unwrap_or(before.tolerated_failure_percentage),
+        tolerated_failure_count: update.tolerated_failure_count.unwrap_or(before.tolerated_failure_count),
+    };
+    app.store.update_map_run(&exec, arn, update, &after).await?;
     Ok(json!({}))
 }

@@ -33,6 +33,7 @@ use crate::dispatch::{TaskRecord, route};
 use crate::metrics as m;
 use crate::serve::App;
 use crate::shard_door::{DirectReport, DirectStart, ReportReply};
+use crate::store::registry::{MapRunLimits, map_run_limits_field};
 use crate::store::{ApplyPlan as Plan, ChildWrite, ExecWrite, InboxEntry, InboxEvent, Keys, StoreError, TaskWrite};
 use crate::timers::Timer;
 
@@ -671,12 +672,12 @@ fn apply_items(
     stats.transitions += d.exec.transitions.saturating_sub(transitions_before);
     // Each map run's limits as it started, resolved from paths or JSONata, for DescribeMapRun.
     for run in d.exec.take_started_map_runs() {
-        let limits = serde_json::json!({
-            "maxConcurrency": run.max_concurrency,
-            "toleratedFailurePercentage": run.tolerated_failure_percentage,
-            "toleratedFailureCount": run.tolerated_failure_count,
-        });
-        fields.extend([crate::store::registry::map_run_limits_field(&run.map_run_arn), limits.to_string()]);
+        let limits = MapRunLimits {
+            max_concurrency: run.max_concurrency,
+            tolerated_failure_percentage: run.tolerated_failure_percentage,
+            tolerated_failure_count: run.tolerated_failure_count,
+        };
+        fields.extend([map_run_limits_field(&run.map_run_arn), limits.to_json()]);
     }
     let history: Vec<String> = d.exec.take_history().iter().map(|e| e.to_aws_json_string()).collect();
     let children = child_writes(&app.store.keys, shard, d.exec.take_child_history(), app.retention_ms);

@@ -16,6 +16,7 @@ use std::sync::LazyLock;
 use redis::Script;
 
 use asl::engine::MapRunUpdate;
+use serde::{Deserialize, Serialize};
 
 use super::{ExecutionRecord, InboxEvent, Result, StateMachineRecord, Store, shard_of};
 
@@ -23,6 +24,26 @@ use super::{ExecutionRecord, InboxEvent, Result, StateMachineRecord, Store, shar
 /// run starts and by UpdateMapRun; it expires with the execution).
 pub fn map_run_limits_field(map_run_arn: &str) -> String {
     format!("mrl:{map_run_arn}")
+}
+
+/// A map run's MaxConcurrency and tolerated failures, kept under
+/// [`map_run_limits_field`] with DescribeMapRun's names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MapRunLimits {
+    /// MaxConcurrency (0: unset).
+    pub max_concurrency: u64,
+    /// ToleratedFailurePercentage.
+    pub tolerated_failure_percentage: f64,
+    /// ToleratedFailureCount.
+    pub tolerated_failure_count: u64,
+}
+
+impl MapRunLimits {
+    /// As kept in the execution's hash.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
 }
 
 /// A stored activity.
@@ -552,15 +573,15 @@ return 1
     }
 
     /// UpdateMapRun: queues new limits for the map run `map_run_arn` of the running
-    /// execution `parent_arn`, and keeps `limits_json` (all of the run's limits after
-    /// the update) with the execution for DescribeMapRun. Returns what
+    /// execution `parent_arn`, and keeps `limits` (all of the run's limits after the
+    /// update) with the execution for DescribeMapRun. Returns what
     /// [`Store::queue_if_running`] does.
     pub async fn update_map_run(
         &self,
         parent_arn: &str,
         map_run_arn: &str,
         update: MapRunUpdate,
-        limits_json: &str,
+        limits: &MapRunLimits,
     ) -> Result<Option<String>> {
         let event = InboxEvent::UpdateMapRun {
             run: map_run_arn.to_string(),
@@ -568,13 +589,17 @@ return 1
             tfc: update.tolerated_failure_count,
             tfp: update.tolerated_failure_percentage,
         };
-        self.queue_if_running(parent_arn, event, Some((&map_run_limits_field(map_run_arn), limits_json))).await
+        let field = (map_run_limits_field(map_run_arn), limits.to_json());
+        self.queue_if_running(parent_arn, event, Some((&field.0, &field.1))).await
     }
 
-    /// The limits the last UpdateMapRun left on `map_run_arn` (JSON), if one did.
-    pub async fn map_run_limits(&self, parent_arn: &str, map_run_arn: &str) -> Result<Option<String>> {
+    /// The limits kept for `map_run_arn` (as it started, or as UpdateMapRun left them),
+    /// if any are.
+    pub async fn map_run_limits(&self, parent_arn: &str, map_run_arn: &str) -> Result<Option<MapRunLimits>> {
         let key = self.keys.execution(shard_of(parent_arn, self.shards), parent_arn);
-        Ok(redis::cmd("HGET").arg(key).arg(map_run_limits_field(map_run_arn)).query_async(&mut self.conn()).await?)
+        let text: Option<String> =
+            redis::cmd("HGET").arg(key).arg(map_run_limits_field(map_run_arn)).query_async(&mut self.conn()).await?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
     }
 
     /// Delivers a SendTaskSuccess/Failure result (see `CALLBACK`).
